@@ -1,0 +1,86 @@
+"""The contracts between stages: lineage columns, the canonical model and the ledger.
+
+Every stage may import this module; it imports nothing of the project.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+# Lineage stamped on every extracted row.
+SOURCE = "_source"
+SOURCE_KEY = "_source_key"
+ROW = "_row"
+# Row id unique within one entity frame for the whole run; joins stages together.
+RID = "_rid"
+FLAGS = "_flags"  # list[str] of machine-readable issue codes
+EXTRA = "extra"  # JSON text of source columns the mapping does not use
+LINEAGE = (SOURCE, SOURCE_KEY, ROW)
+
+CUSTOMER = "customer"
+OPPORTUNITY = "opportunity"
+ENTITIES = (CUSTOMER, OPPORTUNITY)
+
+# Canonical fields per entity, with the polars dtype each has after standardization.
+CANONICAL: dict[str, dict[str, pl.DataType]] = {
+    CUSTOMER: {
+        "name": pl.String(),
+        "name_normalized": pl.String(),
+        "name_key": pl.String(),
+        "credit_code": pl.String(),
+        "credit_code_status": pl.String(),
+        "phone": pl.String(),
+        "email": pl.String(),
+        "address": pl.String(),
+        "province": pl.String(),
+        "city": pl.String(),
+        "district": pl.String(),
+        "industry": pl.String(),
+        "contact_name": pl.String(),
+        "owner": pl.String(),
+        "status": pl.String(),
+        "created_at": pl.Datetime("us"),
+        "updated_at": pl.Datetime("us"),
+    },
+    OPPORTUNITY: {
+        "customer_source_key": pl.String(),
+        "customer_name": pl.String(),
+        "name": pl.String(),
+        "stage": pl.String(),
+        "amount": pl.Decimal(20, 2),
+        "currency": pl.String(),
+        "expected_close_date": pl.Date(),
+        "created_at": pl.Datetime("us"),
+        "owner": pl.String(),
+        "probability": pl.Float64(),
+    },
+}
+
+# Fields a source mapping may fill; the rest are derived by standardization.
+DERIVED = {"name_normalized", "name_key", "credit_code_status", "province", "city", "district"}
+
+
+def mappable_fields(entity: str) -> list[str]:
+    return [f for f in CANONICAL[entity] if f not in DERIVED]
+
+
+# Ledger: one row per source record per run.
+LOADED, MERGED, REJECTED, ARCHIVED = "loaded", "merged", "rejected", "archived"
+DISPOSITIONS = (LOADED, MERGED, REJECTED, ARCHIVED)
+
+LEDGER_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "entity": pl.String(),
+    "source": pl.String(),
+    "source_key": pl.String(),
+    "source_row": pl.Int64(),
+    "disposition": pl.String(),
+    "target_id": pl.String(),
+    "reason": pl.String(),
+    "flags": pl.String(),
+    "customer_target_id": pl.String(),
+}
+LEDGER_COLUMNS = tuple(LEDGER_SCHEMA)
+
+
+def empty_ledger() -> pl.DataFrame:
+    return pl.DataFrame(schema=LEDGER_SCHEMA)

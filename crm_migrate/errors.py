@@ -1,0 +1,55 @@
+"""Errors a user can act on: each says where (file, sheet, row, column) and what to do."""
+from __future__ import annotations
+
+
+class MigrationError(Exception):
+    """A failure caused by input or configuration, reported without a traceback."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        sheet: str | None = None,
+        table: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file, self.sheet, self.table = file, sheet, table
+        self.row, self.column, self.hint = row, column, hint
+        super().__init__(self.describe())
+
+    def location(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(str(self.file))
+        if self.sheet is not None:
+            parts.append(f"sheet '{self.sheet}'")
+        if self.table:
+            parts.append(f"table {self.table}")
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column:
+            parts.append(f"column '{self.column}'")
+        return ", ".join(parts)
+
+    def describe(self) -> str:
+        where = self.location()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class ConfigError(MigrationError):
+    """The config or a mapping file is invalid."""
+
+
+class GateFailed(MigrationError):
+    """A validation gate stopped the run before anything was written."""
+
+
+class AccountingError(MigrationError):
+    """The ledger does not account for every extracted record."""

@@ -1,0 +1,483 @@
+#!/usr/bin/env python3
+"""Generate a realistic, messy, multi-source legacy CRM data set with ground truth.
+
+    python data_samples/generate.py --entities 2000 --seed 7 --out data_samples/demo
+
+Writes, deterministically for a given seed:
+  legacy_crm.sqlite   a legacy CRM database (t_customer, t_opportunity) with legacy column names
+  sales_team.xlsx     a sales team's workbook: title row, Chinese headers, mixed dates and amounts,
+                      an opportunities sheet that names customers instead of keying them
+  erp_export.csv      a GBK-encoded ERP export with its own headers
+  truth_customers.csv      true entity of every customer source record
+  truth_opportunities.csv  true opportunity and customer entity of every opportunity record
+  injected_errors.csv      every error put in on purpose, with the record it is in
+About 30% of companies appear in two or more sources, with the variants real data has.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sqlite3
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from transforms.credit_code import CHARSET, make_code  # noqa: E402
+
+# (province, city, [(district, division code)], area code, roads)
+REGIONS = [
+    ("北京市", "北京市", [("海淀区", "110108"), ("朝阳区", "110105"), ("东城区", "110101")], "010"),
+    ("上海市", "上海市", [("浦东新区", "310115"), ("徐汇区", "310104"), ("静安区", "310106")], "021"),
+    ("天津市", "天津市", [("和平区", "120101"), ("滨海新区", "120116")], "022"),
+    ("重庆市", "重庆市", [("渝中区", "500103"), ("江北区", "500105")], "023"),
+    ("广东省", "深圳市", [("南山区", "440305"), ("福田区", "440304"), ("宝安区", "440306")], "0755"),
+    ("广东省", "广州市", [("天河区", "440106"), ("越秀区", "440104"), ("海珠区", "440105")], "020"),
+    ("浙江省", "杭州市", [("西湖区", "330106"), ("滨江区", "330108"), ("余杭区", "330110")], "0571"),
+    ("江苏省", "南京市", [("鼓楼区", "320106"), ("玄武区", "320102"), ("江宁区", "320115")], "025"),
+    ("江苏省", "苏州市", [("姑苏区", "320508"), ("吴中区", "320506")], "0512"),
+    ("福建省", "福州市", [("鼓楼区", "350102"), ("台江区", "350103")], "0591"),
+    ("四川省", "成都市", [("武侯区", "510107"), ("锦江区", "510104")], "028"),
+    ("湖北省", "武汉市", [("江汉区", "420103"), ("洪山区", "420111")], "027"),
+    ("山东省", "济南市", [("历下区", "370102"), ("市中区", "370103")], "0531"),
+    ("陕西省", "西安市", [("雁塔区", "610113"), ("碑林区", "610103")], "029"),
+    ("吉林省", "长春市", [("朝阳区", "220104"), ("南关区", "220102")], "0431"),
+    ("江西省", "南昌市", [("西湖区", "360103"), ("东湖区", "360102")], "0791"),
+]
+ROADS = ["科技园路", "人民路", "建设大道", "解放路", "中山路", "高新大道", "创业路", "长江路", "滨河路", "文化路"]
+BRAND_CHARS = "腾飞华鑫瑞安泰宏达盛恒远博创新智联金海天正东方信诚德隆昌兴合力佳美嘉禾润峰云星辰明启航凯旋中汇通宇恒伟业永丰益康"
+# (industry words in the name, legacy CRM code, sales-team label, ERP label)
+INDUSTRIES = [
+    ("电子科技", "MFG", "制造", "制造业"),
+    ("信息技术", "IT", "IT", "信息技术"),
+    ("软件", "IT", "软件", "软件和信息技术服务"),
+    ("贸易", "TRD", "零售", "批发和零售业"),
+    ("建筑工程", "CON", "建筑", "建筑业"),
+    ("医药", "MFG", "制造", "医药制造"),
+    ("物流", "LOG", "物流", "交通运输"),
+    ("企业管理咨询", "SVC", "咨询", "商务服务"),
+]
+FORMS = [("有限公司", 60), ("有限责任公司", 15), ("股份有限公司", 15), ("集团有限公司", 10)]
+# Mobile number blocks in use (the regional cities above all have 8-digit landlines).
+MOBILE_PREFIXES = ["130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "153", "155",
+                   "156", "157", "158", "159", "166", "176", "177", "180", "181", "182", "183", "185", "186", "187",
+                   "188", "189", "199"]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚"
+STAGES = [  # canonical, legacy code, sales-team label
+    ("prospecting", 1, "初步接触"),
+    ("qualification", 2, "需求确认"),
+    ("proposal", 3, "方案报价"),
+    ("negotiation", 4, "商务谈判"),
+    ("closed_won", 5, "赢单"),
+    ("closed_lost", 6, "输单"),
+]
+LATIN = "abcdefghijklmnopqrstuvwxyz"
+EPOCH = date(2024, 6, 30)  # the "today" of the legacy data
+
+
+@dataclass
+class Company:
+    entity_id: str
+    name: str
+    region_name: str  # e.g. 深圳
+    brand: str
+    industry: tuple
+    form: str
+    province: str
+    city: str
+    district: str
+    code: str
+    phone: str
+    email: str
+    address: str
+    status: str
+    created: datetime
+    updated: datetime
+    contact: str
+    owner: str
+    head_of: str | None = None  # entity id of the head office, for branches
+    appearances: list = field(default_factory=list)
+
+
+class Generator:
+    def __init__(self, entities: int, seed: int) -> None:
+        self.n = entities
+        self.rng = random.Random(seed)
+        self.errors: list[dict] = []
+        self.used_names: set[str] = set()
+        self.used_org: set[str] = set()
+
+    # ---- entities ------------------------------------------------------------------------
+    def org8(self) -> str:
+        while True:
+            body = "".join(self.rng.choice("0123456789") for _ in range(8))
+            if body not in self.used_org:
+                self.used_org.add(body)
+                return body
+
+    def person(self) -> str:
+        return self.rng.choice(SURNAMES) + "".join(self.rng.choice(GIVEN) for _ in range(self.rng.choice((1, 2))))
+
+    def phone_for(self, area: str) -> str:
+        if self.rng.random() < 0.55:
+            return self.rng.choice(MOBILE_PREFIXES) + "".join(self.rng.choice("0123456789") for _ in range(8))
+        return area + self.rng.choice("2345678") + "".join(self.rng.choice("0123456789") for _ in range(7))
+
+    def company(self, idx: int, region=None, brand=None, industry=None, form=None, head: Company | None = None) -> Company:
+        rng = self.rng
+        province, city, districts, area = region or rng.choice(REGIONS)
+        district, division = rng.choice(districts)
+        while True:
+            b = brand or "".join(rng.choice(BRAND_CHARS) for _ in range(rng.choice((2, 2, 3))))
+            ind = industry or rng.choice(INDUSTRIES)
+            frm = form or rng.choices([f for f, _ in FORMS], [w for _, w in FORMS])[0]
+            short = city.removesuffix("市")
+            name = f"{short}市{b}{ind[0]}{frm}" if head is None else f"{head.name}{short}分公司"
+            if name not in self.used_names:
+                break
+            brand = None  # collision: draw a new brand
+        self.used_names.add(name)
+        created = datetime(2012, 1, 1) + timedelta(days=rng.randrange(0, 4000), seconds=rng.randrange(0, 86400))
+        updated = min(created + timedelta(days=rng.randrange(0, 2000)), datetime(2024, 6, 30, 18))
+        status = "inactive" if rng.random() < 0.15 else "active"
+        latin = "".join(rng.choice(LATIN) for _ in range(rng.randrange(4, 9)))
+        return Company(
+            entity_id=f"E{idx:07d}",
+            name=name,
+            region_name=short,
+            brand=b,
+            industry=ind,
+            form=frm,
+            province=province,
+            city=city,
+            district=district,
+            code=make_code("91", division, self.org8()),
+            phone=self.phone_for(area),
+            email=f"{rng.choice(['info', 'sales', 'contact', 'service'])}@{latin}.com",
+            address=f"{province if province != city else ''}{city}{district}{rng.choice(ROADS)}{rng.randrange(1, 999)}号",
+            status=status,
+            created=created,
+            updated=updated,
+            contact=self.person(),
+            owner=self.person(),
+            head_of=head.entity_id if head else None,
+        )
+
+    def companies(self) -> list[Company]:
+        out: list[Company] = []
+        while len(out) < self.n:
+            c = self.company(len(out))
+            out.append(c)
+            r = self.rng.random()
+            if r < 0.06 and len(out) < self.n:  # a branch office: a different customer
+                other = self.rng.choice([x for x in REGIONS if x[1] != c.city])
+                out.append(self.company(len(out), region=other, head=c))
+            elif r < 0.11 and len(out) < self.n:  # same brand in another city: a different customer
+                other = self.rng.choice([x for x in REGIONS if x[1] != c.city])
+                out.append(self.company(len(out), region=other, brand=c.brand, industry=c.industry, form=c.form))
+        return out
+
+    # ---- variants ------------------------------------------------------------------------
+    def name_variant(self, c: Company) -> str:
+        rng, name = self.rng, c.name
+        if c.head_of is not None:
+            return name.replace("(", "（").replace(")", "）") if rng.random() < 0.3 else name
+        r = rng.random()
+        if r < 0.25:  # region moved into full-width brackets
+            return f"{c.brand}{c.industry[0]}（{c.region_name}）{c.form}"
+        if r < 0.40 and c.form == "有限公司":
+            return name.replace("有限公司", "有限责任公司")
+        if r < 0.50:
+            return name.replace(f"{c.region_name}市", c.region_name, 1)
+        if r < 0.58:
+            return name.replace("有限公司", " 有限公司")
+        if r < 0.64:  # region dropped: ambiguous on its own
+            return name.replace(f"{c.region_name}市", "", 1)
+        return name
+
+    def phone_variant(self, phone: str) -> str:
+        rng = self.rng
+        r = rng.random()
+        if phone.startswith("1"):
+            if r < 0.2:
+                return f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}"
+            if r < 0.35:
+                return f"{phone[:3]} {phone[3:7]} {phone[7:]}"
+            return phone
+        area = phone[:3] if phone[:3] in {"010", "020", "021", "022", "023", "025", "027", "028", "029"} else phone[:4]
+        local = phone[len(area):]
+        if r < 0.25:
+            return f"{area}-{local}"
+        if r < 0.4:
+            return f"({area}){local}"
+        if r < 0.5:
+            return f"{area}-{local}转{rng.randrange(100, 999)}"
+        return phone
+
+    def code_variant(self, code: str, source: str, key: str) -> str:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.12:
+            return rng.choice(["", "无", "暂无", "-", "待补充"])
+        if r < 0.17:
+            return code.lower()
+        if r < 0.21:
+            return f"{code[:6]} {code[6:12]} {code[12:]}"
+        if r < 0.24:
+            return "".join(chr(ord(ch) + 0xFEE0) for ch in code)  # full-width
+        if r < 0.26:
+            bad = code[:17] + rng.choice([ch for ch in CHARSET if ch != code[17]])
+            self.error(source, "customer", key, "credit_code", "invalid_credit_code", bad)
+            return bad
+        if r < 0.28:
+            org = code[8:17]
+            self.error(source, "customer", key, "credit_code", "legacy_organization_code", f"{org[:8]}-{org[8]}")
+            return f"{org[:8]}-{org[8]}"
+        return code
+
+    def error(self, source: str, entity: str, key: str, column: str, error: str, value) -> None:
+        self.errors.append({"source": source, "entity": entity, "source_key": key, "column": column, "error": error, "value": value})
+
+    # ---- output --------------------------------------------------------------------------
+    def assign_sources(self, companies: list[Company]) -> None:
+        sources = ["legacy_crm", "sales_workbook", "erp_export"]
+        for c in companies:
+            primary = self.rng.choices(sources, [0.55, 0.2, 0.25])[0]
+            chosen = [primary]
+            if self.rng.random() < 0.30:
+                others = [s for s in sources if s != primary]
+                self.rng.shuffle(others)
+                chosen += others[: self.rng.choice((1, 1, 1, 2))]
+            c.appearances = chosen
+
+
+def date_text(rng: random.Random, d: datetime, style: int | None = None) -> object:
+    style = rng.randrange(6) if style is None else style
+    return [
+        d.date(),  # a real Excel date
+        f"{d.year}/{d.month}/{d.day}",
+        f"{d.year}年{d.month}月{d.day}日",
+        d.strftime("%Y%m%d"),
+        d.strftime("%Y-%m-%d"),
+        f"{d.year}.{d.month}.{d.day}",
+    ][style]
+
+
+def amount_text(rng: random.Random, yuan: int) -> object:
+    r = rng.random()
+    if r < 0.3 and yuan % 1000 == 0:
+        return f"{yuan / 10000:g}万"
+    if r < 0.55:
+        return f"¥{yuan:,}"
+    if r < 0.65:
+        return f"{yuan:,}元"
+    return yuan
+
+
+def generate(entities: int, seed: int, out: Path) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    g = Generator(entities, seed)
+    rng = g.rng
+    companies = g.companies()
+    g.assign_sources(companies)
+    truth_c: list[dict] = []
+    truth_o: list[dict] = []
+
+    crm_rows, xl_rows, erp_rows = [], [], []
+    crm_key_of: dict[str, int] = {}
+    xl_name_of: dict[str, str] = {}
+    next_crm, next_erp = 100001, 1
+    for c in companies:
+        for src in c.appearances:
+            name = g.name_variant(c) if src != c.appearances[0] else c.name
+            if src == "legacy_crm":
+                key = str(next_crm)
+                next_crm += 1
+                crm_key_of[c.entity_id] = int(key)
+                stale = c.status == "inactive" and rng.random() < 0.5
+                updated = c.updated if not stale else datetime(2018, 1, 1) + timedelta(days=rng.randrange(0, 600))
+                created = min(c.created, updated)
+                create_s = created.strftime("%Y-%m-%d %H:%M:%S") if rng.random() > 0.02 else "0000-00-00 00:00:00"
+                email = c.email
+                if rng.random() < 0.02:
+                    email = email.replace(".com", ".con")
+                    g.error(src, "customer", key, "email", "email_typo_domain", email)
+                crm_rows.append((int(key), name, g.code_variant(c.code, src, key), g.phone_variant(c.phone), email, c.address,
+                                 c.industry[1], "I" if c.status == "inactive" else "A", c.owner, create_s,
+                                 updated.strftime("%Y-%m-%d %H:%M:%S")))
+            elif src == "sales_workbook":
+                key = None  # the sheet row number, filled when written
+                phone = g.phone_variant(c.phone)
+                xl_rows.append([c, name, phone])
+                xl_name_of[c.entity_id] = name
+                continue
+            else:
+                key = f"KH{next_erp:06d}"
+                next_erp += 1
+                phone = g.phone_variant(c.phone)
+                if rng.random() < 0.02:
+                    phone = phone[:6]
+                    g.error(src, "customer", key, "phone", "phone_too_short", phone)
+                erp_rows.append([key, name, g.code_variant(c.code, src, key), phone, c.address,
+                                 f"{c.created.year}.{c.created.month}.{c.created.day}", "停用" if c.status == "inactive" else "正常"])
+            truth_c.append({"source": src, "source_key": key, "entity_id": c.entity_id, "head_office_entity_id": c.head_of or ""})
+
+    # ---- opportunities ---------------------------------------------------------------------
+    crm_opps, xl_opps = [], []
+    next_opp = 500001
+    opp_seq = 0
+    for c in companies:
+        for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
+            opp_seq += 1
+            stage = rng.choice(STAGES)
+            yuan = rng.choice((rng.randrange(1, 500) * 1000, rng.randrange(5, 3000) * 100))
+            close = datetime(2023, 1, 1) + timedelta(days=rng.randrange(0, 900))
+            opp_name = f"{c.brand}{rng.choice(['年度采购', '系统升级', '设备更新', '咨询服务', '扩容项目', '试点项目'])}{rng.randrange(1, 9)}期"
+            opp_entity = f"O{opp_seq:07d}"
+            homes = []
+            if c.entity_id in crm_key_of:
+                homes.append("legacy_crm")
+            if c.entity_id in xl_name_of:
+                homes.append("sales_workbook")
+            if not homes:
+                continue
+            home = rng.choice(homes)
+            both = len(homes) == 2 and rng.random() < 0.15  # the same deal recorded twice
+            for src in (homes if both else [home]):
+                if src == "legacy_crm":
+                    key = str(next_opp)
+                    next_opp += 1
+                    created = close - timedelta(days=rng.randrange(30, 400))
+                    crm_opps.append((int(key), crm_key_of[c.entity_id], opp_name, stage[1], f"{yuan}.00",
+                                     close.strftime("%Y-%m-%d"), created.strftime("%Y-%m-%d %H:%M:%S"), c.owner))
+                    truth_o.append({"source": "legacy_crm_opps", "source_key": key, "opportunity_entity_id": opp_entity, "customer_entity_id": c.entity_id})
+                else:
+                    xl_opps.append([opp_entity, c, xl_name_of[c.entity_id], opp_name, stage[2], yuan, close])
+    # orphans: opportunities naming a company nobody has
+    for i in range(max(2, entities // 400)):
+        opp_seq += 1
+        xl_opps.append([f"O{opp_seq:07d}", None, f"不存在{BRAND_CHARS[i % 40]}{BRAND_CHARS[(i * 7) % 40]}贸易有限公司", "新客户试单",
+                        "初步接触", 50000, datetime(2024, 3, 1)])
+
+    _write_sqlite(out / "legacy_crm.sqlite", crm_rows, crm_opps)
+    _write_erp_csv(out / "erp_export.csv", erp_rows, g)
+    _write_workbook(out / "sales_team.xlsx", xl_rows, xl_opps, g, truth_c, truth_o)
+    _write_csv(out / "truth_customers.csv", truth_c, ["source", "source_key", "entity_id", "head_office_entity_id"])
+    _write_csv(out / "truth_opportunities.csv", truth_o, ["source", "source_key", "opportunity_entity_id", "customer_entity_id"])
+    _write_csv(out / "injected_errors.csv", g.errors, ["source", "entity", "source_key", "column", "error", "value"])
+    return {"companies": len(companies), "customer_records": len(truth_c), "opportunity_records": len(truth_o), "errors": len(g.errors)}
+
+
+def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _write_sqlite(path: Path, customers: list, opps: list) -> None:
+    path.unlink(missing_ok=True)
+    con = sqlite3.connect(path)
+    con.executescript(
+        """
+        CREATE TABLE t_customer (cust_id INTEGER PRIMARY KEY, cust_name TEXT, uscc TEXT, tel TEXT, email TEXT,
+            addr TEXT, industry_code TEXT, status CHAR(1), sales_rep TEXT, create_time TEXT, update_time TEXT);
+        CREATE TABLE t_opportunity (opp_id INTEGER PRIMARY KEY, cust_id INTEGER, opp_name TEXT, stage_code INTEGER,
+            amount DECIMAL(18,2), expected_close DATE, create_time TEXT, owner TEXT);
+        """
+    )
+    con.executemany("INSERT INTO t_customer VALUES (?,?,?,?,?,?,?,?,?,?,?)", customers)
+    con.executemany("INSERT INTO t_opportunity VALUES (?,?,?,?,?,?,?,?)", opps)
+    con.commit()
+    con.execute("VACUUM")
+    con.close()
+
+
+def _write_erp_csv(path: Path, rows: list, g: Generator) -> None:
+    with path.open("w", newline="", encoding="gbk", errors="strict") as fh:
+        w = csv.writer(fh)
+        w.writerow(["单位编码", "单位名称", "税号", "联系电话", "地址", "建档日期", "状态"])
+        w.writerows(rows)
+
+
+def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth_c: list, truth_o: list) -> None:
+    import xlsxwriter
+
+    rng = g.rng
+    wb = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_numbers": False})
+    wb.set_properties({"created": datetime(2024, 7, 1), "author": "华南区销售部"})
+    bold = wb.add_format({"bold": True})
+    datefmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws = wb.add_worksheet("客户")
+    ws.merge_range(0, 0, 0, 7, "2024年客户清单（销售部维护，请勿删除表头）", bold)
+    headers = ["客户名称", "统一社会信用代码", "联系电话", "邮箱", "地址", "行业", "负责人", "录入日期"]
+    ws.write_row(1, 0, headers, bold)
+    row = 2
+    for c, name, phone in customers:
+        if rng.random() < 0.01:
+            row += 1  # a blank row left by someone deleting a customer
+        key = str(row + 1)  # the row number a person sees in Excel
+        code = g.code_variant(c.code, "sales_workbook", key)
+        if rng.random() < 0.006:
+            g.error("sales_workbook", "customer", key, "name", "name_missing", "")
+            name = ""
+        email = c.email if rng.random() > 0.3 else ""
+        if email and rng.random() < 0.03:
+            email = email.replace("@", "#")
+            g.error("sales_workbook", "customer", key, "email", "email_invalid", email)
+        values = [name, code, phone, email, c.address, c.industry[2], c.owner]
+        for col, v in enumerate(values):
+            ws.write_string(row, col, v) if v != "" else None
+        created = date_text(rng, c.created)
+        if isinstance(created, date):
+            ws.write_datetime(row, 7, datetime(created.year, created.month, created.day), datefmt)
+        else:
+            ws.write_string(row, 7, created)
+        truth_c.append({"source": "sales_workbook", "source_key": key, "entity_id": c.entity_id, "head_office_entity_id": c.head_of or ""})
+        row += 1
+    ws2 = wb.add_worksheet("商机")
+    ws2.write_row(0, 0, ["客户名称", "商机名称", "阶段", "金额", "预计成交日期", "备注"], bold)
+    row = 1
+    for opp_entity, c, cust_name, opp_name, stage, yuan, close in opps:
+        key = str(row + 1)
+        amount = amount_text(rng, yuan)
+        if c is not None and rng.random() < 0.01:
+            amount = f"-{yuan}"
+            g.error("sales_workbook_opps", "opportunity", key, "amount", "negative_amount", amount)
+        if c is not None and rng.random() < 0.01:
+            stage = "待定"
+            g.error("sales_workbook_opps", "opportunity", key, "stage", "unknown_stage", stage)
+        if c is None:
+            g.error("sales_workbook_opps", "opportunity", key, "customer_name", "customer_not_found", cust_name)
+        ws2.write_string(row, 0, cust_name)
+        ws2.write_string(row, 1, opp_name)
+        ws2.write_string(row, 2, stage)
+        ws2.write(row, 3, amount)
+        closed = date_text(rng, close)
+        if isinstance(closed, date):
+            ws2.write_datetime(row, 4, datetime(closed.year, closed.month, closed.day), datefmt)
+        else:
+            ws2.write_string(row, 4, closed)
+        if rng.random() < 0.1:
+            ws2.write_string(row, 5, rng.choice(["客户预算紧张", "老客户推荐", "需要上门演示"]))
+        truth_o.append({"source": "sales_workbook_opps", "source_key": key, "opportunity_entity_id": opp_entity,
+                        "customer_entity_id": c.entity_id if c else ""})
+        row += 1
+    wb.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--entities", type=int, default=2000, help="number of real companies (default 2000)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "demo")
+    args = ap.parse_args()
+    stats = generate(args.entities, args.seed, args.out)
+    print(", ".join(f"{k}: {v}" for k, v in stats.items()), f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""What every extractor returns, and the dispatch from a source config to its reader.
+
+Source values are carried as text: an exact rendering of what the source holds (Decimal digits,
+ISO dates), so no value is coerced or rounded before standardization decides what it means.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, Iterable
+
+import polars as pl
+
+from crm_migrate.contracts import ROW, SOURCE, SOURCE_KEY
+from crm_migrate.errors import MigrationError
+
+
+@dataclass
+class Extracted:
+    """One source's rows plus what the reader noticed that is not a record."""
+
+    source: str
+    frame: pl.DataFrame
+    location: str  # file (and sheet) or masked URL and table, for messages
+    skipped: dict[str, int] = field(default_factory=dict)  # e.g. {"blank_rows": 3}
+    notes: list[str] = field(default_factory=list)
+
+
+def as_text(value: Any) -> str | None:
+    """Exact text for a source cell; None for empty."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if value.strip() != "" else None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ") if (value.time() != time(0) or value.tzinfo) else value.date().isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return str(value)
+
+
+def rows_to_frame(
+    source: str,
+    columns: list[str],
+    rows: Iterable[list[Any]],
+    row_numbers: Iterable[int],
+    key_column: str | None,
+) -> pl.DataFrame:
+    """Build a text frame with lineage; the key is the row number when there is no key column."""
+    data = {c: [] for c in columns}
+    for row in rows:
+        for c, v in zip(columns, row):
+            data[c].append(as_text(v))
+    frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.String) for c, v in data.items()})
+    return stamp_lineage(frame, source, pl.Series(ROW, list(row_numbers), dtype=pl.Int64), key_column)
+
+
+def stamp_lineage(frame: pl.DataFrame, source: str, row_numbers: pl.Series, key_column: str | None) -> pl.DataFrame:
+    frame = frame.with_columns(pl.lit(source).alias(SOURCE), row_numbers.alias(ROW))
+    key = pl.col(key_column) if key_column else pl.col(ROW).cast(pl.String)
+    return frame.with_columns(key.alias(SOURCE_KEY)).select(SOURCE, SOURCE_KEY, ROW, *[c for c in frame.columns if c not in (SOURCE, ROW, SOURCE_KEY)])
+
+
+def unique_headers(raw: list[Any]) -> list[str]:
+    """Header cells as column names: blanks become column_N, repeats get a suffix."""
+    seen: dict[str, int] = {}
+    out = []
+    for i, h in enumerate(raw, start=1):
+        name = (as_text(h) or f"column_{i}").strip().replace("\n", " ")
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 1
+        out.append(name)
+    return out
+
+
+def require_columns(columns: list[str], needed: Iterable[str], **where: Any) -> None:
+    """Fail with the closest existing names when a mapped column is missing."""
+    for name in needed:
+        if name not in columns:
+            close = difflib.get_close_matches(name, columns, n=3, cutoff=0.3)
+            hint = f"closest columns: {', '.join(close)}" if close else f"columns present: {', '.join(columns[:20])}"
+            raise MigrationError(f"mapped column '{name}' is not in the source", column=name, hint=hint + "; fix the mapping file or the source", **where)
+
+
+def extract_source(source, expected_columns: list[str]) -> Extracted:
+    """Read one configured source. `expected_columns` are the mapping's source columns (for header detection)."""
+    if source.kind == "excel":
+        from extractors.excel import extract_excel
+
+        return extract_excel(source, expected_columns)
+    if source.kind == "csv":
+        from extractors.csv_file import extract_csv
+
+        return extract_csv(source, expected_columns)
+    from extractors.sql import extract_sql
+
+    return extract_sql(source, expected_columns)

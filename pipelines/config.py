@@ -1,0 +1,294 @@
+"""The run configuration and the mapping files, as pydantic models (docs/configuration.md)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from crm_migrate.contracts import CANONICAL, ENTITIES, mappable_fields
+from crm_migrate.errors import ConfigError
+from pipelines.yamlfile import YamlDocument
+
+Entity = Literal["customer", "opportunity"]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=60)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
+    base = (info.context or {}).get("base_dir")
+    if path is None or base is None or path.is_absolute():
+        return path
+    return (Path(base) / path).resolve()
+
+
+def _resolve_sqlite(url: str, info: ValidationInfo) -> str:
+    """Relative SQLite paths are relative to the config file, not the working folder."""
+    base = (info.context or {}).get("base_dir")
+    prefix = "sqlite:///"
+    if base and url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((Path(base) / url[len(prefix):]).resolve())
+    return url
+
+
+class SourceConfig(Strict):
+    """One legacy source: an Excel sheet, a SQL table or query, or a CSV file."""
+
+    name: Name = Field(description="Stable name used in lineage and the ledger; never rename between runs.")
+    kind: Literal["excel", "sql", "csv"]
+    entity: Entity
+    mapping: Path = Field(description="Source-to-canonical mapping file (YAML).")
+    key: str | None = Field(None, description="Column holding the source's own record key; the row number when absent.")
+    priority: int = Field(100, description="Survivorship rank: a lower number is more trusted.")
+    customer_source: str | None = Field(
+        None, description="For opportunities: the customer source whose keys `customer_source_key` refers to."
+    )
+    path: Path | None = Field(None, description="File path (excel, csv).")
+    sheet: str | int | None = Field(None, description="Sheet name or 0-based index (excel); the first sheet when absent.")
+    header_row: int | None = Field(None, ge=1, description="1-based header row (excel, csv); detected when absent.")
+    encoding: str = Field("auto", description="CSV encoding: auto, utf-8, utf-8-sig, gbk, gb18030, big5 ...")
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    url: str | None = Field(None, description="SQLAlchemy URL (sql); `${ENV}` substitution for secrets.")
+    table: str | None = None
+    db_schema: str | None = Field(None, alias="schema")
+    query: str | None = Field(None, description="A read-only SELECT instead of a table.")
+    chunk_size: int = Field(50_000, ge=100)
+
+    _v_paths = field_validator("mapping", "path")(classmethod(lambda cls, v, info: _resolve(v, info)))
+
+    @field_validator("url")
+    @classmethod
+    def _v_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return _resolve_sqlite(v, info) if v else v
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> "SourceConfig":
+        if self.kind in ("excel", "csv") and self.path is None:
+            raise ValueError(f"a {self.kind} source needs `path`")
+        if self.kind == "sql":
+            if not self.url:
+                raise ValueError("a sql source needs `url`")
+            if bool(self.table) == bool(self.query):
+                raise ValueError("a sql source needs exactly one of `table` or `query`")
+        if self.customer_source and self.entity != "opportunity":
+            raise ValueError("`customer_source` only applies to opportunity sources")
+        return self
+
+
+class TargetConfig(Strict):
+    url: str = Field(description="SQLAlchemy URL of the target CRM database.")
+    mapping: Path = Field(description="Canonical-to-target mapping file (YAML).")
+    ledger_table: str = Field("crm_migrate_ledger", description="Table in the target that receives the ledger.")
+    batch_size: int = Field(5_000, ge=1)
+
+    _v_mapping = field_validator("mapping")(classmethod(lambda cls, v, info: _resolve(v, info)))
+
+    @field_validator("url")
+    @classmethod
+    def _v_url(cls, v: str, info: ValidationInfo) -> str:
+        return _resolve_sqlite(v, info)
+
+
+class ResolutionConfig(Strict):
+    match_on: list[Literal["credit_code", "name_key"]] = Field(
+        default_factory=lambda: ["credit_code", "name_key"],
+        description="Exact keys that put two customer records in one cluster.",
+    )
+    opportunity_duplicate_keys: list[str] = Field(
+        default_factory=lambda: ["customer_target_id", "name", "amount"],
+        description="Opportunities equal on all these fields are one opportunity.",
+    )
+
+
+class ArchiveConfig(Strict):
+    enabled: bool = False
+    inactive_statuses: list[str] = Field(default_factory=lambda: ["inactive"])
+    not_updated_for_days: int = Field(3 * 365, ge=0)
+    as_of: date | None = Field(None, description="Reference date; the run date when absent (set it for reproducible runs).")
+
+
+class GateConfig(Strict):
+    max_reject_rate: float = Field(0.10, ge=0, le=1, description="Stop before loading when a source rejects more than this share.")
+    target_suite_must_pass: bool = True
+
+
+class ValidationConfig(Strict):
+    suites: dict[Literal["canonical", "target"], dict[Entity, Path]] = Field(default_factory=dict)
+    gates: GateConfig = Field(default_factory=GateConfig)
+
+    @field_validator("suites")
+    @classmethod
+    def _v_suites(cls, v: dict, info: ValidationInfo) -> dict:
+        return {stage: {e: _resolve(p, info) for e, p in m.items()} for stage, m in v.items()}
+
+
+class Config(Strict):
+    project: str = "migration"
+    output_dir: Path = Path("out")
+    sources: list[SourceConfig] = Field(min_length=1)
+    target: TargetConfig
+    resolution: ResolutionConfig = Field(default_factory=ResolutionConfig)
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+
+    @field_validator("output_dir")
+    @classmethod
+    def _v_out(cls, v: Path, info: ValidationInfo) -> Path:
+        return _resolve(v, info)
+
+    @model_validator(mode="after")
+    def _cross(self) -> "Config":
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        customers = {s.name for s in self.sources if s.entity == "customer"}
+        for s in self.sources:
+            if s.customer_source and s.customer_source not in customers:
+                raise ValueError(f"source {s.name}: customer_source '{s.customer_source}' is not a customer source ({', '.join(sorted(customers))})")
+        return self
+
+
+# ---- mapping files -------------------------------------------------------------------------------
+
+
+class SourceMapping(Strict):
+    """How one source's columns become canonical fields."""
+
+    entity: Entity
+    columns: dict[str, str] = Field(description="canonical field: source column")
+    constants: dict[str, Any] = Field(default_factory=dict, description="canonical field: fixed value")
+    day_first: bool = Field(False, description="Read ambiguous dates like 01/05/2023 as day-first.")
+    value_maps: dict[str, Path] = Field(default_factory=dict, description="canonical field: value map file")
+
+    _v_maps = field_validator("value_maps")(
+        classmethod(lambda cls, v, info: {k: _resolve(p, info) for k, p in v.items()})
+    )
+
+    @model_validator(mode="after")
+    def _fields_exist(self) -> "SourceMapping":
+        allowed = mappable_fields(self.entity)
+        for field in list(self.columns) + list(self.constants):
+            if field not in allowed:
+                raise ValueError(f"'{field}' is not a canonical {self.entity} field; allowed: {', '.join(allowed)}")
+        if "name" not in self.columns:
+            raise ValueError("`columns` must map `name`")
+        return self
+
+
+class ValueMap(Strict):
+    field: str
+    values: dict[str, list[str]] = Field(description="canonical value: [source spellings]")
+
+    def lookup(self) -> dict[str, str]:
+        table: dict[str, str] = {}
+        for canonical, spellings in self.values.items():
+            for s in [canonical, *spellings]:
+                table[str(s).strip().lower()] = canonical
+        return table
+
+
+TargetType = Literal["string", "integer", "decimal", "float", "date", "datetime", "boolean"]
+
+
+class TargetColumn(Strict):
+    name: str
+    source: str = Field(alias="from", description="Canonical field (or target_id / customer_target_id).")
+    type: TargetType = "string"
+    length: int | None = Field(None, ge=1)
+    precision: int = 18
+    scale: int = 2
+    required: bool = False
+    default: Any = None
+    picklist: dict[str, str] | None = Field(None, description="canonical value: target value")
+
+
+class TargetTable(Strict):
+    table: str
+    key: str = Field(description="Target column holding the stable external id used for upserts.")
+    columns: list[TargetColumn]
+
+    @model_validator(mode="after")
+    def _key_present(self) -> "TargetTable":
+        if self.key not in {c.name for c in self.columns}:
+            raise ValueError(f"key column '{self.key}' is not among the columns")
+        return self
+
+
+class TargetMapping(Strict):
+    tables: dict[Entity, TargetTable]
+
+
+# ---- loading -------------------------------------------------------------------------------------
+
+
+class LoadedConfig:
+    """The validated config with its mapping files, secrets and a stable hash."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.resolve()
+        doc = YamlDocument(self.path, substitute_env=True)
+        self.secrets = doc.secrets
+        self.config: Config = doc.validate(Config, base_dir=self.path.parent)
+        self.source_mappings: dict[str, SourceMapping] = {}
+        self.value_maps: dict[str, dict[str, ValueMap]] = {}
+        for src in self.config.sources:
+            mdoc = YamlDocument(src.mapping)
+            mapping = mdoc.validate(SourceMapping, base_dir=src.mapping.parent)
+            if mapping.entity != src.entity:
+                raise ConfigError(
+                    f"source '{src.name}' is a {src.entity} source but its mapping is for {mapping.entity}",
+                    file=str(src.mapping),
+                )
+            self.source_mappings[src.name] = mapping
+            self.value_maps[src.name] = {
+                f: YamlDocument(p).validate(ValueMap) for f, p in mapping.value_maps.items()
+            }
+        self.target_mapping: TargetMapping = YamlDocument(self.config.target.mapping).validate(TargetMapping)
+        for entity, table in self.target_mapping.tables.items():
+            allowed = set(CANONICAL[entity]) | {"target_id", "customer_target_id"}
+            for col in table.columns:
+                if col.source not in allowed:
+                    raise ConfigError(
+                        f"tables.{entity}: column '{col.name}' reads from '{col.source}', which is not a canonical {entity} field",
+                        file=str(self.config.target.mapping),
+                        hint="allowed: " + ", ".join(sorted(allowed)),
+                    )
+        missing = [e for e in ENTITIES if any(s.entity == e for s in self.config.sources) and e not in self.target_mapping.tables]
+        if missing:
+            raise ConfigError(f"no target table for {', '.join(missing)}", file=str(self.config.target.mapping))
+
+    def files(self) -> list[Path]:
+        paths = {self.path, self.config.target.mapping}
+        for src in self.config.sources:
+            paths.add(src.mapping)
+            paths.update(src.mapping.parent / p for p in self.source_mappings[src.name].value_maps.values())
+        for stage in self.config.validation.suites.values():
+            paths.update(stage.values())
+        return sorted(paths)
+
+    def digest(self) -> str:
+        """Hash of the config and every file it points at (inputs excluded)."""
+        h = hashlib.sha256()
+        for p in self.files():
+            h.update(str(p.name).encode())
+            h.update(p.read_bytes() if p.exists() else b"")
+        return h.hexdigest()
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    return LoadedConfig(Path(path))
+
+
+def config_json_schema() -> dict:
+    return Config.model_json_schema(by_alias=True)
+
+
+def dump_schema(path: Path) -> None:
+    path.write_text(json.dumps(config_json_schema(), ensure_ascii=False, indent=2), encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Pure transforms over polars frames: normalizers, resolution, mapping. No I/O here."""

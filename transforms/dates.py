@@ -1,0 +1,52 @@
+"""Dates in every format legacy data uses, to datetimes."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from transforms.distinct import map_distinct
+
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
+_SERIAL = re.compile(r"^\d{5}(\.\d+)?$")
+_ZERO = re.compile(r"^0{4}-0{2}-0{2}")
+
+
+def parse_date(raw: str | None, day_first: bool = False) -> tuple[datetime | None, str | None]:
+    """(datetime, flag): `invalid_date` for text that is not a real date (0000-00-00, 2023-02-30)."""
+    if raw is None:
+        return None, None
+    text = unicodedata.normalize("NFKC", str(raw)).strip()
+    if not text:
+        return None, None
+    if _ZERO.match(text):
+        return None, "invalid_date"
+    try:
+        if m := _YMD.match(text):
+            y, mo, d, hh, mm, ss, frac = m.groups()
+            return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), int((frac or "0").ljust(6, "0"))), None
+        if m := _COMPACT.match(text):
+            return datetime(int(m[1]), int(m[2]), int(m[3])), None
+        if m := _DMY.match(text):
+            a, b, y = int(m[1]), int(m[2]), int(m[3])
+            day, month = (a, b) if day_first else (b, a)
+            return datetime(y, month, day), None
+        if _SERIAL.match(text) and 1 <= float(text) < 2958466:
+            return _EXCEL_EPOCH + timedelta(days=float(text)), None
+    except ValueError:
+        return None, "invalid_date"
+    return None, "invalid_date"
+
+
+def standardize_dates(frame: pl.DataFrame, column: str, day_first: bool, as_date: bool = False) -> pl.DataFrame:
+    raw = f"__{column}_raw"
+    frame = frame.with_columns(pl.col(column).cast(pl.String).alias(raw))
+    frame = map_distinct(frame, raw, lambda v: parse_date(v, day_first), {column: pl.Datetime("us"), f"__{column}_flag": pl.String()})
+    if as_date:
+        frame = frame.with_columns(pl.col(column).dt.date())
+    return frame.drop(raw)

@@ -1,0 +1,138 @@
+"""Source columns -> the canonical model, with every normalizer counting what it changed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from crm_migrate.contracts import CANONICAL, CUSTOMER, EXTRA, FLAGS, LINEAGE
+from transforms import credit_code as cc
+from transforms.addresses import standardize_addresses
+from transforms.amounts import standardize_amounts
+from transforms.dates import standardize_dates
+from transforms.emails import standardize_emails
+from transforms.flags import add_flag, init_flags
+from transforms.distinct import map_distinct
+from transforms.names import parse_name, standardize_names
+from transforms.phones import standardize_phones
+from transforms.value_maps import apply_value_map
+
+# Columns standardization adds beyond the canonical model, used by later stages.
+HELPERS = {
+    CUSTOMER: {"name_has_region": pl.Boolean(), "is_branch": pl.Boolean(), "phone_kind": pl.String()},
+    "opportunity": {"customer_name_key": pl.String()},
+}
+
+
+@dataclass
+class RuleStat:
+    entity: str
+    source: str
+    rule: str
+    field: str
+    values: int = 0
+    changed: int = 0
+    flagged: int = 0
+    examples: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class SourceMappingSpec:
+    """The plain-data part of a source mapping that standardization needs."""
+
+    columns: dict[str, str]
+    constants: dict[str, Any]
+    day_first: bool
+    value_maps: dict[str, dict[str, str]]
+
+
+def rename_to_canonical(frame: pl.DataFrame, entity: str, spec: SourceMappingSpec) -> pl.DataFrame:
+    """Select mapped columns under canonical names; unmapped source columns go to `extra` as JSON."""
+    used = set(spec.columns.values())
+    unmapped = [c for c in frame.columns if c not in used and c not in LINEAGE]
+    exprs = [pl.col(c) for c in LINEAGE]
+    for name in CANONICAL[entity]:
+        if name in spec.columns:
+            exprs.append(pl.col(spec.columns[name]).alias(name))
+        elif name in spec.constants:
+            exprs.append(pl.lit(str(spec.constants[name])).alias(name))
+        else:
+            exprs.append(pl.lit(None, dtype=pl.String).alias(name))
+    extra = pl.struct(unmapped).struct.json_encode() if unmapped else pl.lit(None, dtype=pl.String)
+    return frame.select(*exprs, extra.alias(EXTRA))
+
+
+def _trim(column: str) -> pl.Expr:
+    text = pl.col(column).cast(pl.String).str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text).alias(column)
+
+
+class _Accountant:
+    """Runs one rule and records how many values it changed or flagged, with examples."""
+
+    def __init__(self, entity: str, source: str) -> None:
+        self.entity, self.source, self.stats = entity, source, []
+
+    def run(self, frame: pl.DataFrame, rule: str, column: str, fn, flag_col: str | None = None) -> pl.DataFrame:
+        frame = frame.with_columns(pl.col(column).cast(pl.String).alias("__before"))
+        frame = fn(frame)
+        if flag_col and flag_col in frame.columns:
+            frame = add_flag(frame, pl.col(flag_col).is_not_null(), pl.col(flag_col)).drop(flag_col)
+        after = pl.col(column).cast(pl.String)
+        changed = pl.col("__before").is_not_null() & (after.is_null() | (after != pl.col("__before")))
+        summary = frame.select(
+            pl.col("__before").is_not_null().sum().alias("values"),
+            changed.sum().alias("changed"),
+        ).row(0)
+        examples = frame.filter(changed).select("__before", after.alias("a")).unique().head(3).rows()
+        self.stats.append(RuleStat(self.entity, self.source, rule, column, summary[0], summary[1], 0, [(b, a) for b, a in examples]))
+        return frame.drop("__before")
+
+
+def _flag_counts(frame: pl.DataFrame, stats: list[RuleStat]) -> None:
+    counts = dict(frame.select(pl.col(FLAGS).explode().str.split(":").list.first().value_counts()).unnest(FLAGS).rows()) if frame.height else {}
+    by_field = {
+        "credit_code": ["invalid_credit_code", "credit_code_repaired", "legacy_organization_code", "legacy_registration_number"],
+        "phone": ["invalid_phone", "multiple_phones"], "email": ["invalid_email", "email_typo_domain"],
+        "amount": ["invalid_amount", "amount_rounded"], "created_at": ["invalid_date"],
+    }
+    for stat in stats:
+        codes = by_field.get(stat.field, []) + [f"unknown_{stat.field}"]
+        stat.flagged = sum(counts.get(c, 0) for c in codes if c is not None)
+
+
+def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappingSpec) -> tuple[pl.DataFrame, list[RuleStat]]:
+    """One source's raw frame -> canonical frame plus the rule statistics."""
+    acc = _Accountant(entity, source)
+    df = init_flags(rename_to_canonical(frame, entity, spec))
+    text_fields = [f for f, t in CANONICAL[entity].items() if t == pl.String()]
+    df = df.with_columns([_trim(f) for f in text_fields])
+    if entity == CUSTOMER:
+        df = acc.run(df, "company_name", "name", standardize_names)
+        df = acc.run(df, "credit_code", "credit_code", cc.standardize_credit_code, "__credit_code_flag")
+        df = add_flag(df, pl.col("credit_code_status") == cc.INVALID, "invalid_credit_code")
+        df = add_flag(df, pl.col("credit_code_status") == cc.REPAIRED, "credit_code_repaired")
+        df = acc.run(df, "phone", "phone", standardize_phones, "__phone_flag")
+        df = acc.run(df, "email", "email", standardize_emails, "__email_flag")
+        df = acc.run(df, "address", "address", standardize_addresses)
+        dates = ["created_at", "updated_at"]
+    else:
+        df = df.with_columns(pl.col("customer_name").alias("__cn_raw"))
+        df = map_distinct(df, "__cn_raw", lambda v: parse_name(v)[:2], {"customer_name": pl.String(), "customer_name_key": pl.String()}).drop("__cn_raw")
+        df = acc.run(df, "amount", "amount", standardize_amounts, "__amount_flag")
+        stated = pl.col("__currency_stated")
+        df = df.with_columns(pl.coalesce(stated, pl.col("currency").str.to_uppercase(), pl.lit("CNY")).alias("currency")).drop("__currency_stated")
+        df = df.with_columns(pl.col("probability").cast(pl.String).str.strip_chars_end("%").cast(pl.Float64, strict=False))
+        df = acc.run(df, "expected_close_date", "expected_close_date", lambda f: standardize_dates(f, "expected_close_date", spec.day_first, as_date=True), "__expected_close_date_flag")
+        dates = ["created_at"]
+    for d in dates:
+        df = acc.run(df, d, d, lambda f, d=d: standardize_dates(f, d, spec.day_first), f"__{d}_flag")
+    for fld, lookup in spec.value_maps.items():
+        df = acc.run(df, f"value_map:{fld}", fld, lambda f, fld=fld, lookup=lookup: apply_value_map(f, fld, lookup))
+    _flag_counts(df, acc.stats)
+    helpers = HELPERS[entity]
+    ordered = [*LINEAGE, *CANONICAL[entity], *helpers, FLAGS, EXTRA]
+    df = df.with_columns([pl.col(c).cast(t) for c, t in {**CANONICAL[entity], **helpers}.items() if c in df.columns])
+    df = df.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in {**CANONICAL[entity], **helpers}.items() if c not in df.columns])
+    return df.select(ordered), acc.stats
