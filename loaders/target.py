@@ -1,0 +1,76 @@
+"""A session on the target database: one transaction that a dry run rolls back.
+
+DDL is the catch: SQLite's driver commits before DDL unless told otherwise, and MySQL/MariaDB commit
+implicitly on CREATE TABLE. So a real run creates missing tables first, in their own transaction;
+a dry run creates them inside its transaction (SQLite, PostgreSQL) or as TEMPORARY tables
+(MySQL/MariaDB), so that nothing survives it.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from crm_migrate.errors import MigrationError
+from crm_migrate.secrets import mask_url
+
+
+def make_engine(url: str) -> sa.Engine:
+    try:
+        engine = sa.create_engine(url)
+    except Exception as exc:
+        raise MigrationError(f"invalid target URL {mask_url(url)}: {exc}", hint="see docs/configuration.md, target.url") from None
+    if engine.dialect.name == "sqlite":
+        # Let SQLAlchemy, not the driver, open transactions, so DDL is transactional too.
+        @event.listens_for(engine, "connect")
+        def _no_driver_transactions(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+@contextmanager
+def target_session(url: str, tables: list[sa.Table], dry_run: bool) -> Iterator[sa.Connection]:
+    """Yield a connection inside a transaction with every table present; commit, or roll back on dry run/failure."""
+    engine = make_engine(url)
+    try:
+        try:
+            conn = engine.connect()
+        except Exception as exc:
+            detail = str(getattr(exc, "orig", exc)).splitlines()[0]
+            raise MigrationError(f"cannot connect to the target {mask_url(url)}: {mask_url(detail)}",
+                                 hint="check target.url and that the database server is running") from None
+        with conn:
+            existing = set(sa.inspect(conn).get_table_names())
+            missing = [t for t in tables if t.name not in existing]
+            if missing and not dry_run:
+                conn.rollback()
+                with engine.begin() as ddl:
+                    for t in missing:
+                        t.create(ddl)
+            trans = conn.begin() if not conn.in_transaction() else conn.get_transaction()
+            if missing and dry_run:
+                temporary = engine.dialect.name in ("mysql", "mariadb")
+                for t in missing:
+                    if temporary:
+                        t._prefixes = ["TEMPORARY"]
+                        for ix in list(t.indexes):  # created inline is not needed for a scratch table
+                            t.indexes.discard(ix)
+                    t.create(conn)
+            try:
+                yield conn
+            except BaseException:
+                trans.rollback()
+                raise
+            if dry_run:
+                trans.rollback()
+            else:
+                trans.commit()
+    finally:
+        engine.dispose()

@@ -1,0 +1,147 @@
+"""The `crm-migrate` command line."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from crm_migrate.errors import AccountingError, ConfigError, GateFailed, MigrationError
+from crm_migrate.secrets import scrub
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Migrate customers and opportunities from legacy Excel, SQL and CSV sources into a new CRM.")
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = REPO_ROOT / "data_samples" / "demo.yaml"
+
+EXIT_FAILED, EXIT_CONFIG, EXIT_GATE, EXIT_ACCOUNTING = 1, 2, 3, 4
+
+
+class _Progress:
+    """One line per stage event, with the stage's wall time when it ends."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __call__(self, stage: str, message: str) -> None:
+        if message == "started":
+            return
+        console.print(f"[dim]{time.perf_counter() - self.t0:6.1f}s[/dim]  [bold cyan]{stage:<16}[/bold cyan] {message}")
+
+
+def _fail(exc: BaseException, debug: bool) -> None:
+    if debug:
+        raise exc
+    code = EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_GATE if isinstance(exc, GateFailed) \
+        else EXIT_ACCOUNTING if isinstance(exc, AccountingError) else EXIT_FAILED
+    if isinstance(exc, MigrationError):
+        err.print(f"[bold red]error:[/bold red] {scrub(exc.describe())}")
+    else:
+        err.print(f"[bold red]unexpected error:[/bold red] {scrub(type(exc).__name__ + ': ' + str(exc))}\n"
+                  "  hint: rerun with --debug for the traceback, and report it if it is a bug")
+    raise typer.Exit(code)
+
+
+def _use_prefect(flag: Optional[bool]) -> bool:
+    return flag if flag is not None else bool(os.environ.get("PREFECT_API_URL"))
+
+
+def _execute(config: Path, dry_run: bool, out: Optional[Path], prefect: Optional[bool], debug: bool,
+             target_url: Optional[str] = None) -> dict:
+    try:
+        if _use_prefect(prefect):
+            if target_url:
+                os.environ["CRM_DEMO_TARGET_URL"] = target_url
+            from pipelines.flow import migrate
+
+            manifest = migrate(str(config), dry_run=dry_run, out=str(out) if out else None)
+        else:
+            from pipelines.run import run_pipeline
+
+            manifest = run_pipeline(config, dry_run=dry_run, out=out, progress=_Progress(), target_url=target_url)
+    except (MigrationError, OSError, Exception) as exc:  # noqa: BLE001 - every failure gets a clear message
+        _fail(exc, debug)
+    _summary(manifest)
+    return manifest
+
+
+def _summary(manifest: dict) -> None:
+    counts = manifest["counts"]["dispositions"]
+    run_dir = Path(manifest["run_dir"])
+    console.print()
+    console.print(f"[bold green]✔ {manifest['status']}[/bold green]" + (" [yellow](dry run: target rolled back)[/yellow]" if manifest["dry_run"] else ""))
+    console.print("  records: " + ", ".join(f"{k} {counts.get(k, 0):,}" for k in ("loaded", "merged", "rejected", "archived")))
+    console.print(f"  golden customers: {manifest['counts']['golden_customers']:,}")
+    console.print(f"  run folder: {run_dir}")
+    console.print(f"  report:     {run_dir / 'report.html'}")
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="Migration config file (YAML)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Do everything, including the writes, then roll the target back."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder for run folders (overrides output_dir)."),
+    prefect: Optional[bool] = typer.Option(None, "--prefect/--no-prefect", help="Run as a Prefect flow (default: when PREFECT_API_URL is set)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Run a migration: extract, standardize, validate, resolve, map, gate, load, reconcile, report."""
+    _execute(config, dry_run, out, prefect, debug)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("out"), "--out", help="Output folder; the demo's SQLite target is created in it."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Roll the target back at the end."),
+    prefect: Optional[bool] = typer.Option(None, "--prefect/--no-prefect", help="Run as a Prefect flow (default: when PREFECT_API_URL is set)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Run the bundled demo migration (Excel + legacy SQLite CRM + GBK CSV) into a SQLite CRM under ./out."""
+    if not DEMO_CONFIG.exists():
+        err.print(f"[bold red]error:[/bold red] the demo data is not here ({DEMO_CONFIG}); run the demo from a source checkout")
+        raise typer.Exit(EXIT_CONFIG)
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]crm-migrate demo[/bold]: {DEMO_CONFIG.relative_to(REPO_ROOT)} → sqlite:///{out / 'demo_target.sqlite'}")
+    _execute(DEMO_CONFIG, dry_run, out, prefect, debug, target_url=f"sqlite:///{out / 'demo_target.sqlite'}")
+
+
+@app.command()
+def check(
+    config: Path = typer.Argument(..., help="Migration config file (YAML)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Validate the config, mappings and suites, and connect to every source and the target, moving no data."""
+    from pipelines.checks import check_config
+
+    try:
+        for line in check_config(config):
+            console.print(f"[green]✔[/green] {line}")
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    console.print("[bold green]config OK[/bold green]")
+
+
+@app.command("config-schema")
+def config_schema(
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
+) -> None:
+    """Print the JSON Schema of the config file (for editor completion and validation)."""
+    from pipelines.config import config_json_schema
+
+    text = json.dumps(config_json_schema(), ensure_ascii=False, indent=2)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+if __name__ == "__main__":
+    app()

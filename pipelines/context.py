@@ -1,0 +1,63 @@
+"""What one run knows about itself: config, run id, run folder, timings, progress reporting."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from pipelines.config import LoadedConfig, load_config
+
+Progress = Callable[[str, str], None]
+
+
+def _quiet(stage: str, message: str) -> None:
+    pass
+
+
+@dataclass
+class RunContext:
+    loaded: LoadedConfig
+    run_id: str
+    run_dir: Path
+    dry_run: bool
+    started: datetime
+    progress: Progress = _quiet
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def config(self):
+        return self.loaded.config
+
+    def stage(self, name: str):
+        return _StageTimer(self, name)
+
+
+class _StageTimer:
+    def __init__(self, ctx: RunContext, name: str) -> None:
+        self.ctx, self.name = ctx, name
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        self.ctx.progress(self.name, "started")
+        return self
+
+    def __exit__(self, *exc):
+        self.ctx.timings[self.name] = round(time.perf_counter() - self.t0, 3)
+        return False
+
+
+def start_run(config_path: str | Path, dry_run: bool = False, out: str | Path | None = None,
+              progress: Progress | None = None, target_url: str | None = None) -> RunContext:
+    loaded = load_config(config_path)
+    if out is not None:
+        loaded.config.output_dir = Path(out).resolve()
+    if target_url is not None:
+        loaded.config.target.url = target_url
+    started = datetime.now(timezone.utc)
+    run_id = started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-" + loaded.digest()[:6] + ("-dry" if dry_run else "")
+    run_dir = loaded.config.output_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return RunContext(loaded, run_id, run_dir, dry_run, started, progress or _quiet)

@@ -1,0 +1,42 @@
+"""The Prefect 3 flow: the same stage list as pipelines/run.py, each stage a Prefect task."""
+from __future__ import annotations
+
+from functools import wraps
+from pathlib import Path
+from typing import Callable
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from pipelines.run import run_pipeline
+
+
+def as_task(fn: Callable) -> Callable:
+    """Frames stay in memory between tasks: no result persistence, no input hashing."""
+    t = task(fn, name=fn.__name__, cache_policy=NO_CACHE, persist_result=False, retries=0)
+
+    @wraps(fn)
+    def call(*args, **kwargs):
+        return t(*args, **kwargs)
+
+    return call
+
+
+def _artifact(manifest: dict) -> None:
+    counts = manifest["counts"]["dispositions"]
+    lines = [f"# crm-migrate run {manifest['run_id']}", "", f"status: **{manifest['status']}**"
+             + (" (dry run, rolled back)" if manifest["dry_run"] else ""), "",
+             "| disposition | records |", "|---|---|"] + [f"| {k} | {v:,} |" for k, v in sorted(counts.items())]
+    lines += ["", f"Run folder: `{manifest['run_dir']}`"]
+    create_markdown_artifact(markdown="\n".join(lines), key="crm-migrate-summary", description="Migration summary")
+
+
+@flow(name="crm-migrate", persist_result=False, log_prints=True)
+def migrate(config: str, dry_run: bool = False, out: str | None = None) -> dict:
+    """Run a migration described by the config file; returns the run manifest."""
+    logger = get_run_logger()
+    manifest = run_pipeline(Path(config), dry_run=dry_run, out=out, wrap=as_task,
+                            progress=lambda stage, msg: logger.info("%s: %s", stage, msg))
+    _artifact(manifest)
+    return manifest

@@ -1,0 +1,334 @@
+"""The stages of a migration, each a plain function over plain data (no Prefect here).
+
+pipelines/run.py lists them in order; pipelines/flow.py wraps each in a Prefect task.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+import sqlalchemy as sa
+
+from crm_migrate.contracts import CUSTOMER, FLAGS, OPPORTUNITY, RID, SOURCE
+from crm_migrate.errors import MigrationError
+from expectations.runner import SuiteOutcome, run_suite
+from extractors import Extracted, extract_source
+from loaders.readback import read_back
+from loaders.schema import ledger_table, target_table
+from loaders.target import target_session
+from loaders.upsert import UpsertResult, append, upsert
+from pipelines.context import RunContext
+from reports.reconciliation import reconcile as reconcile_frames
+from transforms.archive import ARCHIVE_REASON, mark_stale
+from transforms.flags import add_flag
+from transforms.ledger import REJECT, accounting, build_ledger, customer_dispositions, opportunity_dispositions
+from transforms.mapping import ColumnSpec, map_table
+from transforms.opportunities import dedupe_opportunities, link_opportunities
+from transforms.resolve import PRIORITY, cluster_customers, golden_records
+from transforms.standardize import RuleStat, SourceMappingSpec, standardize as standardize_frame
+
+
+# ---- extract ----------------------------------------------------------------------------------
+
+def extract(ctx: RunContext) -> dict[str, Extracted]:
+    out = {}
+    with ctx.stage("extract"):
+        for src in ctx.config.sources:
+            mapping = ctx.loaded.source_mappings[src.name]
+            out[src.name] = extract_source(src, list(dict.fromkeys(mapping.columns.values())))
+            ctx.progress("extract", f"{src.name}: {out[src.name].frame.height:,} records")
+    return out
+
+
+# ---- standardize ------------------------------------------------------------------------------
+
+@dataclass
+class Canonical:
+    frames: dict[str, pl.DataFrame]  # entity -> canonical frame with _rid and _priority
+    extracted_counts: dict[tuple[str, str], int]  # (entity, source) -> records
+    rule_stats: list[RuleStat]
+    skipped: dict[str, dict[str, int]]
+
+
+def standardize(ctx: RunContext, extracted: dict[str, Extracted]) -> Canonical:
+    frames: dict[str, list[pl.DataFrame]] = {}
+    stats: list[RuleStat] = []
+    counts = {}
+    with ctx.stage("standardize"):
+        for src in ctx.config.sources:
+            m = ctx.loaded.source_mappings[src.name]
+            spec = SourceMappingSpec(m.columns, m.constants, m.day_first,
+                                     {f: vm.lookup() for f, vm in ctx.loaded.value_maps[src.name].items()})
+            frame, rule_stats = standardize_frame(extracted[src.name].frame, src.entity, src.name, spec)
+            frames.setdefault(src.entity, []).append(frame.with_columns(pl.lit(src.priority).alias(PRIORITY)))
+            stats += rule_stats
+            counts[(src.entity, src.name)] = frame.height
+        out = {e: pl.concat(fs).with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64)) for e, fs in frames.items()}
+        for e in (CUSTOMER, OPPORTUNITY):
+            ctx.progress("standardize", f"{e}: {out[e].height:,} records" if e in out else f"{e}: none")
+    return Canonical(out, counts, stats, {n: x.skipped for n, x in extracted.items() if x.skipped})
+
+
+# ---- validate (canonical) ---------------------------------------------------------------------
+
+@dataclass
+class Validated:
+    frames: dict[str, pl.DataFrame]  # with reject_reason (null = kept) and flags from warnings
+    outcomes: dict[str, SuiteOutcome]
+
+
+def apply_outcome(frame: pl.DataFrame, outcome: SuiteOutcome) -> pl.DataFrame:
+    """Critical failures reject the row (reasons joined); warnings add their flag."""
+    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(REJECT)) if REJECT not in frame.columns else frame
+    for o in outcome.outcomes:
+        if o.success or not o.unexpected_ids:
+            continue
+        hit = pl.col(RID).is_in(o.unexpected_ids)
+        if o.severity == "critical":
+            text = f"{o.reason} [{outcome.suite}: {o.expectation}]"
+            frame = frame.with_columns(
+                pl.when(hit).then(pl.when(pl.col(REJECT).is_null()).then(pl.lit(text)).otherwise(pl.col(REJECT) + "; " + text))
+                .otherwise(pl.col(REJECT)).alias(REJECT)
+            )
+        else:
+            frame = add_flag(frame, hit, o.flag or f"expectation:{o.expectation}")
+    return frame
+
+
+def validate(ctx: RunContext, canonical: Canonical) -> Validated:
+    frames, outcomes = {}, {}
+    suites = ctx.config.validation.suites.get("canonical", {})
+    with ctx.stage("validate"):
+        for entity, frame in canonical.frames.items():
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(REJECT))
+            if entity in suites:
+                outcome = run_suite(frame, suites[entity], RID)
+                outcomes[entity] = outcome
+                frame = apply_outcome(frame, outcome)
+            frames[entity] = frame
+            ctx.progress("validate", f"{entity}: {frame.filter(pl.col(REJECT).is_not_null()).height:,} rejected")
+    return Validated(frames, outcomes)
+
+
+# ---- resolve ----------------------------------------------------------------------------------
+
+@dataclass
+class Resolution:
+    golden: pl.DataFrame  # one row per golden customer (archived ones included), with provenance
+    customers: pl.DataFrame  # dispositions per customer record
+    opportunities: pl.DataFrame  # canonical opportunities with target ids, linked customer and disposition
+    ledger: pl.DataFrame
+
+
+def resolve(ctx: RunContext, validated: Validated) -> Resolution:
+    cfg = ctx.config
+    with ctx.stage("resolve"):
+        cust = validated.frames.get(CUSTOMER)
+        if cust is None:
+            raise MigrationError("no customer source is configured", hint="add a source with entity: customer")
+        kept = cust.filter(pl.col(REJECT).is_null())
+        rejected = cust.filter(pl.col(REJECT).is_not_null())
+        as_of = cfg.archive.as_of or date.today()
+        kept = mark_stale(kept, cfg.archive.inactive_statuses, cfg.archive.not_updated_for_days, as_of) if cfg.archive.enabled \
+            else kept.with_columns(pl.lit(None, dtype=pl.String).alias(ARCHIVE_REASON))
+        golden, members = golden_records(cluster_customers(kept))
+        opps = validated.frames.get(OPPORTUNITY)
+        if opps is not None:
+            keys = cust.select(SOURCE, "_source_key", pl.when(pl.col(REJECT).is_null()).then(None).otherwise(pl.col(REJECT)).alias("reject_reason"))
+            keys = keys.join(members.select(SOURCE, "_source_key", "target_id"), on=[SOURCE, "_source_key"], how="left")
+            customer_source_of = {s.name: s.customer_source for s in cfg.sources if s.entity == OPPORTUNITY}
+            linked = link_opportunities(opps, keys, members, customer_source_of)
+            ok = linked.filter(pl.col(REJECT).is_null() & pl.col("__link_reason").is_null())
+            deduped = dedupe_opportunities(ok, cfg.resolution.opportunity_duplicate_keys)
+            linked = linked.join(deduped.select(RID, "target_id", "_survivor"), on=RID, how="left")
+            opp_disp = opportunity_dispositions(linked, cfg.resolution.opportunity_duplicate_keys)
+            with_opps = deduped.get_column("customer_target_id")
+        else:
+            linked, opp_disp, with_opps = None, None, pl.Series([], dtype=pl.String)
+        cust_disp = customer_dispositions(members, rejected, with_opps)
+        ledger = build_ledger(ctx.run_id, CUSTOMER, cust_disp)
+        if opp_disp is not None:
+            ledger = pl.concat([ledger, build_ledger(ctx.run_id, OPPORTUNITY, opp_disp)])
+        archived_ids = cust_disp.filter(pl.col("disposition") == "archived").get_column("target_id").unique()
+        golden = golden.with_columns(pl.col("target_id").is_in(archived_ids.implode()).alias("archived"))
+        ctx.progress("resolve", f"{golden.height:,} golden customers from {kept.height:,} records")
+    return Resolution(golden, cust_disp, linked if linked is not None else pl.DataFrame(), ledger)
+
+
+# ---- map --------------------------------------------------------------------------------------
+
+@dataclass
+class Mapped:
+    frames: dict[str, pl.DataFrame]  # entity -> target rows
+    specs: dict[str, tuple[str, str, list[ColumnSpec]]]  # entity -> (table, key, columns)
+    problems: dict[str, list[dict]]
+
+
+def column_specs(ctx: RunContext) -> dict[str, tuple[str, str, list[ColumnSpec]]]:
+    return {
+        e: (t.table, t.key, [ColumnSpec(c.name, c.source, c.type, c.length, c.precision, c.scale, c.required, c.default, c.picklist) for c in t.columns])
+        for e, t in ctx.loaded.target_mapping.tables.items()
+    }
+
+
+def map_to_target(ctx: RunContext, resolution: Resolution) -> Mapped:
+    specs = column_specs(ctx)
+    frames, problems = {}, {}
+    with ctx.stage("map"):
+        if CUSTOMER in specs:
+            golden = resolution.golden.filter(~pl.col("archived"))
+            frames[CUSTOMER], problems[CUSTOMER] = map_table(golden, specs[CUSTOMER][2])
+        if OPPORTUNITY in specs and resolution.opportunities.height:
+            loaded = resolution.opportunities.filter(pl.col("_survivor").fill_null(False) & pl.col(REJECT).is_null() & pl.col("__link_reason").is_null())
+            frames[OPPORTUNITY], problems[OPPORTUNITY] = map_table(loaded, specs[OPPORTUNITY][2])
+        for e, f in frames.items():
+            ctx.progress("map", f"{specs[e][0]}: {f.height:,} rows")
+    return Mapped(frames, specs, problems)
+
+
+# ---- validate (target) and the gate ------------------------------------------------------------
+
+@dataclass
+class Gate:
+    passed: bool
+    reasons: list[str] = field(default_factory=list)
+    outcomes: dict[str, SuiteOutcome] = field(default_factory=dict)
+
+
+def validate_target(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped) -> Gate:
+    gates = ctx.config.validation.gates
+    suites = ctx.config.validation.suites.get("target", {})
+    gate = Gate(True)
+    with ctx.stage("validate_target"):
+        rejected = resolution.ledger.filter(pl.col("disposition") == "rejected").group_by("entity", "source").len()
+        for (entity, source), n in canonical.extracted_counts.items():
+            r = rejected.filter((pl.col("entity") == entity) & (pl.col("source") == source))["len"].sum()
+            if n and r / n > gates.max_reject_rate:
+                gate.reasons.append(f"{source}: {r} of {n} {entity} records rejected ({r / n:.1%}), above max_reject_rate {gates.max_reject_rate:.1%}")
+        for entity, problems in mapped.problems.items():
+            for p in problems:
+                gate.reasons.append(f"{mapped.specs[entity][0]}.{p['column']}: {p['count']} values {p['problem']} (e.g. {p['examples']})")
+        for entity, frame in mapped.frames.items():
+            if entity in suites:
+                key = mapped.specs[entity][1]
+                outcome = run_suite(frame.with_row_index("__idx").with_columns(pl.col("__idx").cast(pl.Int64)), suites[entity], "__idx")
+                gate.outcomes[entity] = outcome
+                if gates.target_suite_must_pass:
+                    for o in outcome.failed("critical"):
+                        gate.reasons.append(f"{mapped.specs[entity][0]}: {o.expectation} failed for {o.unexpected_count} rows ({o.reason}; key {key})")
+        gate.passed = not gate.reasons
+        ctx.progress("validate_target", "gate passed" if gate.passed else f"gate failed: {len(gate.reasons)} reasons")
+    return gate
+
+
+# ---- load -------------------------------------------------------------------------------------
+
+@dataclass
+class Loaded:
+    results: list[UpsertResult]
+    ledger_rows: int
+    actual: dict[str, pl.DataFrame]  # what the target holds for this run's keys, read inside the transaction
+    skipped: bool = False
+
+
+def load(ctx: RunContext, resolution: Resolution, mapped: Mapped, gate: Gate) -> Loaded:
+    if not gate.passed:
+        return Loaded([], 0, {}, skipped=True)
+    target = ctx.config.target
+    with ctx.stage("load"):
+        md = sa.MetaData()
+        tables = {e: target_table(md, name, key, cols) for e, (name, key, cols) in mapped.specs.items() if e in mapped.frames}
+        ledger_t = ledger_table(md, target.ledger_table)
+        results, actual = [], {}
+        with target_session(target.url, [*tables.values(), ledger_t], ctx.dry_run) as conn:
+            for entity in (CUSTOMER, OPPORTUNITY):  # accounts before the opportunities that point at them
+                if entity in tables:
+                    key = mapped.specs[entity][1]
+                    res = upsert(conn, tables[entity], mapped.frames[entity], key, target.batch_size)
+                    results.append(res)
+                    ctx.progress("load", f"{res.table}: {res.inserted:,} inserted, {res.updated:,} updated, {res.unchanged:,} unchanged")
+            ledger_rows = append(conn, ledger_t, resolution.ledger, target.batch_size)
+            for entity, table in tables.items():
+                actual[entity] = read_back(conn, table, mapped.frames[entity], mapped.specs[entity][1])
+            if ctx.dry_run:
+                ctx.progress("load", "dry run: rolling back")
+    return Loaded(results, ledger_rows, actual)
+
+
+# ---- reconcile --------------------------------------------------------------------------------
+
+def reconcile(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped, loaded: Loaded) -> dict:
+    with ctx.stage("reconcile"):
+        acct = accounting(canonical.extracted_counts, resolution.ledger)
+        if loaded.skipped:
+            return {"balanced": all(r["balanced"] for r in acct), "accounting": acct, "tables": {}, "loaded": False}
+        amount_col = {e: next((c.name for c in cols if c.source == "amount"), None) for e, (_, _, cols) in mapped.specs.items()}
+        group_col = {e: next((c.name for c in cols if c.source in ("stage", "status")), None) for e, (_, _, cols) in mapped.specs.items()}
+        result = reconcile_frames(acct, resolution.ledger, mapped.frames, loaded.actual,
+                                  {e: s[1] for e, s in mapped.specs.items()}, amount_col, group_col)
+        result["loaded"] = True
+        ctx.progress("reconcile", "balanced" if result["balanced"] else "NOT balanced")
+    return result
+
+
+def flag_counts(ledger: pl.DataFrame) -> pl.DataFrame:
+    return (
+        ledger.select("entity", pl.col("flags").str.split(";").alias(FLAGS)).explode(FLAGS)
+        .filter(pl.col(FLAGS) != "").with_columns(pl.col(FLAGS).str.split(":").list.first())
+        .group_by("entity", FLAGS).len().sort("len", descending=True)
+    )
+
+
+# ---- report -----------------------------------------------------------------------------------
+
+def _inputs(ctx: RunContext, canonical: Canonical) -> list[dict]:
+    from reports.run_folder import file_sha256
+    out = []
+    for src in ctx.config.sources:
+        entry = {"source": src.name, "kind": src.kind, "entity": src.entity,
+                 "records": canonical.extracted_counts.get((src.entity, src.name), 0),
+                 "skipped": canonical.skipped.get(src.name, {})}
+        if src.path is not None:
+            entry |= {"path": str(src.path), "sha256": file_sha256(src.path) if src.path.exists() else None}
+        else:
+            entry |= {"url": src.url, "table": src.table, "query": src.query}
+        out.append(entry)
+    return out
+
+
+def report(ctx: RunContext, canonical: Canonical, validated: Validated, resolution: Resolution,
+           gate: Gate, loaded: Loaded, reconciliation: dict) -> dict:
+    """Write the run folder; return the manifest."""
+    from reports import render, run_folder
+
+    with ctx.stage("report"):
+        d = ctx.run_dir
+        secrets = ctx.loaded.secrets
+        ledger = resolution.ledger
+        status = "succeeded" if gate.passed and reconciliation["balanced"] else ("stopped_at_gate" if not gate.passed else "unbalanced")
+        run_folder.write_ledger(d, ledger, "ledger" if gate.passed else "planned_ledger")
+        ledger.filter(pl.col("disposition") == "rejected").write_csv(d / "rejects.csv")
+        resolution.golden.write_parquet(d / "golden_customers.parquet")
+        (d / "validation").mkdir(exist_ok=True)
+        for stage, outcomes in (("canonical", validated.outcomes), ("target", gate.outcomes)):
+            for entity, o in outcomes.items():
+                run_folder.write_json(d / "validation" / f"{stage}_{entity}.json", o.raw, secrets)
+        run_folder.write_json(d / "reconciliation.json", reconciliation, secrets)
+        counts = {
+            "dispositions": dict(ledger.group_by("disposition").len().rows()),
+            "by_entity": {e: dict(ledger.filter(pl.col("entity") == e).group_by("disposition").len().rows()) for e in ledger["entity"].unique().sort()},
+            "golden_customers": resolution.golden.filter(~pl.col("archived")).height,
+        }
+        extra = {"gate": {"passed": gate.passed, "reasons": gate.reasons},
+                 "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows}
+        manifest = run_folder.manifest(ctx, status, counts, _inputs(ctx, canonical), extra)
+        flags = flag_counts(ledger)
+        suites = list(validated.outcomes.values()) + list(gate.outcomes.values())
+        render.write_html(d / "report.html", manifest, reconciliation, ledger, flags, canonical.rule_stats, suites,
+                          loaded.results, gate.reasons, secrets)
+        render.write_xlsx(d / "report.xlsx", reconciliation, ledger, flags, canonical.rule_stats, resolution.golden)
+        render.write_review_queue(d / "review_queue.xlsx", ledger, resolution.customers)
+    manifest["timings_seconds"] = ctx.timings
+    run_folder.write_json(d / "manifest.json", manifest, secrets)
+    return manifest

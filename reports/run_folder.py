@@ -1,0 +1,76 @@
+"""Write the run folder: manifest, ledger, reconciliation, rejects, validation results, golden records."""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+import crm_migrate
+from crm_migrate.secrets import scrub
+
+LIBRARIES = ["polars", "pandas", "pyarrow", "rapidfuzz", "sqlalchemy", "great-expectations", "prefect", "openpyxl",
+             "python-calamine", "phonenumbers", "pydantic"]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def code_version() -> dict[str, Any]:
+    root = Path(crm_migrate.__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    libs = {}
+    for name in LIBRARIES:
+        try:
+            libs[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            libs[name] = None
+    return {"crm_migrate": crm_migrate.__version__, "git_commit": commit, "python": platform.python_version(), "libraries": libs}
+
+
+def write_json(path: Path, data: Any, secrets: list[str]) -> None:
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    path.write_text(scrub(text, secrets), encoding="utf-8")
+
+
+def write_ledger(run_dir: Path, ledger: pl.DataFrame, name: str = "ledger") -> None:
+    ledger.write_csv(run_dir / f"{name}.csv")
+    ledger.write_parquet(run_dir / f"{name}.parquet")
+
+
+def write_frames(run_dir: Path, frames: dict[str, pl.DataFrame]) -> None:
+    for name, frame in frames.items():
+        frame.write_parquet(run_dir / f"{name}.parquet")
+
+
+def manifest(ctx, status: str, counts: dict, inputs: list[dict], extra: dict) -> dict:
+    return {
+        "run_id": ctx.run_id,
+        "project": ctx.config.project,
+        "status": status,
+        "dry_run": ctx.dry_run,
+        "started_at": ctx.started.isoformat(),
+        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "timings_seconds": ctx.timings,
+        "config": {"path": str(ctx.loaded.path), "sha256": ctx.loaded.digest(),
+                   "files": [str(p) for p in ctx.loaded.files()]},
+        "inputs": inputs,
+        "target": ctx.config.target.url,
+        "code": code_version(),
+        "counts": counts,
+        **extra,
+    }

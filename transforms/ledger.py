@@ -1,0 +1,87 @@
+"""Dispositions and the ledger: every source record gets exactly one row, with a reason.
+
+The functions take the whole entity frame (all extracted records, rejected ones included) and give
+each record one disposition, so the accounting identity holds by construction; `check_accounting`
+proves it at the end of a run anyway.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from crm_migrate.contracts import (
+    ARCHIVED, FLAGS, LEDGER_SCHEMA, LOADED, MERGED, REJECTED, ROW, SOURCE, SOURCE_KEY,
+)
+from transforms.archive import ARCHIVE_REASON
+from transforms.flags import flags_text
+from transforms.opportunities import LINK_REASON
+
+REJECT = "reject_reason"
+
+
+def customer_dispositions(members: pl.DataFrame, rejected: pl.DataFrame, opportunity_customers: pl.Series) -> pl.DataFrame:
+    """members: clustered kept records (target_id, _survivor, _match, _survivor_ref, __archive_reason).
+    rejected: records a critical expectation rejected. A cluster is archived only when every member
+    is stale and no opportunity is attached to it."""
+    has_opps = pl.col("target_id").is_in(opportunity_customers.drop_nulls().implode())
+    all_stale = pl.col(ARCHIVE_REASON).is_not_null().all().over("target_id")
+    archived = all_stale & ~has_opps
+    how = pl.when(pl.col("_match") == "credit_code").then(pl.lit("same credit code")).otherwise(pl.lit("same name and region"))
+    kept = members.with_columns(
+        pl.when(archived).then(pl.lit(ARCHIVED)).when(pl.col("_survivor")).then(pl.lit(LOADED)).otherwise(pl.lit(MERGED)).alias("disposition"),
+        pl.when(archived).then(pl.col(ARCHIVE_REASON))
+        .when(~pl.col("_survivor")).then(pl.format("merged into {} ({} as {})", pl.col("target_id"), how, pl.col("_survivor_ref")))
+        .alias("reason"),
+    )
+    rej = rejected.with_columns(pl.lit(REJECTED).alias("disposition"), pl.col(REJECT).alias("reason"), pl.lit(None, dtype=pl.String).alias("target_id"))
+    cols = [SOURCE, SOURCE_KEY, ROW, "disposition", "target_id", "reason", FLAGS]
+    return pl.concat([kept.select(cols), rej.select(cols)])
+
+
+def opportunity_dispositions(opps: pl.DataFrame, duplicate_keys: list[str]) -> pl.DataFrame:
+    """opps: every opportunity with reject_reason, __link_reason, and for linked ones target_id/_survivor."""
+    reason_rejected = pl.coalesce(REJECT, LINK_REASON)
+    keys = ", ".join(k.replace("customer_target_id", "customer") for k in duplicate_keys)
+    out = opps.with_columns(
+        pl.when(reason_rejected.is_not_null()).then(pl.lit(REJECTED))
+        .when(pl.col("_survivor")).then(pl.lit(LOADED)).otherwise(pl.lit(MERGED)).alias("disposition"),
+        pl.when(reason_rejected.is_not_null()).then(reason_rejected)
+        .when(~pl.col("_survivor")).then(pl.format("duplicate of {} (same {})", pl.col("target_id"), pl.lit(keys)))
+        .alias("reason"),
+    )
+    out = out.with_columns(
+        pl.when(pl.col("disposition") == REJECTED).then(None).otherwise(pl.col("target_id")).alias("target_id"),
+        pl.when(pl.col("disposition") == REJECTED).then(None).otherwise(pl.col("customer_target_id")).alias("customer_target_id"),
+    )
+    return out.select(SOURCE, SOURCE_KEY, ROW, "disposition", "target_id", "reason", FLAGS, "customer_target_id")
+
+
+def build_ledger(run_id: str, entity: str, dispositions: pl.DataFrame) -> pl.DataFrame:
+    if "customer_target_id" not in dispositions.columns:
+        dispositions = dispositions.with_columns(pl.lit(None, dtype=pl.String).alias("customer_target_id"))
+    return dispositions.select(
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(entity).alias("entity"),
+        pl.col(SOURCE).alias("source"),
+        pl.col(SOURCE_KEY).alias("source_key"),
+        pl.col(ROW).alias("source_row"),
+        "disposition",
+        "target_id",
+        pl.col("reason").fill_null(""),
+        flags_text().alias("flags"),
+        "customer_target_id",
+    ).cast(LEDGER_SCHEMA).sort("entity", "source", "source_row")
+
+
+def accounting(extracted: dict[tuple[str, str], int], ledger: pl.DataFrame) -> list[dict]:
+    """Per (entity, source): extracted = loaded + merged + rejected + archived, and no record twice."""
+    counts = ledger.group_by("entity", "source", "disposition").len()
+    dupes = ledger.group_by("entity", "source", "source_key", "source_row").len().filter(pl.col("len") > 1)
+    rows = []
+    for (entity, source), n in sorted(extracted.items()):
+        sub = counts.filter((pl.col("entity") == entity) & (pl.col("source") == source))
+        by = {d: int(sub.filter(pl.col("disposition") == d)["len"].sum()) for d in (LOADED, MERGED, REJECTED, ARCHIVED)}
+        repeated = dupes.filter((pl.col("entity") == entity) & (pl.col("source") == source)).height
+        total = sum(by.values())
+        rows.append({"entity": entity, "source": source, "extracted": n, **by, "ledgered": total,
+                     "difference": n - total, "repeated_records": repeated, "balanced": n == total and repeated == 0})
+    return rows

@@ -1,0 +1,81 @@
+"""Customer resolution: cluster duplicate records, pick survivors, build golden records.
+
+Exact matching, precision first (a false merge destroys data):
+- a valid credit code anchors a cluster; two different valid codes never merge;
+- a name joins records only when it carries a region (two 腾飞科技有限公司 of different cities are
+  different companies) and its name group holds at most one valid code; a name group with several
+  codes leaves its code-less records alone, flagged `ambiguous_name_match`;
+- branches (分公司, 办事处) keep their branch suffix in the key, so never meet their head office.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from crm_migrate.contracts import CANONICAL, CUSTOMER, RID, SOURCE, SOURCE_KEY
+from transforms.flags import add_flag
+from transforms.ids import stable_id
+
+GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
+PRIORITY = "_priority"
+
+
+def cluster_customers(customers: pl.DataFrame) -> pl.DataFrame:
+    """Add `target_id` (golden id), `_match` (credit_code | name | none)."""
+    coded = pl.col("credit_code_status").is_in(["valid", "repaired"])
+    name_ok = pl.col("name_has_region").fill_null(False) & pl.col("name_key").is_not_null()
+    df = customers.with_columns(
+        pl.when(coded).then(pl.col("credit_code")).alias("__code"),
+        name_ok.alias("__name_ok"),
+    )
+    groups = (
+        df.filter(pl.col("__name_ok"))
+        .group_by("name_key")
+        .agg(pl.col("__code").drop_nulls().n_unique().alias("__n_codes"), pl.col("__code").drop_nulls().min().alias("__group_code"))
+    )
+    df = df.join(groups, on="name_key", how="left", maintain_order="left")
+    anchor = (
+        pl.when(pl.col("__code").is_not_null()).then(pl.lit("C:") + pl.col("__code"))
+        .when(pl.col("__name_ok") & (pl.col("__n_codes") == 1)).then(pl.lit("C:") + pl.col("__group_code"))
+        .when(pl.col("__name_ok") & (pl.col("__n_codes") == 0)).then(pl.lit("N:") + pl.col("name_key"))
+        .otherwise(pl.lit("R:") + pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY))
+    )
+    match = (
+        pl.when(pl.col("__code").is_not_null()).then(pl.lit("credit_code"))
+        .when(pl.col("__name_ok") & (pl.col("__n_codes") <= 1)).then(pl.lit("name"))
+        .otherwise(pl.lit("none"))
+    )
+    df = df.with_columns(anchor.alias("__anchor"), match.alias("_match"))
+    df = add_flag(df, pl.col("__name_ok") & (pl.col("__n_codes") >= 2) & pl.col("__code").is_null(), "ambiguous_name_match")
+    df = add_flag(df, pl.col("__code").is_null() & ~pl.col("__name_ok"), "no_match_key")
+    df = df.with_columns(stable_id("CUS-", pl.col("__anchor")).alias("target_id"))
+    return df.drop("__code", "__name_ok", "__n_codes", "__group_code", "__anchor")
+
+
+def survivorship_order(df: pl.DataFrame) -> pl.DataFrame:
+    """Most trusted first: source priority, most recently updated, most complete, then lineage (for determinism)."""
+    filled = pl.sum_horizontal([pl.col(f).is_not_null().cast(pl.Int32) for f in GOLDEN_FIELDS])
+    return df.with_columns(filled.alias("__filled")).sort(
+        [PRIORITY, "updated_at", "__filled", SOURCE, SOURCE_KEY],
+        descending=[False, True, True, False, False],
+        nulls_last=True,
+    ).drop("__filled")
+
+
+def golden_records(clustered: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(golden, members). Golden: one row per target_id, each field the first non-null value in
+    survivorship order, with `provenance` (JSON: field -> source:key it came from).
+    Members: every record with `_survivor` true for the one record that is loaded, merged otherwise."""
+    ordered = survivorship_order(clustered)
+    origin = pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)
+    aggs = []
+    for f in GOLDEN_FIELDS:
+        aggs.append(pl.col(f).drop_nulls().first().alias(f))
+        aggs.append(origin.filter(pl.col(f).is_not_null()).first().alias(f"__from_{f}"))
+    aggs += [pl.len().alias("member_count"), origin.first().alias("survivor"), pl.col(RID).first().alias("__survivor_rid")]
+    golden = ordered.group_by("target_id", maintain_order=True).agg(aggs)
+    provenance = pl.struct([pl.col(f"__from_{f}").alias(f) for f in GOLDEN_FIELDS]).struct.json_encode()
+    golden = golden.with_columns(provenance.alias("provenance")).drop([f"__from_{f}" for f in GOLDEN_FIELDS])
+    survivors = golden.select(pl.col("__survivor_rid").alias(RID), pl.lit(True).alias("_survivor"))
+    members = clustered.join(survivors, on=RID, how="left").with_columns(pl.col("_survivor").fill_null(False))
+    members = members.join(golden.select("target_id", pl.col("survivor").alias("_survivor_ref")), on="target_id", how="left")
+    return golden.drop("__survivor_rid").sort("target_id"), members
