@@ -16,8 +16,8 @@ from crm_migrate.secrets import scrub
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Migrate customers and opportunities from legacy Excel, SQL and CSV sources into a new CRM.")
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO_ROOT / "data_samples" / "demo.yaml"
 

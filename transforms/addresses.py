@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import re
-import unicodedata
-
 import polars as pl
 
 from transforms.distinct import map_distinct
+from transforms.text import fold
 from transforms.regions import CITIES, MUNICIPALITIES, province_full
 
 _PROVINCE = re.compile(r"^(?P<p>[^省市区县]{2,3}?(?:省|自治区|壮族自治区|回族自治区|维吾尔自治区|特别行政区))")
@@ -18,7 +17,7 @@ def parse_address(raw: str | None) -> tuple[str | None, str | None, str | None, 
     """(address, province, city, district) with full official forms (广东省, 深圳市, 南山区)."""
     if raw is None:
         return None, None, None, None
-    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(raw)))
+    text = fold(str(raw))
     if not text:
         return None, None, None, None
     rest, province, city, district = text, None, None, None

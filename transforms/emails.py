@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
-
 import polars as pl
 
 from transforms.distinct import map_distinct
+from transforms.text import fold
 
+_EDGE = re.compile(r"^[<>;,]+|[<>;,]+$")
 _SYNTAX = re.compile(r"^[a-z0-9._%+\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)*\.[a-z]{2,}$")
 TYPO_DOMAINS = {
     "qq.con": "qq.com", "qq.cm": "qq.com", "163.cm": "163.com", "163.con": "163.com", "126.con": "126.com",
@@ -19,7 +19,7 @@ def parse_email(raw: str | None) -> tuple[str | None, str | None]:
     """(email, flag): flags `invalid_email` or `email_typo_domain`; the value is kept either way."""
     if raw is None:
         return None, None
-    text = unicodedata.normalize("NFKC", str(raw)).strip().lower().strip("<>;,")
+    text = _EDGE.sub("", fold(str(raw)).lower())
     if not text:
         return None, None
     if not _SYNTAX.match(text):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import polars as pl
 
 from transforms.distinct import map_distinct
+from transforms.text import fold
 from transforms.regions import REGION_SHORT_NAMES
 
 # Longest first; equivalent legal forms share one key form.
@@ -22,9 +22,7 @@ def clean_name(raw: str | None) -> str | None:
     """NFKC (full-width letters and brackets to half-width), no inner spaces; None for blank."""
     if raw is None:
         return None
-    text = unicodedata.normalize("NFKC", str(raw)).strip().replace("【", "(").replace("】", ")")
-    text = _SPACE.sub(" ", text) if text.isascii() else _SPACE.sub("", text)
-    return text or None
+    return fold(str(raw).replace("【", "(").replace("】", ")"), keep_ascii_spaces=True) or None
 
 
 def _exact_region(text: str) -> str | None:

@@ -1,0 +1,60 @@
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from tests.conftest import DEMO_CONFIG, ROOT
+
+runner = CliRunner()
+
+
+def test_demo_command_writes_a_run_folder_and_target(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--no-prefect"])
+    assert result.exit_code == 0, result.output
+    assert "succeeded" in result.output and "report.html" in result.output
+    assert (tmp_path / "demo_target.sqlite").exists()
+    runs = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(runs) == 1 and (runs[0] / "ledger.csv").exists()
+
+
+def test_check_connects_without_moving_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRM_DEMO_TARGET_URL", f"sqlite:///{tmp_path / 'never.sqlite'}")
+    result = runner.invoke(app, ["check", str(DEMO_CONFIG)])
+    assert result.exit_code == 0, result.output
+    assert "legacy_crm: sqlite:///" in result.output and "config OK" in result.output
+    assert "none yet" in result.output
+
+
+def test_bad_config_exits_2_with_a_message_and_no_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sources: []\ntarget: {url: 'sqlite://', mapping: m.yaml}\n", encoding="utf-8")
+    result = runner.invoke(app, ["run", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.yaml:1: sources" in result.output and "Traceback" not in result.output
+
+
+def test_unreachable_target_masks_password(tmp_path):
+    shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
+    shutil.copytree(ROOT / "expectations", tmp_path / "expectations")
+    shutil.copytree(ROOT / "data_samples", tmp_path / "data_samples")
+    cfg = tmp_path / "data_samples" / "demo.yaml"
+    result = runner.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o"), "--no-prefect"],
+                           env={"CRM_DEMO_TARGET_URL": "postgresql+psycopg://crm:Hunter2Secret@127.0.0.1:1/crm"})
+    assert result.exit_code == 1
+    assert "Hunter2Secret" not in result.output and "crm:***@127.0.0.1:1" in result.output
+    for f in (tmp_path / "o").rglob("*.json"):
+        assert "Hunter2Secret" not in f.read_text(encoding="utf-8")
+
+
+def test_config_schema_is_json():
+    result = runner.invoke(app, ["config-schema"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["title"] == "Config"
+
+
+@pytest.mark.parametrize("command", ["run", "demo", "check", "config-schema"])
+def test_help(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output

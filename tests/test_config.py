@@ -1,0 +1,82 @@
+import json
+import shutil
+
+import pytest
+
+from crm_migrate.errors import ConfigError
+from pipelines.config import config_json_schema, load_config
+from tests.conftest import DEMO_CONFIG, ROOT
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the demo config and mappings that tests can break."""
+    shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
+    shutil.copytree(ROOT / "expectations" / "suites", tmp_path / "expectations" / "suites")
+    (tmp_path / "data_samples").mkdir()
+    shutil.copy(DEMO_CONFIG, tmp_path / "data_samples" / "demo.yaml")
+    return tmp_path / "data_samples" / "demo.yaml"
+
+
+def test_demo_config_loads_with_resolved_paths():
+    loaded = load_config(DEMO_CONFIG)
+    cfg = loaded.config
+    assert [s.name for s in cfg.sources] == ["legacy_crm", "erp_export", "sales_workbook", "legacy_crm_opps", "sales_workbook_opps"]
+    assert cfg.sources[1].path == (ROOT / "data_samples" / "demo" / "erp_export.csv").resolve()
+    assert cfg.sources[0].url == f"sqlite:///{(ROOT / 'data_samples' / 'demo' / 'legacy_crm.sqlite').resolve()}"
+    assert loaded.source_mappings["sales_workbook_opps"].columns["amount"] == "金额"
+    assert loaded.value_maps["legacy_crm_opps"]["stage"].lookup()["5"] == "closed_won"
+    assert len(loaded.digest()) == 64
+
+
+def test_error_names_file_line_key_and_allowed_values(project):
+    text = project.read_text(encoding="utf-8").replace("kind: csv", "kind: xls", 1)
+    project.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(project)
+    message = info.value.describe()
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "kind: xls" in l)
+    assert f"demo.yaml:{line}: sources[1].kind" in message
+    assert "'excel', 'sql' or 'csv'" in message and "'xls'" in message
+
+
+def test_unknown_key_is_rejected(project):
+    project.write_text(project.read_text(encoding="utf-8").replace("project: demo", "project: demo\nproject_nmae: x"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"demo.yaml:\d+: project_nmae: Extra inputs are not permitted"):
+        load_config(project)
+
+
+def test_mapping_error_points_at_mapping_file(project):
+    m = project.parent.parent / "mappings" / "erp_export_customer.yaml"
+    m.write_text(m.read_text(encoding="utf-8").replace("address: 地址", "adress: 地址"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"erp_export_customer.yaml.*'adress' is not a canonical customer field"):
+        load_config(project)
+
+
+def test_env_substitution_and_missing_variable(project, monkeypatch):
+    monkeypatch.setenv("CRM_DEMO_TARGET_URL", "sqlite:////tmp/x.sqlite")
+    assert load_config(project).config.target.url == "sqlite:////tmp/x.sqlite"
+    project.write_text(project.read_text(encoding="utf-8").replace("${CRM_DEMO_TARGET_URL:-sqlite:///../out/demo_target.sqlite}", "postgresql://u:${CRM_TEST_NOT_SET_PW}@h/db"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="environment variable CRM_TEST_NOT_SET_PW is not set"):
+        load_config(project)
+
+
+def test_secret_values_are_remembered_for_scrubbing(project, monkeypatch):
+    monkeypatch.setenv("CRM_TEST_PW", "s3cret-pw")
+    project.write_text(project.read_text(encoding="utf-8").replace("${CRM_DEMO_TARGET_URL:-sqlite:///../out/demo_target.sqlite}", "postgresql://u:${CRM_TEST_PW}@h/db"), encoding="utf-8")
+    assert "s3cret-pw" in load_config(project).secrets
+
+
+def test_sql_source_needs_table_or_query(project):
+    project.write_text(project.read_text(encoding="utf-8").replace("    table: t_customer\n", "", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match="exactly one of `table` or `query`"):
+        load_config(project)
+
+
+def test_json_schema_documents_every_top_level_key():
+    schema = config_json_schema()
+    assert set(schema["properties"]) == {"project", "output_dir", "sources", "target", "resolution", "archive", "validation"}
+    source = schema["$defs"]["SourceConfig"]["properties"]
+    assert source["kind"]["enum"] == ["excel", "sql", "csv"]
+    assert "schema" in source  # the alias, as written in YAML
+    json.dumps(schema)

@@ -1,0 +1,37 @@
+"""The Prefect flow runs the same stages as tasks and records a summary artifact."""
+import asyncio
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from tests.conftest import DEMO_CONFIG
+
+
+def test_prefect_flow_runs_every_stage_as_a_task(prefect_harness, tmp_path, monkeypatch):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from pipelines.flow import migrate
+
+    url = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    monkeypatch.setenv("CRM_DEMO_TARGET_URL", url)
+    state = migrate(str(DEMO_CONFIG), dry_run=False, out=str(tmp_path), return_state=True)
+    assert state.is_completed()
+    manifest = state.result()
+    assert manifest["status"] == "succeeded"
+    assert json.loads((Path(manifest["run_dir"]) / "reconciliation.json").read_text(encoding="utf-8"))["balanced"]
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM crm_account")).scalar_one() == manifest["counts"]["by_entity"]["customer"]["loaded"]
+    engine.dispose()
+
+    async def task_names():
+        async with get_client() as client:
+            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+            artifacts = await client.read_artifacts()
+            return sorted(r.name.rsplit("-", 1)[0] for r in runs), [a.key for a in artifacts]
+
+    names, artifact_keys = asyncio.run(task_names())
+    assert names == sorted(["extract", "standardize", "validate", "resolve", "map_to_target", "validate_target", "load", "reconcile", "report"])
+    assert "crm-migrate-summary" in artifact_keys

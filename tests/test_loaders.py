@@ -1,0 +1,64 @@
+from datetime import date, datetime
+from decimal import Decimal
+
+import polars as pl
+import sqlalchemy as sa
+
+from loaders.schema import target_table
+from loaders.target import target_session
+from loaders.upsert import read_table, upsert
+from transforms.mapping import ColumnSpec
+
+COLUMNS = [ColumnSpec("external_id", "target_id", "string", 40, required=True), ColumnSpec("name", "name", "string", 100),
+           ColumnSpec("amount", "amount", "decimal", precision=18, scale=2), ColumnSpec("close", "c", "date"),
+           ColumnSpec("at", "a", "datetime")]
+SCHEMA = {"external_id": pl.String, "name": pl.String, "amount": pl.Decimal(18, 2), "close": pl.Date, "at": pl.Datetime("us")}
+
+
+def frame(names, amounts):
+    n = len(names)
+    return pl.DataFrame({"external_id": [f"K{i}" for i in range(n)], "name": names, "amount": [Decimal(a) for a in amounts],
+                         "close": [date(2024, 1, i + 1) for i in range(n)], "at": [datetime(2024, 1, 1, 8, i) for i in range(n)]},
+                        schema=SCHEMA)
+
+
+def load(url, df, dry_run=False):
+    table = target_table(sa.MetaData(), "crm_thing", "external_id", COLUMNS)
+    with target_session(url, [table], dry_run) as conn:
+        return upsert(conn, table, df, "external_id", batch_size=2)
+
+
+def rows(url):
+    engine = sa.create_engine(url)
+    try:
+        if not sa.inspect(engine).has_table("crm_thing"):
+            return None
+        with engine.connect() as conn:
+            return read_table(conn, sa.Table("crm_thing", sa.MetaData(), autoload_with=conn), SCHEMA).sort("external_id")
+    finally:
+        engine.dispose()
+
+
+def test_dry_run_on_empty_target_leaves_no_table(any_db_url):
+    res = load(any_db_url, frame(["深圳市腾飞", "广州华鑫", "x"], ["1.10", "2", "3"]), dry_run=True)
+    assert (res.inserted, res.updated, res.unchanged) == (3, 0, 0)
+    assert rows(any_db_url) is None
+
+
+def test_upsert_is_idempotent_and_updates_only_changes(any_db_url):
+    first = frame(["深圳市腾飞", "广州华鑫", "x"], ["1.10", "2", "12345678901.99"])
+    assert vars(load(any_db_url, first)) == {"table": "crm_thing", "inserted": 3, "updated": 0, "unchanged": 3 - 3}
+    assert rows(any_db_url).equals(first)
+    assert vars(load(any_db_url, first))["unchanged"] == 3  # a re-run changes nothing
+    second = frame(["深圳市腾飞", "广州华鑫（改名）", "x", "new"], ["1.10", "2", "12345678901.99", "4"])
+    res = load(any_db_url, second)
+    assert (res.inserted, res.updated, res.unchanged) == (1, 1, 2)
+    assert rows(any_db_url).equals(second)
+
+
+def test_dry_run_on_existing_target_changes_nothing(any_db_url):
+    first = frame(["a", "b"], ["1", "2"])
+    load(any_db_url, first)
+    res = load(any_db_url, frame(["a", "CHANGED", "c"], ["1", "2", "3"]), dry_run=True)
+    assert (res.inserted, res.updated) == (1, 1)
+    assert rows(any_db_url).equals(first)

@@ -1,0 +1,137 @@
+from datetime import datetime
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from transforms.addresses import parse_address
+from transforms.amounts import parse_amount
+from transforms.dates import parse_date
+from transforms.emails import parse_email
+from transforms.names import parse_name
+from transforms.phones import parse_phone
+from transforms.value_maps import apply_value_map
+from transforms.flags import init_flags
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("深圳市腾飞电子科技有限公司", "腾飞电子科技（深圳）有限公司"),
+        ("深圳市腾飞电子科技有限公司", "深圳腾飞电子科技有限责任公司"),
+        ("深圳市腾飞电子科技有限公司", "深圳市腾飞电子科技 有限公司"),
+    ],
+)
+def test_name_variants_share_a_key(a, b):
+    assert parse_name(a)[1] == parse_name(b)[1]
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("深圳市腾飞电子科技有限公司", "广州市腾飞电子科技有限公司"),  # same brand, another city
+        ("深圳市腾飞电子科技有限公司", "深圳市腾飞电子科技有限公司北京分公司"),  # branch
+        ("深圳市腾飞电子科技有限公司", "深圳市腾飞电子科技股份有限公司"),  # another legal form
+    ],
+)
+def test_different_companies_keep_different_keys(a, b):
+    assert parse_name(a)[1] != parse_name(b)[1]
+
+
+def test_name_parts():
+    assert parse_name("深圳市腾飞电子科技有限公司北京分公司")[3] is True
+    assert parse_name("腾飞电子科技有限公司")[2] is False  # no region: never merged on name alone
+    assert parse_name("Acme Co., Ltd.")[:2] == ("Acme Co., Ltd.", "acme")
+
+
+@pytest.mark.parametrize(
+    "raw, phone, kind, flag",
+    [
+        ("+86 138-1234-5678", "+8613812345678", "mobile", None),
+        ("0755-26012345转123", "+8675526012345;ext=123", "landline", None),
+        ("(010)62345678", "+861062345678", "landline", None),
+        ("手机:13812345678，座机:010-62345678", "+8613812345678", "mobile", "multiple_phones"),
+        ("075526", "075526", None, "invalid_phone"),
+        ("", None, None, None),
+    ],
+)
+def test_phones(raw, phone, kind, flag):
+    assert parse_phone(raw) == (phone, kind, flag)
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [(" Info@QQ.con ", ("info@qq.con", "email_typo_domain")), ("a#b.com", ("a#b.com", "invalid_email")), ("x@163.com", ("x@163.com", None))],
+)
+def test_emails(raw, expected):
+    assert parse_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw, day_first, expected",
+    [
+        ("2023年5月1日", False, datetime(2023, 5, 1)),
+        ("2023/5/1", False, datetime(2023, 5, 1)),
+        ("2023.5.1", False, datetime(2023, 5, 1)),
+        ("20230501", False, datetime(2023, 5, 1)),
+        ("01/05/2023", True, datetime(2023, 5, 1)),
+        ("01/05/2023", False, datetime(2023, 1, 5)),
+        ("45047", False, datetime(2023, 5, 1)),  # Excel serial
+        ("2023-05-01 08:30:00", False, datetime(2023, 5, 1, 8, 30)),
+    ],
+)
+def test_dates(raw, day_first, expected):
+    assert parse_date(raw, day_first) == (expected, None)
+
+
+@pytest.mark.parametrize("raw", ["0000-00-00 00:00:00", "2023-02-30", "not a date"])
+def test_impossible_dates_are_flagged(raw):
+    assert parse_date(raw) == (None, "invalid_date")
+
+
+@pytest.mark.parametrize(
+    "raw, amount, currency",
+    [
+        ("12.5万", Decimal("125000.00"), None),
+        ("¥125,000", Decimal("125000.00"), "CNY"),
+        ("￥125,000", Decimal("125000.00"), "CNY"),
+        ("(3,000.50)", Decimal("-3000.50"), None),
+        ("1.2亿", Decimal("120000000.00"), None),
+        ("８８００元", Decimal("8800.00"), "CNY"),
+    ],
+)
+def test_amounts(raw, amount, currency):
+    assert parse_amount(raw) == (amount, currency, None)
+
+
+def test_addresses_fill_province_from_city():
+    assert parse_address("深圳市南山区科技园路1号")[1:] == ("广东省", "深圳市", "南山区")
+    assert parse_address("北京市海淀区中关村大街1号")[1:] == ("北京市", "北京市", "海淀区")
+
+
+def test_unknown_picklist_value_is_kept_and_flagged():
+    df = init_flags(pl.DataFrame({"stage": ["赢单", "待定", None]}))
+    out = apply_value_map(df, "stage", {"赢单": "closed_won"})
+    assert out["stage"].to_list() == ["closed_won", "待定", None]
+    assert out["_flags"].to_list() == [[], ["unknown_stage:待定"], []]
+
+
+text = st.one_of(st.none(), st.text(max_size=40), st.sampled_from(["", " ", "无", "12.5万", "2023年5月1日", "（深圳）", "0755-1234"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text)
+def test_normalizers_never_raise_and_are_idempotent(value):
+    name = parse_name(value)[0]
+    assert parse_name(name)[0] == name
+    phone = parse_phone(value)[0]
+    assert parse_phone(phone)[0] == phone
+    email = parse_email(value)[0]
+    assert parse_email(email)[0] == email
+    address = parse_address(value)[0]
+    assert parse_address(address)[0] == address
+    amount = parse_amount(value)[0]
+    if amount is not None:
+        assert parse_amount(str(amount))[0] == amount
+    parse_date(value)

@@ -1,0 +1,114 @@
+from datetime import datetime
+
+import polars as pl
+
+from crm_migrate.contracts import CANONICAL, CUSTOMER
+from transforms.credit_code import make_code
+from transforms.names import parse_name
+from transforms.opportunities import dedupe_opportunities, link_opportunities
+from transforms.resolve import cluster_customers, golden_records
+
+A = make_code("91", "440300", "70846113")
+B = make_code("91", "440106", "12345678")
+
+
+def customers(rows):
+    """rows: (source, key, name, credit_code, priority, updated, phone)."""
+    recs = []
+    for i, (src, key, name, code, prio, updated, phone) in enumerate(rows):
+        normalized, key_, has_region, branch = parse_name(name)
+        rec = {f: None for f in CANONICAL[CUSTOMER]}
+        rec |= {"_rid": i, "_source": src, "_source_key": key, "_row": i + 1, "_priority": prio, "name": name,
+                "name_normalized": normalized, "name_key": key_, "name_has_region": has_region, "is_branch": branch,
+                "credit_code": code, "credit_code_status": "valid" if code else "missing", "phone": phone,
+                "updated_at": updated, "_flags": []}
+        recs.append(rec)
+    schema = {**CANONICAL[CUSTOMER], "_rid": pl.Int64, "_source": pl.String, "_source_key": pl.String, "_row": pl.Int64,
+              "_priority": pl.Int64, "name_has_region": pl.Boolean, "is_branch": pl.Boolean, "_flags": pl.List(pl.String)}
+    return pl.DataFrame(recs, schema=schema)
+
+
+def groups(frame):
+    """The clusters as sets of source keys."""
+    return {frozenset(g) for g in frame.group_by("target_id").agg("_source_key")["_source_key"].to_list()}
+
+
+def test_same_credit_code_merges_across_name_variants():
+    df = customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None),
+                    ("xl", "2", "腾飞电子科技（深圳）有限责任公司", A, 30, None, None)])
+    assert groups(cluster_customers(df)) == {frozenset({"1", "2"})}
+
+
+def test_two_valid_codes_never_merge_even_with_the_same_name():
+    df = customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None),
+                    ("xl", "2", "深圳市腾飞电子科技有限公司", B, 30, None, None)])
+    assert groups(cluster_customers(df)) == {frozenset({"1"}), frozenset({"2"})}
+
+
+def test_code_less_record_joins_the_one_code_of_its_name_group():
+    df = customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None),
+                    ("xl", "2", "深圳腾飞电子科技有限公司", None, 30, None, None)])
+    assert groups(cluster_customers(df)) == {frozenset({"1", "2"})}
+
+
+def test_ambiguous_name_group_leaves_code_less_record_alone_and_flags_it():
+    df = customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None),
+                    ("crm", "2", "深圳市腾飞电子科技有限公司", B, 10, None, None),
+                    ("xl", "3", "深圳市腾飞电子科技有限公司", None, 30, None, None)])
+    out = cluster_customers(df)
+    assert groups(out) == {frozenset({"1"}), frozenset({"2"}), frozenset({"3"})}
+    assert out.filter(pl.col("_source_key") == "3")["_flags"].to_list() == [["ambiguous_name_match"]]
+
+
+def test_hard_negatives_stay_apart():
+    df = customers([("crm", "1", "深圳市腾飞电子科技有限公司", None, 10, None, None),
+                    ("crm", "2", "广州市腾飞电子科技有限公司", None, 10, None, None),  # same brand, other city
+                    ("crm", "3", "深圳市腾飞电子科技有限公司北京分公司", None, 10, None, None),  # branch
+                    ("xl", "4", "腾飞电子科技有限公司", None, 30, None, None),  # no region: never on name alone
+                    ("xl", "5", "腾飞电子科技有限公司", None, 30, None, None)])
+    assert groups(cluster_customers(df)) == {frozenset({k}) for k in "12345"}
+
+
+def test_golden_ids_are_deterministic_and_order_independent():
+    rows = [("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None), ("xl", "2", "深圳腾飞电子科技有限公司", None, 30, None, None)]
+    one = cluster_customers(customers(rows)).sort("_source_key")["target_id"].to_list()
+    two = cluster_customers(customers(rows[::-1])).sort("_source_key")["target_id"].to_list()
+    assert one == two and one[0] == one[1] and one[0].startswith("CUS-")
+
+
+def test_survivorship_prefers_priority_then_recency_and_fills_gaps():
+    df = customers([("xl", "2", "深圳腾飞电子科技有限公司", A, 30, datetime(2024, 1, 1), "+8613800000001"),
+                    ("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, datetime(2020, 1, 1), None)])
+    golden, members = golden_records(cluster_customers(df))
+    row = golden.row(0, named=True)
+    assert row["name"] == "深圳市腾飞电子科技有限公司"  # from the trusted source
+    assert row["phone"] == "+8613800000001"  # filled from the other record
+    assert '"phone":"xl:2"' in row["provenance"] and '"name":"crm:1"' in row["provenance"]
+    assert row["member_count"] == 2
+    assert dict(members.select("_source_key", "_survivor").rows()) == {"1": True, "2": False}
+
+
+def test_opportunities_link_by_key_and_by_name_and_dedupe():
+    cust = customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None),
+                      ("crm", "2", "广州市华鑫贸易有限公司", B, 10, None, None)])
+    _, members = golden_records(cluster_customers(cust))
+    keys = members.select("_source", "_source_key", "target_id").with_columns(pl.lit(None, dtype=pl.String).alias("reject_reason"))
+    opps = pl.DataFrame({
+        "_rid": [0, 1, 2, 3, 4], "_source": ["crm_o", "xl_o", "xl_o", "xl_o", "crm_o"], "_source_key": ["a", "b", "c", "d", "e"],
+        "_priority": [10, 30, 30, 30, 10],
+        "customer_source_key": ["1", None, None, None, "9"],
+        "customer_name": [None, "腾飞电子科技（深圳）有限公司", "华鑫贸易有限公司", "不存在有限公司", None],
+        "customer_name_key": [None, parse_name("腾飞电子科技（深圳）有限公司")[1], parse_name("华鑫贸易有限公司")[1], parse_name("不存在有限公司")[1], None],
+        "name": ["年度采购", "年度采购", "扩容", "x", "y"], "amount": [100, 100, 5, 1, 1], "_flags": [[]] * 5,
+    })
+    linked = link_opportunities(opps, keys, members, {"crm_o": "crm", "xl_o": None})
+    ids = dict(members.select("_source_key", "target_id").rows())
+    assert linked["customer_target_id"].to_list() == [ids["1"], ids["1"], ids["2"], None, None]
+    reasons = linked["__link_reason"].to_list()
+    assert reasons[:3] == [None, None, None]
+    assert "not found among migrated customers" in reasons[3] and "customer key 9 not found in source crm" in reasons[4]
+    assert linked["_flags"].to_list()[2] == ["customer_matched_without_region"]
+    ok = linked.filter(pl.col("__link_reason").is_null())
+    deduped = dedupe_opportunities(ok, ["customer_target_id", "name", "amount"])
+    assert deduped["_survivor"].to_list() == [True, False, True]
+    assert deduped["target_id"][0] == deduped["target_id"][1]
