@@ -136,10 +136,12 @@ class Generator:
             frm = form or rng.choices([f for f, _ in FORMS], [w for _, w in FORMS])[0]
             short = city.removesuffix("市")
             name = f"{short}市{b}{ind[0]}{frm}" if head is None else f"{head.name}{short}分公司"
-            if name not in self.used_names:
+            # The registry allows one brand + industry per city, whatever the legal form.
+            unique = (city, b, ind[0]) if head is None else name
+            if unique not in self.used_names:
                 break
             brand = None  # collision: draw a new brand
-        self.used_names.add(name)
+        self.used_names.add(unique)
         created = datetime(2012, 1, 1) + timedelta(days=rng.randrange(0, 4000), seconds=rng.randrange(0, 86400))
         updated = min(created + timedelta(days=rng.randrange(0, 2000)), datetime(2024, 6, 30, 18))
         status = "inactive" if rng.random() < 0.15 else "active"

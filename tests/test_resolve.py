@@ -112,3 +112,22 @@ def test_opportunities_link_by_key_and_by_name_and_dedupe():
     deduped = dedupe_opportunities(ok, ["customer_target_id", "name", "amount"])
     assert deduped["_survivor"].to_list() == [True, False, True]
     assert deduped["target_id"][0] == deduped["target_id"][1]
+
+
+def with_flags(df, key, flags):
+    return df.with_columns(pl.when(pl.col("_source_key") == key).then(pl.lit(flags, dtype=pl.List(pl.String))).otherwise(pl.col("_flags")).alias("_flags"))
+
+
+def test_legacy_organization_code_joins_the_credit_code_that_embeds_it():
+    org = A[8:17]
+    df = customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None),
+                    ("erp", "2", "腾飞电子科技有限公司", org, 20, None, None),  # no region: only the org code links it
+                    ("erp", "3", "腾飞科技有限公司", "123456789", 20, None, None),
+                    ("xl", "4", "腾飞科技", "123456789", 30, None, None)])
+    df = df.with_columns(pl.when(pl.col("_source_key").is_in(["2", "3", "4"])).then(pl.lit("invalid")).otherwise(pl.col("credit_code_status")).alias("credit_code_status"))
+    for key in ("2", "3", "4"):
+        df = with_flags(df, key, ["legacy_organization_code"])
+    out = cluster_customers(df)
+    assert groups(out) == {frozenset({"1", "2"}), frozenset({"3", "4"})}
+    golden, _ = golden_records(out)
+    assert sorted(golden["credit_code"].to_list()) == sorted([A, "123456789"])  # the valid code wins in its cluster

@@ -25,7 +25,7 @@ def customer_dispositions(members: pl.DataFrame, rejected: pl.DataFrame, opportu
     has_opps = pl.col("target_id").is_in(opportunity_customers.drop_nulls().implode())
     all_stale = pl.col(ARCHIVE_REASON).is_not_null().all().over("target_id")
     archived = all_stale & ~has_opps
-    how = pl.when(pl.col("_match") == "credit_code").then(pl.lit("same credit code")).otherwise(pl.lit("same name and region"))
+    how = pl.when(pl.col("_match") == "identifier").then(pl.lit("same credit/organization code")).otherwise(pl.lit("same name and region"))
     kept = members.with_columns(
         pl.when(archived).then(pl.lit(ARCHIVED)).when(pl.col("_survivor")).then(pl.lit(LOADED)).otherwise(pl.lit(MERGED)).alias("disposition"),
         pl.when(archived).then(pl.col(ARCHIVE_REASON))

@@ -1,10 +1,11 @@
 """Customer resolution: cluster duplicate records, pick survivors, build golden records.
 
 Exact matching, precision first (a false merge destroys data):
-- a valid credit code anchors a cluster; two different valid codes never merge;
+- a registry identifier anchors a cluster: a valid credit code, or a legacy organization code
+  (joined to the credit code that embeds it); two different identifiers never merge;
 - a name joins records only when it carries a region (two 腾飞科技有限公司 of different cities are
-  different companies) and its name group holds at most one valid code; a name group with several
-  codes leaves its code-less records alone, flagged `ambiguous_name_match`;
+  different companies) and its name group holds at most one identifier; a name group with several
+  identifiers leaves its code-less records alone, flagged `ambiguous_name_match`;
 - branches (分公司, 办事处) keep their branch suffix in the key, so never meet their head office.
 """
 from __future__ import annotations
@@ -19,36 +20,53 @@ GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
 PRIORITY = "_priority"
 
 
-def cluster_customers(customers: pl.DataFrame) -> pl.DataFrame:
-    """Add `target_id` (golden id), `_match` (credit_code | name | none)."""
-    coded = pl.col("credit_code_status").is_in(["valid", "repaired"])
-    name_ok = pl.col("name_has_region").fill_null(False) & pl.col("name_key").is_not_null()
-    df = customers.with_columns(
-        pl.when(coded).then(pl.col("credit_code")).alias("__code"),
-        name_ok.alias("__name_ok"),
+def identifiers(customers: pl.DataFrame) -> pl.Expr:
+    """Each record's registry identifier, as a cluster anchor: `C:<credit code>` for a valid code;
+    for a legacy organization code (GB 11714, positions 9-17 of a credit code) the one credit code
+    that embeds it, else `O:<org code>`; `G:<number>` for a 15-digit registration number."""
+    valid = customers.filter(pl.col("credit_code_status").is_in(["valid", "repaired"]))
+    by_org = (
+        valid.group_by(pl.col("credit_code").str.slice(8, 9).alias("__org"))
+        .agg(pl.col("credit_code").n_unique().alias("__n"), pl.col("credit_code").min().alias("__c"))
+        .filter(pl.col("__n") == 1)
     )
+    org_to_code = dict(zip(by_org["__org"].to_list(), by_org["__c"].to_list()))
+    flags = pl.col("_flags")
+    return (
+        pl.when(pl.col("credit_code_status").is_in(["valid", "repaired"])).then(pl.lit("C:") + pl.col("credit_code"))
+        .when(flags.list.contains("legacy_organization_code")).then(
+            pl.coalesce(pl.lit("C:") + pl.col("credit_code").replace_strict(org_to_code, default=None, return_dtype=pl.String),
+                        pl.lit("O:") + pl.col("credit_code")))
+        .when(flags.list.contains("legacy_registration_number")).then(pl.lit("G:") + pl.col("credit_code"))
+    )
+
+
+def cluster_customers(customers: pl.DataFrame) -> pl.DataFrame:
+    """Add `target_id` (golden id) and `_match` (identifier | name | none)."""
+    name_ok = pl.col("name_has_region").fill_null(False) & pl.col("name_key").is_not_null()
+    df = customers.with_columns(identifiers(customers).alias("__ident"), name_ok.alias("__name_ok"))
     groups = (
         df.filter(pl.col("__name_ok"))
         .group_by("name_key")
-        .agg(pl.col("__code").drop_nulls().n_unique().alias("__n_codes"), pl.col("__code").drop_nulls().min().alias("__group_code"))
+        .agg(pl.col("__ident").drop_nulls().n_unique().alias("__n_ids"), pl.col("__ident").drop_nulls().min().alias("__group_id"))
     )
     df = df.join(groups, on="name_key", how="left", maintain_order="left")
     anchor = (
-        pl.when(pl.col("__code").is_not_null()).then(pl.lit("C:") + pl.col("__code"))
-        .when(pl.col("__name_ok") & (pl.col("__n_codes") == 1)).then(pl.lit("C:") + pl.col("__group_code"))
-        .when(pl.col("__name_ok") & (pl.col("__n_codes") == 0)).then(pl.lit("N:") + pl.col("name_key"))
+        pl.when(pl.col("__ident").is_not_null()).then(pl.col("__ident"))
+        .when(pl.col("__name_ok") & (pl.col("__n_ids") == 1)).then(pl.col("__group_id"))
+        .when(pl.col("__name_ok") & (pl.col("__n_ids") == 0)).then(pl.lit("N:") + pl.col("name_key"))
         .otherwise(pl.lit("R:") + pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY))
     )
     match = (
-        pl.when(pl.col("__code").is_not_null()).then(pl.lit("credit_code"))
-        .when(pl.col("__name_ok") & (pl.col("__n_codes") <= 1)).then(pl.lit("name"))
+        pl.when(pl.col("__ident").is_not_null()).then(pl.lit("identifier"))
+        .when(pl.col("__name_ok") & (pl.col("__n_ids") <= 1)).then(pl.lit("name"))
         .otherwise(pl.lit("none"))
     )
     df = df.with_columns(anchor.alias("__anchor"), match.alias("_match"))
-    df = add_flag(df, pl.col("__name_ok") & (pl.col("__n_codes") >= 2) & pl.col("__code").is_null(), "ambiguous_name_match")
-    df = add_flag(df, pl.col("__code").is_null() & ~pl.col("__name_ok"), "no_match_key")
+    df = add_flag(df, pl.col("__name_ok") & (pl.col("__n_ids") >= 2) & pl.col("__ident").is_null(), "ambiguous_name_match")
+    df = add_flag(df, pl.col("__ident").is_null() & ~pl.col("__name_ok"), "no_match_key")
     df = df.with_columns(stable_id("CUS-", pl.col("__anchor")).alias("target_id"))
-    return df.drop("__code", "__name_ok", "__n_codes", "__group_code", "__anchor")
+    return df.drop("__ident", "__name_ok", "__n_ids", "__group_id", "__anchor")
 
 
 def survivorship_order(df: pl.DataFrame) -> pl.DataFrame:
@@ -68,7 +86,12 @@ def golden_records(clustered: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
     ordered = survivorship_order(clustered)
     origin = pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)
     aggs = []
+    usable = pl.col("credit_code_status").is_in(["valid", "repaired"])
     for f in GOLDEN_FIELDS:
+        if f in ("credit_code", "credit_code_status"):  # a valid code wins over an invalid one, whatever the source rank
+            aggs.append(pl.coalesce(pl.col(f).filter(usable).first(), pl.col(f).drop_nulls().first()).alias(f))
+            aggs.append(pl.coalesce(origin.filter(usable).first(), origin.filter(pl.col(f).is_not_null()).first()).alias(f"__from_{f}"))
+            continue
         aggs.append(pl.col(f).drop_nulls().first().alias(f))
         aggs.append(origin.filter(pl.col(f).is_not_null()).first().alias(f"__from_{f}"))
     aggs += [pl.len().alias("member_count"), origin.first().alias("survivor"), pl.col(RID).first().alias("__survivor_rid")]
