@@ -135,3 +135,24 @@ def test_normalizers_never_raise_and_are_idempotent(value):
     if amount is not None:
         assert parse_amount(str(amount))[0] == amount
     parse_date(value)
+
+
+def test_standardize_counts_what_each_rule_changed_and_keeps_extra_columns():
+    from transforms.standardize import SourceMappingSpec, standardize
+
+    raw = pl.DataFrame({
+        "_source": ["s"] * 3, "_source_key": ["1", "2", "3"], "_row": [2, 3, 4],
+        "名称": ["深圳市腾飞电子科技有限公司", "广州市华鑫贸易 有限公司", None],
+        "代码": ["91440300708461136T", "91440300708461136t", "暂无"],
+        "日期": ["2023-05-01", "2023/5/1", "0000-00-00 00:00:00"],
+        "备注": ["a", None, "c"],
+    })
+    spec = SourceMappingSpec({"name": "名称", "credit_code": "代码", "created_at": "日期"}, {"status": "active"}, False, {})
+    out, stats = standardize(raw, "customer", "s", spec)
+    by = {s.rule: s for s in stats}
+    assert (by["company_name"].values, by["company_name"].changed) == (2, 1)
+    assert (by["credit_code"].values, by["credit_code"].changed) == (3, 2)  # lower case repaired, placeholder nulled
+    assert (by["created_at"].values, by["created_at"].changed, by["created_at"].flagged) == (3, 2, 1)
+    assert out["extra"].to_list() == ['{"备注":"a"}', '{"备注":null}', '{"备注":"c"}']
+    assert out["status"].to_list() == ["active"] * 3
+    assert out["_flags"].to_list() == [[], ["credit_code_repaired"], ["invalid_date"]]

@@ -63,6 +63,15 @@ def rename_to_canonical(frame: pl.DataFrame, entity: str, spec: SourceMappingSpe
     return frame.select(*exprs, extra.alias(EXTRA))
 
 
+def same_as_text(column: str, dtype: pl.DataType, text: pl.Expr) -> pl.Expr:
+    """Whether the standardized value equals the source text as written (so it was not changed)."""
+    col = pl.col(column)
+    if isinstance(dtype, pl.Datetime):
+        full = col.dt.strftime("%Y-%m-%d %H:%M:%S")
+        return (text == full) | ((col.dt.time() == pl.time(0)) & (text == col.dt.strftime("%Y-%m-%d")))
+    return text == col.cast(pl.String)
+
+
 def _trim(column: str) -> pl.Expr:
     text = pl.col(column).cast(pl.String).str.strip_chars()
     return pl.when(text == "").then(None).otherwise(text).alias(column)
@@ -74,13 +83,16 @@ class _Accountant:
     def __init__(self, entity: str, source: str) -> None:
         self.entity, self.source, self.stats = entity, source, []
 
-    def run(self, frame: pl.DataFrame, rule: str, column: str, fn, flag_col: str | None = None) -> pl.DataFrame:
+    def run(self, frame: pl.DataFrame, rule: str, column: str, fn, flag_col: str | None = None,
+            output: str | None = None) -> pl.DataFrame:
+        """Apply `fn`; compare `column` before with `output` (default: the same column) after."""
         frame = frame.with_columns(pl.col(column).cast(pl.String).alias("__before"))
+        column = output or column
         frame = fn(frame)
         if flag_col and flag_col in frame.columns:
             frame = add_flag(frame, pl.col(flag_col).is_not_null(), pl.col(flag_col)).drop(flag_col)
         after = pl.col(column).cast(pl.String)
-        changed = pl.col("__before").is_not_null() & (after.is_null() | (after != pl.col("__before")))
+        changed = pl.col("__before").is_not_null() & (after.is_null() | ~same_as_text(column, frame.schema[column], pl.col("__before")))
         summary = frame.select(
             pl.col("__before").is_not_null().sum().alias("values"),
             changed.sum().alias("changed"),
@@ -109,7 +121,7 @@ def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappi
     text_fields = [f for f, t in CANONICAL[entity].items() if t == pl.String()]
     df = df.with_columns([_trim(f) for f in text_fields])
     if entity == CUSTOMER:
-        df = acc.run(df, "company_name", "name", standardize_names)
+        df = acc.run(df, "company_name", "name", standardize_names, output="name_normalized")
         df = acc.run(df, "credit_code", "credit_code", cc.standardize_credit_code, "__credit_code_flag")
         df = add_flag(df, pl.col("credit_code_status") == cc.INVALID, "invalid_credit_code")
         df = add_flag(df, pl.col("credit_code_status") == cc.REPAIRED, "credit_code_repaired")
