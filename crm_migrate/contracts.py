@@ -80,7 +80,3 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "customer_target_id": pl.String(),
 }
 LEDGER_COLUMNS = tuple(LEDGER_SCHEMA)
-
-
-def empty_ledger() -> pl.DataFrame:
-    return pl.DataFrame(schema=LEDGER_SCHEMA)

@@ -46,17 +46,14 @@ def extract_csv(source, expected_columns: list[str]) -> Extracted:
         if not any(cell.strip() for cell in rec):
             blank += 1
             continue
-        if len(rec) != len(columns):
+        if len(rec) > len(columns):
+            raise MigrationError(f"record has {len(rec)} fields, the header {len(columns)}", file=str(path), row=n,
+                                 hint="check the delimiter and quoting, or fix that record")
+        if len(rec) < len(columns):
             ragged.append(n)
-            rec = (rec + [None] * len(columns))[: len(columns)] if len(rec) < len(columns) else rec
+            rec = rec + [None] * (len(columns) - len(rec))
         body.append(rec)
         numbers.append(n)
-    for n in ragged:
-        if len(body[numbers.index(n)]) > len(columns):
-            raise MigrationError(
-                f"record has more fields than the header ({len(columns)})", file=str(path), row=n,
-                hint="check the delimiter and quoting, or fix that record",
-            )
     frame = rows_to_frame(source.name, columns, body, numbers, source.key)
     notes = [f"decoded as {used}"] + ([f"short records (padded) at records {ragged[:10]}"] if ragged else [])
     return Extracted(source.name, frame, path.name, skipped={"blank_rows": blank} if blank else {}, notes=notes)

@@ -58,7 +58,7 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool) -> Iterator[
             if missing and dry_run:
                 temporary = engine.dialect.name in ("mysql", "mariadb")
                 for t in missing:
-                    if temporary:
+                    if temporary:  # what Table(..., prefixes=["TEMPORARY"]) would set
                         t._prefixes = ["TEMPORARY"]
                         for ix in list(t.indexes):  # created inline is not needed for a scratch table
                             t.indexes.discard(ix)

@@ -57,16 +57,14 @@ def _execute(config: Path, dry_run: bool, out: Optional[Path], prefect: Optional
              target_url: Optional[str] = None) -> dict:
     try:
         if _use_prefect(prefect):
-            if target_url:
-                os.environ["CRM_DEMO_TARGET_URL"] = target_url
             from pipelines.flow import migrate
 
-            manifest = migrate(str(config), dry_run=dry_run, out=str(out) if out else None)
+            manifest = migrate(str(config), dry_run=dry_run, out=str(out) if out else None, target_url=target_url)
         else:
             from pipelines.run import run_pipeline
 
             manifest = run_pipeline(config, dry_run=dry_run, out=out, progress=_Progress(), target_url=target_url)
-    except (MigrationError, OSError, Exception) as exc:  # noqa: BLE001 - every failure gets a clear message
+    except Exception as exc:  # noqa: BLE001 - every failure gets a clear message
         _fail(exc, debug)
     _summary(manifest)
     return manifest

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -96,10 +95,6 @@ class TargetConfig(Strict):
 
 
 class ResolutionConfig(Strict):
-    match_on: list[Literal["credit_code", "name_key"]] = Field(
-        default_factory=lambda: ["credit_code", "name_key"],
-        description="Exact keys that put two customer records in one cluster.",
-    )
     opportunity_duplicate_keys: list[str] = Field(
         default_factory=lambda: ["customer_target_id", "name", "amount"],
         description="Opportunities equal on all these fields are one opportunity.",
@@ -288,7 +283,3 @@ def load_config(path: str | Path) -> LoadedConfig:
 
 def config_json_schema() -> dict:
     return Config.model_json_schema(by_alias=True)
-
-
-def dump_schema(path: Path) -> None:
-    path.write_text(json.dumps(config_json_schema(), ensure_ascii=False, indent=2), encoding="utf-8")

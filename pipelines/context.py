@@ -25,7 +25,6 @@ class RunContext:
     started: datetime
     progress: Progress = _quiet
     timings: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
     @property
     def config(self):

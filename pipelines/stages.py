@@ -48,7 +48,8 @@ class Canonical:
     frames: dict[str, pl.DataFrame]  # entity -> canonical frame with _rid and _priority
     extracted_counts: dict[tuple[str, str], int]  # (entity, source) -> records
     rule_stats: list[RuleStat]
-    skipped: dict[str, dict[str, int]]
+    skipped: dict[str, dict[str, int]]  # source -> rows that are not records (blank rows)
+    notes: dict[str, list[str]]  # source -> what the reader noticed (header row, encoding)
 
 
 def standardize(ctx: RunContext, extracted: dict[str, Extracted]) -> Canonical:
@@ -67,7 +68,8 @@ def standardize(ctx: RunContext, extracted: dict[str, Extracted]) -> Canonical:
         out = {e: pl.concat(fs).with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64)) for e, fs in frames.items()}
         for e in (CUSTOMER, OPPORTUNITY):
             ctx.progress("standardize", f"{e}: {out[e].height:,} records" if e in out else f"{e}: none")
-    return Canonical(out, counts, stats, {n: x.skipped for n, x in extracted.items() if x.skipped})
+    return Canonical(out, counts, stats, {n: x.skipped for n, x in extracted.items() if x.skipped},
+                     {n: x.notes for n, x in extracted.items()})
 
 
 # ---- validate (canonical) ---------------------------------------------------------------------
@@ -135,7 +137,7 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
         golden, members = golden_records(cluster_customers(kept))
         opps = validated.frames.get(OPPORTUNITY)
         if opps is not None:
-            keys = cust.select(SOURCE, "_source_key", pl.when(pl.col(REJECT).is_null()).then(None).otherwise(pl.col(REJECT)).alias("reject_reason"))
+            keys = cust.select(SOURCE, "_source_key", pl.col(REJECT).alias("reject_reason"))
             keys = keys.join(members.select(SOURCE, "_source_key", "target_id"), on=[SOURCE, "_source_key"], how="left")
             customer_source_of = {s.name: s.customer_source for s in cfg.sources if s.entity == OPPORTUNITY}
             linked = link_opportunities(opps, keys, members, customer_source_of)
@@ -288,7 +290,7 @@ def _inputs(ctx: RunContext, canonical: Canonical) -> list[dict]:
     for src in ctx.config.sources:
         entry = {"source": src.name, "kind": src.kind, "entity": src.entity,
                  "records": canonical.extracted_counts.get((src.entity, src.name), 0),
-                 "skipped": canonical.skipped.get(src.name, {})}
+                 "skipped": canonical.skipped.get(src.name, {}), "notes": canonical.notes.get(src.name, [])}
         if src.path is not None:
             entry |= {"path": str(src.path), "sha256": file_sha256(src.path) if src.path.exists() else None}
         else:
@@ -328,7 +330,7 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
         render.write_html(d / "report.html", manifest, reconciliation, ledger, flags, canonical.rule_stats, suites,
                           loaded.results, gate.reasons, secrets)
         render.write_xlsx(d / "report.xlsx", reconciliation, ledger, flags, canonical.rule_stats, resolution.golden)
-        render.write_review_queue(d / "review_queue.xlsx", ledger, resolution.customers)
+        render.write_review_queue(d / "review_queue.xlsx", ledger)
     manifest["timings_seconds"] = ctx.timings
     run_folder.write_json(d / "manifest.json", manifest, secrets)
     return manifest

@@ -62,7 +62,7 @@ def write_xlsx(path: Path, reconciliation: dict, ledger: pl.DataFrame, flags: pl
     wb.close()
 
 
-def write_review_queue(path: Path, ledger: pl.DataFrame, customers: pl.DataFrame) -> int:
+def write_review_queue(path: Path, ledger: pl.DataFrame) -> int:
     """Records a person should decide: names that match several customers, codes that look legacy."""
     import xlsxwriter
 

@@ -52,11 +52,6 @@ def write_ledger(run_dir: Path, ledger: pl.DataFrame, name: str = "ledger") -> N
     ledger.write_parquet(run_dir / f"{name}.parquet")
 
 
-def write_frames(run_dir: Path, frames: dict[str, pl.DataFrame]) -> None:
-    for name, frame in frames.items():
-        frame.write_parquet(run_dir / f"{name}.parquet")
-
-
 def manifest(ctx, status: str, counts: dict, inputs: list[dict], extra: dict) -> dict:
     return {
         "run_id": ctx.run_id,

@@ -139,3 +139,15 @@ def test_missing_table_lists_tables(tmp_path):
     e.dispose()
     with pytest.raises(MigrationError, match="(?s)table 't_cust' does not exist.*tables: t_customer"):
         extract_source(source(kind="sql", url=url, table="t_cust"), ["id"])
+
+
+def test_csv_short_records_are_padded_and_noted_long_ones_fail_with_the_row(tmp_path):
+    short = tmp_path / "s.csv"
+    short.write_text("名称,电话,地址\n腾飞,1\n华鑫,2,广州\n", encoding="utf-8")
+    x = extract_source(source(kind="csv", path=short), ["名称"])
+    assert x.frame["地址"].to_list() == [None, "广州"]
+    assert any("short records (padded) at records [2]" in n for n in x.notes)
+    long = tmp_path / "l.csv"
+    long.write_text("名称,电话\n腾飞,1\n华鑫,2,广州\n", encoding="utf-8")
+    with pytest.raises(MigrationError, match=r"(?s)l.csv, row 3: record has 3 fields, the header 2.*delimiter"):
+        extract_source(source(kind="csv", path=long), ["名称"])
