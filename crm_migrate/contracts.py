@@ -13,6 +13,9 @@ ROW = "_row"
 # Row id unique within one entity frame for the whole run; joins stages together.
 RID = "_rid"
 FLAGS = "_flags"  # list[str] of machine-readable issue codes
+# Set by an extractor when a record is structurally broken (a CSV line with extra fields): the record
+# is kept and ends in the ledger as rejected with this reason.
+QUARANTINE = "_quarantine"
 EXTRA = "extra"  # JSON text of source columns the mapping does not use
 LINEAGE = (SOURCE, SOURCE_KEY, ROW)
 

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import polars as pl
 
-from crm_migrate.contracts import ROW, SOURCE, SOURCE_KEY
+from crm_migrate.contracts import FLAGS, ROW, SOURCE, SOURCE_KEY
 from crm_migrate.errors import MigrationError
 
 
@@ -26,6 +26,7 @@ class Extracted:
     location: str  # file (and sheet) or masked URL and table, for messages
     skipped: dict[str, int] = field(default_factory=dict)  # e.g. {"blank_rows": 3}
     notes: list[str] = field(default_factory=list)
+    watermark: str | None = None  # the largest watermark value read, for the next incremental run
 
 
 def as_text(value: Any) -> str | None:
@@ -39,7 +40,7 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, float):
         if value != value:  # NaN
             return None
-        if value.is_integer() and abs(value) < 1e15:
+        if value.is_integer() and abs(value) < 2**63:  # as extractors.columns renders whole doubles
             return str(int(value))
         return repr(value)
     if isinstance(value, Decimal):
@@ -61,17 +62,16 @@ def rows_to_frame(
     key_column: str | None,
 ) -> pl.DataFrame:
     """Build a text frame with lineage; the key is the row number when there is no key column."""
-    data = {c: [] for c in columns}
-    for row in rows:
-        for c, v in zip(columns, row):
-            data[c].append(as_text(v))
-    frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.String) for c, v in data.items()})
+    from extractors.columns import rows_to_text_frame
+
+    frame = rows_to_text_frame(columns, rows if isinstance(rows, list) else list(rows))
     return stamp_lineage(frame, source, pl.Series(ROW, list(row_numbers), dtype=pl.Int64), key_column)
 
 
 def stamp_lineage(frame: pl.DataFrame, source: str, row_numbers: pl.Series, key_column: str | None) -> pl.DataFrame:
+    """Put `_source`, `_source_key`, `_row` first. A record without a key value is keyed by its row."""
     frame = frame.with_columns(pl.lit(source).alias(SOURCE), row_numbers.alias(ROW))
-    key = pl.col(key_column) if key_column else pl.col(ROW).cast(pl.String)
+    key = pl.coalesce(pl.col(key_column), pl.lit("row ") + pl.col(ROW).cast(pl.String)) if key_column else pl.col(ROW).cast(pl.String)
     return frame.with_columns(key.alias(SOURCE_KEY)).select(SOURCE, SOURCE_KEY, ROW, *[c for c in frame.columns if c not in (SOURCE, ROW, SOURCE_KEY)])
 
 
@@ -99,16 +99,32 @@ def require_columns(columns: list[str], needed: Iterable[str], **where: Any) -> 
             raise MigrationError(f"mapped column '{name}' is not in the source", column=name, hint=hint + "; fix the mapping file or the source", **where)
 
 
-def extract_source(source, expected_columns: list[str]) -> Extracted:
-    """Read one configured source. `expected_columns` are the mapping's source columns (for header detection)."""
+def extract_source(source, expected_columns: list[str], since: str | None = None) -> Extracted:
+    """Read one configured source. `expected_columns` are the mapping's source columns (for header
+    detection and the missing-column check); `since` is the stored watermark of an incremental source."""
     if source.kind == "excel":
         from extractors.excel import extract_excel
 
-        return extract_excel(source, expected_columns)
-    if source.kind == "csv":
+        out = extract_excel(source, expected_columns)
+    elif source.kind == "csv":
         from extractors.csv_file import extract_csv
 
-        return extract_csv(source, expected_columns)
-    from extractors.sql import extract_sql
+        out = extract_csv(source, expected_columns)
+    else:
+        from extractors.sql import extract_sql
 
-    return extract_sql(source, expected_columns)
+        out = extract_sql(source, expected_columns, since)
+    return flag_repeated_keys(out)
+
+
+def flag_repeated_keys(extracted: Extracted) -> Extracted:
+    """A key that appears more than once in one source: every such record is kept and flagged."""
+    frame = extracted.frame
+    repeated = frame.get_column(SOURCE_KEY).is_duplicated()
+    n = int(repeated.sum())
+    if n:
+        extracted.frame = frame.with_columns(
+            pl.when(repeated).then(pl.concat_list(pl.col(FLAGS), pl.lit(["duplicate_source_key"]))).otherwise(pl.col(FLAGS)).alias(FLAGS))
+        examples = frame.filter(repeated).get_column(SOURCE_KEY).unique().head(5).to_list()
+        extracted.notes.append(f"{n} records share a key with another record of this source (e.g. {examples}); all kept, flagged duplicate_source_key")
+    return extracted

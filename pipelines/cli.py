@@ -54,16 +54,18 @@ def _use_prefect(flag: Optional[bool]) -> bool:
 
 
 def _execute(config: Path, dry_run: bool, out: Optional[Path], prefect: Optional[bool], debug: bool,
-             target_url: Optional[str] = None) -> dict:
+             target_url: Optional[str] = None, full_refresh: bool = False) -> dict:
     try:
         if _use_prefect(prefect):
             from pipelines.flow import migrate
 
-            manifest = migrate(str(config), dry_run=dry_run, out=str(out) if out else None, target_url=target_url)
+            manifest = migrate(str(config), dry_run=dry_run, out=str(out) if out else None, target_url=target_url,
+                               full_refresh=full_refresh)
         else:
             from pipelines.run import run_pipeline
 
-            manifest = run_pipeline(config, dry_run=dry_run, out=out, progress=_Progress(), target_url=target_url)
+            manifest = run_pipeline(config, dry_run=dry_run, out=out, progress=_Progress(), target_url=target_url,
+                                    full_refresh=full_refresh)
     except Exception as exc:  # noqa: BLE001 - every failure gets a clear message
         _fail(exc, debug)
     _summary(manifest)
@@ -87,10 +89,11 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Do everything, including the writes, then roll the target back."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder for run folders (overrides output_dir)."),
     prefect: Optional[bool] = typer.Option(None, "--prefect/--no-prefect", help="Run as a Prefect flow (default: when PREFECT_API_URL is set)."),
+    full_refresh: bool = typer.Option(False, "--full-refresh", help="Ignore stored watermarks: read incremental sources whole."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Run a migration: extract, standardize, validate, resolve, map, gate, load, reconcile, report."""
-    _execute(config, dry_run, out, prefect, debug)
+    _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh)
 
 
 @app.command()

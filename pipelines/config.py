@@ -49,15 +49,21 @@ class SourceConfig(Strict):
         None, description="For opportunities: the customer source whose keys `customer_source_key` refers to."
     )
     path: Path | None = Field(None, description="File path (excel, csv).")
-    sheet: str | int | None = Field(None, description="Sheet name or 0-based index (excel); the first sheet when absent.")
+    sheet: str | int | None = Field(
+        None, description="Sheet name, 0-based index, or a pattern like `2023*` whose sheets are read one after another (excel); the first sheet when absent."
+    )
+    include_hidden_sheets: bool = Field(False, description="Let a sheet pattern match hidden sheets too (excel).")
+    skip_hidden_rows: bool = Field(False, description="Leave out rows hidden in Excel (counted in the report); kept and flagged `hidden_row` otherwise.")
     header_row: int | None = Field(None, ge=1, description="1-based header row (excel, csv); detected when absent.")
     encoding: str = Field("auto", description="CSV encoding: auto, utf-8, utf-8-sig, gbk, gb18030, big5 ...")
-    delimiter: str = Field(",", min_length=1, max_length=1)
+    delimiter: str = Field("auto", description="CSV delimiter: one character, or auto to sniff , tab ; |")
     url: str | None = Field(None, description="SQLAlchemy URL (sql); `${ENV}` substitution for secrets.")
     table: str | None = None
     db_schema: str | None = Field(None, alias="schema")
     query: str | None = Field(None, description="A read-only SELECT instead of a table.")
-    chunk_size: int = Field(50_000, ge=100)
+    chunk_size: int = Field(50_000, ge=100, description="Rows per fetch (sql); memory stays flat, whatever the table size.")
+    watermark: str | None = Field(None, description="Column for incremental runs (sql): only rows above the value stored by the last successful run.")
+    repair_mojibake: bool = Field(True, description="Repair GBK/UTF-8 text garbled by a latin1 column (sql), when unambiguous.")
 
     _v_paths = field_validator("mapping", "path")(classmethod(lambda cls, v, info: _resolve(v, info)))
 
@@ -65,6 +71,13 @@ class SourceConfig(Strict):
     @classmethod
     def _v_url(cls, v: str | None, info: ValidationInfo) -> str | None:
         return _resolve_sqlite(v, info) if v else v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _v_delimiter(cls, v: str) -> str:
+        if v != "auto" and len(v) != 1:
+            raise ValueError("delimiter must be one character or auto")
+        return v
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "SourceConfig":

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipelines.config import LoadedConfig, load_config
+from pipelines.state import RunState
 
 Progress = Callable[[str, str], None]
 
@@ -25,6 +26,13 @@ class RunContext:
     started: datetime
     progress: Progress = _quiet
     timings: dict[str, float] = field(default_factory=dict)
+    state: RunState | None = None
+    full_refresh: bool = False  # ignore stored watermarks: read incremental sources whole
+
+    def since(self, source) -> str | None:
+        if not source.watermark or self.full_refresh or self.state is None:
+            return None
+        return self.state.since(source.name, source.watermark)
 
     @property
     def config(self):
@@ -49,7 +57,7 @@ class _StageTimer:
 
 
 def start_run(config_path: str | Path, dry_run: bool = False, out: str | Path | None = None,
-              progress: Progress | None = None, target_url: str | None = None) -> RunContext:
+              progress: Progress | None = None, target_url: str | None = None, full_refresh: bool = False) -> RunContext:
     loaded = load_config(config_path)
     if out is not None:
         loaded.config.output_dir = Path(out).resolve()
@@ -59,4 +67,5 @@ def start_run(config_path: str | Path, dry_run: bool = False, out: str | Path | 
     run_id = started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-" + loaded.digest()[:6] + ("-dry" if dry_run else "")
     run_dir = loaded.config.output_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    return RunContext(loaded, run_id, run_dir, dry_run, started, progress or _quiet)
+    state = RunState.load(loaded.config.output_dir)
+    return RunContext(loaded, run_id, run_dir, dry_run, started, progress or _quiet, state=state, full_refresh=full_refresh)

@@ -33,11 +33,12 @@ def _artifact(manifest: dict) -> None:
 
 
 @flow(name="crm-migrate", persist_result=False, log_prints=True)
-def migrate(config: str, dry_run: bool = False, out: str | None = None, target_url: str | None = None) -> dict:
+def migrate(config: str, dry_run: bool = False, out: str | None = None, target_url: str | None = None,
+            full_refresh: bool = False) -> dict:
     """Run a migration described by the config file; returns the run manifest.
     `out` and `target_url` override the config's output_dir and target.url."""
     logger = get_run_logger()
-    manifest = run_pipeline(Path(config), dry_run=dry_run, out=out, wrap=as_task, target_url=target_url,
+    manifest = run_pipeline(Path(config), dry_run=dry_run, out=out, wrap=as_task, target_url=target_url, full_refresh=full_refresh,
                             progress=lambda stage, msg: logger.info("%s: %s", stage, msg))
     _artifact(manifest)
     return manifest

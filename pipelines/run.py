@@ -15,10 +15,10 @@ def _plain(fn: Callable) -> Callable:
 
 def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | None = None,
                  progress: Progress | None = None, wrap: Callable[[Callable], Callable] = _plain,
-                 target_url: str | None = None) -> dict:
+                 target_url: str | None = None, full_refresh: bool = False) -> dict:
     """Run every stage; return the manifest. Raises GateFailed or AccountingError after the run
     folder is written, so a failed run still explains itself."""
-    ctx = start_run(config, dry_run, out, progress, target_url)
+    ctx = start_run(config, dry_run, out, progress, target_url, full_refresh)
     extracted = wrap(stages.extract)(ctx)
     canonical = wrap(stages.standardize)(ctx, extracted)
     validated = wrap(stages.validate)(ctx, canonical)
@@ -41,4 +41,6 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
     if not reconciliation["balanced"]:
         raise AccountingError("the target read back does not match what was loaded",
                               hint=f"see the reconciliation in {ctx.run_dir / 'reconciliation.json'}")
+    if not dry_run:
+        manifest["watermarks_advanced"] = stages.save_state(ctx, extracted)
     return manifest

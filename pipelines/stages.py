@@ -10,10 +10,11 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
-from crm_migrate.contracts import CUSTOMER, FLAGS, OPPORTUNITY, RID, SOURCE
+from crm_migrate.contracts import CUSTOMER, FLAGS, OPPORTUNITY, QUARANTINE, RID, SOURCE
 from crm_migrate.errors import MigrationError
 from expectations.runner import SuiteOutcome, run_suite
 from extractors import Extracted, extract_source
+from loaders.crosswalk import previous_crosswalk
 from loaders.readback import read_back
 from loaders.schema import ledger_table, target_table
 from loaders.target import target_session
@@ -36,7 +37,7 @@ def extract(ctx: RunContext) -> dict[str, Extracted]:
     with ctx.stage("extract"):
         for src in ctx.config.sources:
             mapping = ctx.loaded.source_mappings[src.name]
-            out[src.name] = extract_source(src, list(dict.fromkeys(mapping.columns.values())))
+            out[src.name] = extract_source(src, list(dict.fromkeys(mapping.columns.values())), ctx.since(src))
             ctx.progress("extract", f"{src.name}: {out[src.name].frame.height:,} records")
     return out
 
@@ -103,7 +104,7 @@ def validate(ctx: RunContext, canonical: Canonical) -> Validated:
     suites = ctx.config.validation.suites.get("canonical", {})
     with ctx.stage("validate"):
         for entity, frame in canonical.frames.items():
-            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(REJECT))
+            frame = frame.with_columns(pl.col(QUARANTINE).alias(REJECT))  # structurally broken records
             if entity in suites:
                 outcome = run_suite(frame, suites[entity], RID)
                 outcomes[entity] = outcome
@@ -140,6 +141,10 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
             keys = cust.select(SOURCE, "_source_key", pl.col(REJECT).alias("reject_reason"))
             keys = keys.join(members.select(SOURCE, "_source_key", "target_id"), on=[SOURCE, "_source_key"], how="left")
             customer_source_of = {s.name: s.customer_source for s in cfg.sources if s.entity == OPPORTUNITY}
+            earlier = previous_crosswalk(cfg.target.url, cfg.target.ledger_table,
+                                         sorted({c for c in customer_source_of.values() if c}))
+            earlier = earlier.join(keys, on=[SOURCE, "_source_key"], how="anti")  # this run's records win
+            keys = pl.concat([keys, earlier.with_columns(pl.lit(None, dtype=pl.String).alias("reject_reason"))], how="diagonal")
             linked = link_opportunities(opps, keys, members, customer_source_of)
             ok = linked.filter(pl.col(REJECT).is_null() & pl.col("__link_reason").is_null())
             deduped = dedupe_opportunities(ok, cfg.resolution.opportunity_duplicate_keys)
@@ -280,6 +285,20 @@ def flag_counts(ledger: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col(FLAGS) != "").with_columns(pl.col(FLAGS).str.split(":").list.first())
         .group_by("entity", FLAGS).len().sort("len", descending=True)
     )
+
+
+# ---- state ------------------------------------------------------------------------------------
+
+def save_state(ctx: RunContext, extracted: dict[str, Extracted]) -> dict[str, str]:
+    """Advance the watermark of each incremental source; only after a successful committed run."""
+    advanced = {}
+    for src in ctx.config.sources:
+        if src.watermark and extracted[src.name].watermark is not None:
+            ctx.state.advance(src.name, src.watermark, extracted[src.name].watermark, ctx.run_id)
+            advanced[src.name] = extracted[src.name].watermark
+    if advanced:
+        ctx.state.save()
+    return advanced
 
 
 # ---- report -----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def _scratch_database(kind: str):
     try:
         with admin.connect() as conn:
             name = f"crm_test_{uuid.uuid4().hex[:10]}"
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}" + (" CHARACTER SET utf8mb4" if kind == "mysql" else ""))
     except Exception as exc:  # a configured server must answer: fail, never skip
         pytest.fail(f"{var} is set but {label} does not answer: {str(exc).splitlines()[0]}")
     try:

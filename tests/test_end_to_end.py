@@ -109,3 +109,26 @@ def test_gate_stops_before_anything_is_written(tmp_path):
     run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "stopped_at_gate" and (run_dir / "planned_ledger.csv").exists()
+
+
+def test_incremental_runs_advance_the_watermark_only_when_committed(tmp_path):
+    config = tmp_path / "delta.yaml"
+    text = DEMO_CONFIG.read_text(encoding="utf-8").replace("    key: cust_id\n", "    key: cust_id\n    watermark: update_time\n", 1)
+    text = text.replace("../", str(DEMO_CONFIG.parent.parent) + "/").replace("demo/", str(DEMO_DATA) + "/")
+    config.write_text(text, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 't.sqlite'}"
+    records = lambda m: {i["source"]: i["records"] for i in m["inputs"]}  # noqa: E731
+
+    dry = run_pipeline(config, out=tmp_path, target_url=url, dry_run=True)
+    assert records(dry)["legacy_crm"] == 1251 and not (tmp_path / "state.json").exists()
+    first = run_pipeline(config, out=tmp_path, target_url=url)
+    state = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))
+    engine = sa.create_engine(f"sqlite:///{DEMO_DATA / 'legacy_crm.sqlite'}")
+    with engine.connect() as conn:
+        newest = conn.execute(sa.text("SELECT MAX(update_time) FROM t_customer")).scalar_one()
+    engine.dispose()
+    assert state["watermarks"]["legacy_crm"]["value"] == newest and first["watermarks_advanced"] == {"legacy_crm": newest}
+    second = run_pipeline(config, out=tmp_path, target_url=url)
+    assert records(second)["legacy_crm"] == 0 and records(second)["erp_export"] == records(first)["erp_export"]
+    full = run_pipeline(config, out=tmp_path, target_url=url, full_refresh=True)
+    assert records(full)["legacy_crm"] == 1251

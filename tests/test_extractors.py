@@ -1,6 +1,5 @@
 from datetime import date, datetime
 from decimal import Decimal
-from types import SimpleNamespace
 
 import openpyxl
 import polars as pl
@@ -10,12 +9,13 @@ import xlsxwriter
 
 from crm_migrate.errors import MigrationError
 from extractors import extract_source
+from pipelines.config import SourceConfig
 
 
 def source(**kw):
-    base = dict(name="src", kind="excel", key=None, path=None, sheet=None, header_row=None, encoding="auto",
-                delimiter=",", url=None, table=None, db_schema=None, query=None, chunk_size=1000)
-    return SimpleNamespace(**(base | kw))
+    """A real, validated source config."""
+    return SourceConfig.model_validate({"name": "src", "kind": "excel", "entity": "customer", "mapping": "m.yaml",
+                                        "chunk_size": 1000} | kw)
 
 
 def test_openpyxl_workbook_with_merged_title_row_and_blank_rows(tmp_path):
@@ -48,7 +48,7 @@ def test_xlsxwriter_workbook_keeps_18_digit_text(tmp_path):
     ws.write_row(1, 0, ["a", "914403001922038216", 125000])
     wb.close()
     f = extract_source(source(path=path), ["name"]).frame
-    assert f.row(0)[3:] == ("a", "914403001922038216", "125000")
+    assert f.select("name", "code", "amount").row(0) == ("a", "914403001922038216", "125000")
 
 
 def test_missing_column_names_the_closest(tmp_path):
@@ -89,7 +89,7 @@ def test_gbk_csv_with_multiline_field_and_bom_utf8(tmp_path):
     assert x.frame["单位名称"].to_list() == ["深圳市腾飞电子科技有限公司", "广州市华鑫贸易有限公司"]
     assert x.frame["备注"].to_list() == ["第一行\n第二行", None]
     assert x.frame["_source_key"].to_list() == ["KH001", "KH002"]
-    assert "decoded as gb18030" in x.notes
+    assert x.notes[0].startswith("decoded as gb18030")
     bom = tmp_path / "bom.csv"
     bom.write_bytes("名称,电话\n腾飞,1\n".encode("utf-8-sig"))
     assert extract_source(source(kind="csv", path=bom), ["名称"]).frame.columns[3] == "名称"
@@ -141,13 +141,111 @@ def test_missing_table_lists_tables(tmp_path):
         extract_source(source(kind="sql", url=url, table="t_cust"), ["id"])
 
 
-def test_csv_short_records_are_padded_and_noted_long_ones_fail_with_the_row(tmp_path):
-    short = tmp_path / "s.csv"
-    short.write_text("名称,电话,地址\n腾飞,1\n华鑫,2,广州\n", encoding="utf-8")
-    x = extract_source(source(kind="csv", path=short), ["名称"])
-    assert x.frame["地址"].to_list() == [None, "广州"]
-    assert any("short records (padded) at records [2]" in n for n in x.notes)
-    long = tmp_path / "l.csv"
-    long.write_text("名称,电话\n腾飞,1\n华鑫,2,广州\n", encoding="utf-8")
-    with pytest.raises(MigrationError, match=r"(?s)l.csv, row 3: record has 3 fields, the header 2.*delimiter"):
-        extract_source(source(kind="csv", path=long), ["名称"])
+def test_csv_short_records_are_padded_and_long_ones_quarantined_with_their_line(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text('名称,电话,地址\n腾飞,1\n"华\n鑫",2,广州\n恒远,3,深圳,多余\n', encoding="utf-8")
+    x = extract_source(source(kind="csv", path=path), ["名称"])
+    f = x.frame
+    assert f["_row"].to_list() == [2, 3, 5]  # physical lines: the quoted record spans lines 3-4
+    assert f["_flags"].to_list() == [["short_record"], [], []]
+    assert f["_quarantine"].to_list()[:2] == [None, None]
+    assert f["_quarantine"][2].startswith("line 5 has 4 fields, the header 3: extra fields ['多余']")
+    assert f["地址"].to_list() == [None, "广州", "深圳"]
+
+
+def test_csv_big5_and_gbk_are_told_apart_and_delimiters_sniffed(tmp_path):
+    text = "客戶名稱\t聯絡電話\n台北市騰飛電子科技有限公司\t02-23456789\n高雄市華鑫貿易股份有限公司\t07-3456789\n"
+    big5 = tmp_path / "big5.tsv"
+    big5.write_bytes(text.encode("big5"))
+    x = extract_source(source(kind="csv", path=big5), ["客戶名稱"])
+    assert x.frame["客戶名稱"].to_list() == ["台北市騰飛電子科技有限公司", "高雄市華鑫貿易股份有限公司"]
+    assert "decoded as big5, delimiter '\\t'" in x.notes[0]
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes("客户名称;联系电话\n深圳市腾飞电子科技有限公司;0755-26012345\n广州市华鑫贸易有限公司;020-38765432\n".encode("gbk"))
+    x = extract_source(source(kind="csv", path=gbk), ["客户名称"])
+    assert x.frame["联系电话"].to_list() == ["0755-26012345", "020-38765432"]
+    assert "decoded as gb18030, delimiter ';'" in x.notes[0]
+
+
+def test_excel_error_cells_become_null_and_are_flagged(tmp_path):
+    path = tmp_path / "e.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("S")
+    ws.write_row(0, 0, ["客户名称", "金额", "比例"])
+    ws.write_row(1, 0, ["腾飞", 100])
+    ws.write_formula(1, 2, "=B2/0", None, "#DIV/0!")
+    ws.write(2, 0, "华鑫")
+    ws.write_formula(2, 1, "=NA()", None, "#N/A")
+    ws.write_formula(2, 2, "=B2*2", None, 200)  # a formula: its cached value is read
+    wb.close()
+    x = extract_source(source(path=path), ["客户名称", "金额"])
+    assert x.frame.select("金额", "比例").rows() == [("100", None), (None, "200")]
+    assert x.frame["_flags"].to_list() == [["excel_error:比例=#DIV/0!"], ["excel_error:金额=#N/A"]]
+    assert any("2 Excel error cells" in n for n in x.notes)
+
+
+def test_two_row_header_under_merged_cells_is_flattened(tmp_path):
+    path = tmp_path / "h.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("客户")
+    ws.merge_range(0, 1, 0, 4, "华南区客户清单")
+    ws.merge_range(1, 1, 2, 1, "客户名称")  # spans both header rows
+    ws.merge_range(1, 2, 1, 3, "联系人")
+    ws.write_row(2, 2, ["姓名", "电话"])
+    ws.write(1, 4, "地址")
+    ws.write_row(3, 1, ["深圳市腾飞电子科技有限公司", "王伟", "13812345678", "深圳市南山区"])
+    wb.close()
+    x = extract_source(source(path=path), ["客户名称", "联系人/电话"])
+    f = x.frame
+    assert [c for c in f.columns if not c.startswith("_")] == ["客户名称", "联系人/姓名", "联系人/电话", "地址"]  # blank column A dropped
+    assert f.row(0, named=True)["联系人/电话"] == "13812345678" and f["_row"].to_list() == [4]
+    assert "header on row 2-3" in x.notes[0]
+
+
+def test_sheet_pattern_concatenates_sheets_with_the_sheet_in_lineage(tmp_path):
+    path = tmp_path / "q.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "说明"
+    for name, rows in (("2023Q1", [["腾飞"], ["华鑫"]]), ("2023Q2", [["恒远"]]), ("2022Q4", [["旧"]])):
+        ws = wb.create_sheet(name)
+        ws.append(["客户名称"])
+        for r in rows:
+            ws.append(r)
+    hidden = wb.create_sheet("2023备份")
+    hidden.append(["客户名称"])
+    hidden.append(["不要"])
+    hidden.sheet_state = "hidden"
+    wb.save(path)
+    f = extract_source(source(path=path, sheet="2023*"), ["客户名称"]).frame
+    assert f.select("_source_key", "客户名称", "_sheet").rows() == [("2023Q1!2", "腾飞", "2023Q1"), ("2023Q1!3", "华鑫", "2023Q1"), ("2023Q2!2", "恒远", "2023Q2")]
+    assert extract_source(source(path=path, sheet="2023*", include_hidden_sheets=True), ["客户名称"]).frame.height == 4
+
+
+def test_hidden_rows_are_flagged_or_left_out_and_counted(tmp_path):
+    path = tmp_path / "hid.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for r in (["客户名称"], ["腾飞"], ["隐藏"], ["华鑫"]):
+        ws.append(r)
+    ws.row_dimensions[3].hidden = True
+    wb.save(path)
+    kept = extract_source(source(path=path), ["客户名称"])
+    assert kept.frame["_flags"].to_list() == [[], ["hidden_row"], []]
+    skipped = extract_source(source(path=path, skip_hidden_rows=True), ["客户名称"])
+    assert skipped.frame["客户名称"].to_list() == ["腾飞", "华鑫"] and skipped.skipped == {"hidden_rows": 1}
+
+
+def test_legacy_xls_and_long_numbers(tmp_path):
+    import xlwt
+
+    path = tmp_path / "old.xls"
+    wb = xlwt.Workbook()
+    ws = wb.add_sheet("客户")
+    for c, v in enumerate(["客户名称", "金额", "代码"]):
+        ws.write(0, c, v)
+    for c, v in enumerate(["深圳市腾飞电子科技有限公司", 12.5, 914403001922038216]):
+        ws.write(1, c, v)
+    wb.save(str(path))
+    x = extract_source(source(path=path), ["客户名称", "金额"])
+    assert x.frame.select("客户名称", "金额").row(0) == ("深圳市腾飞电子科技有限公司", "12.5")
+    assert any("'代码': 1 numbers of 16+ digits" in n for n in x.notes)

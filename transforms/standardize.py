@@ -6,7 +6,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_migrate.contracts import CANONICAL, CUSTOMER, EXTRA, FLAGS, LINEAGE
+from crm_migrate.contracts import CANONICAL, CUSTOMER, EXTRA, FLAGS, LINEAGE, QUARANTINE
 from transforms import credit_code as cc
 from transforms.addresses import standardize_addresses
 from transforms.amounts import standardize_amounts
@@ -50,8 +50,9 @@ class SourceMappingSpec:
 def rename_to_canonical(frame: pl.DataFrame, entity: str, spec: SourceMappingSpec) -> pl.DataFrame:
     """Select mapped columns under canonical names; unmapped source columns go to `extra` as JSON."""
     used = set(spec.columns.values())
-    unmapped = [c for c in frame.columns if c not in used and c not in LINEAGE]
-    exprs = [pl.col(c) for c in LINEAGE]
+    carried = [c for c in (FLAGS, QUARANTINE) if c in frame.columns]  # what the extractor noticed
+    unmapped = [c for c in frame.columns if c not in used and c not in LINEAGE and c not in carried]
+    exprs = [pl.col(c) for c in (*LINEAGE, *carried)]
     for name in CANONICAL[entity]:
         if name in spec.columns:
             exprs.append(pl.col(spec.columns[name]).alias(name))
@@ -144,7 +145,9 @@ def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappi
         df = acc.run(df, f"value_map:{fld}", fld, lambda f, fld=fld, lookup=lookup: apply_value_map(f, fld, lookup))
     _flag_counts(df, acc.stats)
     helpers = HELPERS[entity]
-    ordered = [*LINEAGE, *CANONICAL[entity], *helpers, FLAGS, EXTRA]
+    if QUARANTINE not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias(QUARANTINE))
+    ordered = [*LINEAGE, *CANONICAL[entity], *helpers, FLAGS, QUARANTINE, EXTRA]
     df = df.with_columns([pl.col(c).cast(t) for c, t in {**CANONICAL[entity], **helpers}.items() if c in df.columns])
     df = df.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in {**CANONICAL[entity], **helpers}.items() if c not in df.columns])
     return df.select(ordered), acc.stats
