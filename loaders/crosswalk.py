@@ -7,7 +7,7 @@ from __future__ import annotations
 import polars as pl
 import sqlalchemy as sa
 
-from loaders.target import make_engine
+from loaders.target import connect_target, make_engine
 
 SCHEMA = {"_source": pl.String, "_source_key": pl.String, "target_id": pl.String}
 
@@ -18,7 +18,7 @@ def previous_crosswalk(url: str, ledger_table: str, sources: list[str]) -> pl.Da
         return pl.DataFrame(schema=SCHEMA)
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
+        with connect_target(engine, url) as conn:
             if not sa.inspect(conn).has_table(ledger_table):
                 return pl.DataFrame(schema=SCHEMA)
             t = sa.Table(ledger_table, sa.MetaData(), autoload_with=conn)

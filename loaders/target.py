@@ -35,18 +35,22 @@ def make_engine(url: str) -> sa.Engine:
     return engine
 
 
+def connect_target(engine: sa.Engine, url: str) -> sa.Connection:
+    """A connection to the target, or a clear error naming the masked URL."""
+    try:
+        return engine.connect()
+    except Exception as exc:  # driver errors differ per dialect
+        detail = str(getattr(exc, "orig", exc)).splitlines()[0]
+        raise MigrationError(f"cannot connect to the target {mask_url(url)}: {mask_url(detail)}",
+                             hint="check target.url and that the database server is running") from None
+
+
 @contextmanager
 def target_session(url: str, tables: list[sa.Table], dry_run: bool) -> Iterator[sa.Connection]:
     """Yield a connection inside a transaction with every table present; commit, or roll back on dry run/failure."""
     engine = make_engine(url)
     try:
-        try:
-            conn = engine.connect()
-        except Exception as exc:
-            detail = str(getattr(exc, "orig", exc)).splitlines()[0]
-            raise MigrationError(f"cannot connect to the target {mask_url(url)}: {mask_url(detail)}",
-                                 hint="check target.url and that the database server is running") from None
-        with conn:
+        with connect_target(engine, url) as conn:
             existing = set(sa.inspect(conn).get_table_names())
             missing = [t for t in tables if t.name not in existing]
             if missing and not dry_run:

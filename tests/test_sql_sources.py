@@ -30,10 +30,10 @@ def make_table(url, rows):
 def test_incremental_extraction_reads_only_rows_after_the_watermark(any_db_url):
     make_table(any_db_url, [{"id": i, "name": f"公司{i}", "updated": datetime(2024, 1, i)} for i in range(1, 6)])
     first = extract_source(source(any_db_url, watermark="updated"), ["name"])
-    assert first.frame.height == 5 and first.watermark == "2024-01-05"
-    later = extract_source(source(any_db_url, watermark="updated"), ["name"], since="2024-01-03")
+    assert first.frame.height == 5 and datetime.fromisoformat(first.watermark) == datetime(2024, 1, 5)
+    later = extract_source(source(any_db_url, watermark="updated"), ["name"], since=first.watermark.replace("05", "03"))
     assert sorted(later.frame["_source_key"].to_list()) == ["4", "5"]
-    assert later.notes[0] == "incremental: rows with updated > 2024-01-03"
+    assert later.notes[0].startswith("incremental: rows with updated > 2024-01-03")
 
 
 def test_incremental_query_source(any_db_url):
