@@ -60,11 +60,12 @@ def rows_to_frame(
     rows: Iterable[list[Any]],
     row_numbers: Iterable[int],
     key_column: str | None,
+    uniform: bool = False,
 ) -> pl.DataFrame:
     """Build a text frame with lineage; the key is the row number when there is no key column."""
     from extractors.columns import rows_to_text_frame
 
-    frame = rows_to_text_frame(columns, rows if isinstance(rows, list) else list(rows))
+    frame = rows_to_text_frame(columns, rows if isinstance(rows, list) else list(rows), uniform)
     return stamp_lineage(frame, source, pl.Series(ROW, list(row_numbers), dtype=pl.Int64), key_column)
 
 

@@ -24,16 +24,41 @@ INTEGER_RENDER_LIMIT = 2**63
 
 
 def _blank_to_null(s: pl.Series) -> pl.Series:
-    return s.set(s.str.strip_chars() == "", None) if s.null_count() < len(s) else s
+    blank = ~s.str.contains(r"\S")  # stops at the first visible character: cheap on real text
+    return s.set(blank, None) if blank.any() else s
 
 
 def _render_float(s: pl.Series) -> pl.Series:
+    s = s.fill_nan(None)
     whole = (s == s.floor()) & (s.abs() < INTEGER_RENDER_LIMIT)
-    return pl.select(pl.when(whole).then(s.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(s.cast(pl.String))).to_series()
+    if not whole.any():
+        return s.cast(pl.String)
+    return s.cast(pl.Int64, strict=False).cast(pl.String).zip_with(whole.fill_null(False), s.cast(pl.String))
 
 
 def _render_datetime(s: pl.Series) -> pl.Series:
     return s.dt.strftime("%Y-%m-%d %H:%M:%S%.f").str.strip_suffix(" 00:00:00")
+
+
+def render_text(s: pl.Series) -> pl.Series | None:
+    """A typed column as exact text, the same rendering whatever the reader; None for a type with
+    no exact rendering here (the caller then reads another way)."""
+    dtype = s.dtype
+    if dtype == pl.String:
+        return _blank_to_null(s)
+    if dtype == pl.Null:
+        return s.cast(pl.String)
+    if dtype.is_integer() or isinstance(dtype, pl.Decimal) or dtype in (pl.Date, pl.Boolean, pl.Time):
+        return s.cast(pl.String)
+    if dtype.is_float():
+        return _render_float(s.cast(pl.Float64))
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:
+            return s.dt.strftime("%Y-%m-%d %H:%M:%S%.f%:z")
+        return _render_datetime(s)
+    if dtype == pl.Binary:
+        return s.bin.encode("hex")
+    return None
 
 
 def column_to_text(name: str, values: Sequence[Any]) -> pl.Series:
@@ -44,11 +69,16 @@ def column_to_text(name: str, values: Sequence[Any]) -> pl.Series:
         elif kinds == {str}:
             out = _blank_to_null(pl.Series(values, dtype=pl.String))
         elif kinds == {int}:
-            out = pl.Series(values, dtype=pl.Int128).cast(pl.String)
-        elif kinds <= {int, float}:
-            out = _render_float(pl.Series(values, dtype=pl.Float64)) if float in kinds and int not in kinds else None
-        elif kinds == {Decimal}:
-            out = pl.Series([None if v is None else format(v, "f") for v in values], dtype=pl.String)
+            try:
+                out = pl.Series(values, dtype=pl.Int64).cast(pl.String)
+            except OverflowError:
+                out = pl.Series(values, dtype=pl.Int128).cast(pl.String)
+        elif kinds <= {int, float}:  # SQLite NUMERIC affinity mixes them; exact in a double below 2**53
+            s = pl.Series(values, dtype=pl.Float64, strict=False)
+            out = None if (s.abs() >= 2**53).any() else _render_float(s)
+        elif kinds == {Decimal}:  # one scale per column: 1.5 and 2.25 read as 1.50 and 2.25, the same values
+            s = pl.Series(values, strict=False)
+            out = s.cast(pl.String) if isinstance(s.dtype, pl.Decimal) else None
         elif kinds == {datetime} and not any(v.tzinfo for v in values if v is not None):
             out = _render_datetime(pl.from_arrow(pa.array(values, type=pa.timestamp("us"))))
         elif kinds == {date}:
@@ -77,12 +107,13 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def rows_to_text_frame(columns: list[str], rows: Sequence[Sequence[Any]]) -> pl.DataFrame:
+def rows_to_text_frame(columns: list[str], rows: Sequence[Sequence[Any]], uniform: bool = False) -> pl.DataFrame:
+    """`uniform`: every row has exactly len(columns) values (database rows), so no padding check."""
     width = len(columns)
     if not rows:
         return pl.DataFrame({c: pl.Series(c, [], dtype=pl.String) for c in columns})
     with gc_paused():
-        padded = rows if all(len(r) == width for r in rows) else [(list(r) + [None] * width)[:width] for r in rows]
+        padded = rows if uniform or all(len(r) == width for r in rows) else [(list(r) + [None] * width)[:width] for r in rows]
         return pl.DataFrame([column_to_text(c, vals) for c, vals in zip(columns, zip(*padded))])
 
 

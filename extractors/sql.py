@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from queue import Queue
+from threading import Thread
+from typing import Any, Iterator
 
 import polars as pl
 import sqlalchemy as sa
@@ -13,7 +15,7 @@ from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from crm_migrate.contracts import FLAGS
 from crm_migrate.errors import MigrationError
 from crm_migrate.secrets import mask_url
-from extractors.base import Extracted, as_text, require_columns, rows_to_frame
+from extractors.base import Extracted, as_text, require_columns, rows_to_frame, stamp_lineage
 from extractors.columns import gc_paused
 from extractors.mojibake import repair_frame
 
@@ -29,6 +31,29 @@ def connect(url: str) -> sa.Engine:
         hint = ("the database user lacks a privilege: grant SELECT on the source" if "denied" in detail.lower() or "permission" in detail.lower()
                 else "check the URL, that the server is running, and the credentials (use ${ENV_VAR} for the password)")
         raise MigrationError(f"cannot connect to {mask_url(url)}: {mask_url(detail)}", hint=hint) from None
+
+
+def prefetched(chunks: Iterator[list], depth: int = 2) -> Iterator[list]:
+    """Fetch the next chunks in a thread while the caller converts this one: the driver waits on the
+    network or SQLite's engine with the GIL released, so the two overlap. At most `depth` chunks wait."""
+    queue: Queue = Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                queue.put(chunk)
+            queue.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            queue.put(exc)
+
+    thread = Thread(target=produce, name="crm-migrate-fetch", daemon=True)
+    thread.start()
+    while (item := queue.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    thread.join()
 
 
 def _typed(text: str, column: sa.Column | None) -> Any:
@@ -71,29 +96,73 @@ def _statement(conn: sa.Connection, source, since: str | None) -> tuple[Any, str
     return sa.text(source.query), "query", {}
 
 
+def _larger(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    try:
+        return a if Decimal(str(a)) >= Decimal(str(b)) else b  # numeric text compares as numbers
+    except ArithmeticError:
+        return max(a, b)
+
+
+def _read_arrow(engine: sa.Engine, stmt, params: dict, source) -> tuple[list[pl.DataFrame], Any]:
+    from extractors import arrow_sql
+
+    compiled = (stmt.bindparams(**params) if params else stmt).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    frames, seen, high = [], 0, None
+    for batch in arrow_sql.batches(engine.url, str(compiled)):
+        text, typed = arrow_sql.batch_to_text(batch)
+        if source.watermark in typed.columns:
+            values = typed.get_column(source.watermark).drop_nulls()
+            if len(values):
+                high = _larger(high, values.max() if values.dtype != pl.String else max(values.to_list(), key=lambda v: (len(v), v)))
+        frames.append(stamp_lineage(text, source.name, pl.Series(range(seen + 1, seen + batch.num_rows + 1), dtype=pl.Int64), source.key))
+        seen += batch.num_rows
+    return frames, high
+
+
+def _read_dbapi(conn: sa.Connection, stmt, params: dict, source, columns: list[str] | None = None) -> tuple[list[pl.DataFrame], Any, list[str]]:
+    result = conn.execution_options(stream_results=True, yield_per=source.chunk_size).execute(stmt, params)
+    columns = list(result.keys())
+    wm_index = columns.index(source.watermark) if source.watermark in columns else None
+    frames, seen, high = [], 0, None
+    for part in prefetched(result.partitions()):
+        with gc_paused():
+            frames.append(rows_to_frame(source.name, columns, part, range(seen + 1, seen + len(part) + 1), source.key, uniform=True))
+        if wm_index is not None:
+            values = [r[wm_index] for r in part if r[wm_index] is not None]
+            if values:
+                high = _larger(high, max(values))
+        seen += len(part)
+    return frames, high, columns
+
+
 def extract_sql(source, expected_columns: list[str], since: str | None = None) -> Extracted:
     """Read the table or query; with a watermark column and `since`, only rows after it. The returned
     `watermark` is the largest value read (text), for the next run."""
+    from extractors import arrow_sql
+
     engine = connect(source.url)
     where = mask_url(source.url)
-    high: Any = None
+    notes = [f"incremental: rows with {source.watermark} > {since}"] if since is not None else []
     try:
         with engine.connect() as conn:
             stmt, label, params = _statement(conn, source, since)
-            result = conn.execution_options(stream_results=True, yield_per=source.chunk_size).execute(stmt, params)
-            columns = list(result.keys())
+            columns = list(conn.execute(stmt.limit(0) if source.table else sa.text(f"SELECT * FROM ({source.query}) AS q WHERE 1 = 0")).keys())
             require_columns(columns, expected_columns + ([source.key] if source.key else []), file=where, table=label)
-            wm_index = columns.index(source.watermark) if source.watermark in columns else None
-            frames, seen = [], 0
-            for part in result.partitions():
-                with gc_paused():
-                    frames.append(rows_to_frame(source.name, columns, part, range(seen + 1, seen + len(part) + 1), source.key))
-                if wm_index is not None:
-                    values = [r[wm_index] for r in part if r[wm_index] is not None]
-                    if values:
-                        top = max(values)
-                        high = top if high is None or top > high else high
-                seen += len(part)
+            fast_stmt = _arrow_statement(conn, engine, stmt, source) if source.reader == "auto" and arrow_sql.supported(engine.url) else None
+            frames = None
+            if fast_stmt is not None:
+                try:
+                    frames, high = _read_arrow(engine, fast_stmt, params, source)
+                    notes.append("read through ADBC (Arrow)")
+                except Exception as exc:  # noqa: BLE001 - the DBAPI path is the reference; say why it was needed
+                    notes.append(f"ADBC fast path not used ({type(exc).__name__}: {mask_url(str(exc)).splitlines()[0][:120]}); read through the DBAPI driver")
+                    frames = None
+            if frames is None:
+                frames, high, columns = _read_dbapi(conn, stmt, params, source)
     except MigrationError:
         raise
     except SQLAlchemyError as exc:
@@ -103,11 +172,28 @@ def extract_sql(source, expected_columns: list[str], since: str | None = None) -
         raise MigrationError(f"reading failed: {mask_url(detail)}", file=where, hint=hint) from None
     finally:
         engine.dispose()
-    frame = pl.concat(frames) if frames else rows_to_frame(source.name, columns, [], [], source.key)
+    frame = pl.concat(frames, how="vertical_relaxed") if frames else rows_to_frame(source.name, columns, [], [], source.key)
     frame = frame.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(FLAGS))
-    notes = [f"incremental: rows with {source.watermark} > {since}"] if since is not None else []
     if source.repair_mojibake:
-        text_columns = [c for c in columns if frame.schema[c] == pl.String]
+        text_columns = [c for c in columns if frame.schema.get(c) == pl.String]
         frame, fixed = repair_frame(frame, text_columns)
         notes += fixed
     return Extracted(source.name, frame, f"{where} {label}", notes=notes, watermark=as_text(high))
+
+
+def _arrow_statement(conn: sa.Connection, engine: sa.Engine, stmt, source):
+    """The statement for the ADBC path, or None where that path would not be exact."""
+    from extractors import arrow_sql
+
+    if engine.dialect.name == "postgresql":
+        return stmt
+    if source.table is None:
+        return None
+    table = stmt.get_final_froms()[0]
+    plan = arrow_sql.sqlite_column_plan(conn, table)
+    if plan is None:
+        return None
+    return stmt.with_only_columns(*[
+        sa.cast(table.c[name], sa.Float).label(name) if how == "real" else sa.type_coerce(table.c[name], sa.types.NullType()).label(name)
+        for name, how in plan.items()
+    ])

@@ -63,6 +63,9 @@ class SourceConfig(Strict):
     query: str | None = Field(None, description="A read-only SELECT instead of a table.")
     chunk_size: int = Field(50_000, ge=100, description="Rows per fetch (sql); memory stays flat, whatever the table size.")
     watermark: str | None = Field(None, description="Column for incremental runs (sql): only rows above the value stored by the last successful run.")
+    reader: Literal["auto", "dbapi"] = Field(
+        "auto", description="sql: `auto` streams SQLite and PostgreSQL through ADBC (Arrow) where that is exact, else the DBAPI driver; `dbapi` always uses the driver."
+    )
     repair_mojibake: bool = Field(True, description="Repair GBK/UTF-8 text garbled by a latin1 column (sql), when unambiguous.")
 
     _v_paths = field_validator("mapping", "path")(classmethod(lambda cls, v, info: _resolve(v, info)))

@@ -114,8 +114,9 @@ def test_workbook_round_trip(tmp_path_factory, rows, mixed_values):
     assert diffs == []
 
 
-@pytest.mark.parametrize("db", ["sqlite", "postgresql", "mysql"])
-def test_table_round_trip(db, request, tmp_path_factory):
+@pytest.mark.parametrize("db, reader", [("sqlite", "auto"), ("sqlite", "dbapi"), ("postgresql", "auto"), ("postgresql", "dbapi"), ("mysql", "auto")])
+def test_table_round_trip(db, reader, request, tmp_path_factory):
+    """`auto` reads SQLite and PostgreSQL through ADBC; `dbapi` through the Python driver."""
     url = f"sqlite:///{tmp_path_factory.mktemp('rt') / 'rt.sqlite'}" if db == "sqlite" else request.getfixturevalue("pg_url" if db == "postgresql" else "mysql_url")
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -133,8 +134,10 @@ def test_table_round_trip(db, request, tmp_path_factory):
             conn.execute(table.insert(), [{"id": i, **r} for i, r in enumerate(rows, start=1)])
         engine.dispose()
         src = SourceConfig.model_validate({"name": "rt", "kind": "sql", "entity": "customer", "mapping": "m.yaml", "url": url,
-                                           "table": "rt_values", "key": "id", "chunk_size": 100, "repair_mojibake": False})
-        frame = extract_source(src, ["text"]).frame
+                                           "table": "rt_values", "key": "id", "chunk_size": 100, "repair_mojibake": False, "reader": reader})
+        extracted = extract_source(src, ["text"])
+        assert ("read through ADBC (Arrow)" in extracted.notes) == (reader == "auto" and db != "mysql")
+        frame = extracted.frame
         got = {int(r["id"]): r for r in frame.iter_rows(named=True)}
         def expected(kind, value):  # SQLite has no exact decimal type: NUMERIC values are stored as doubles
             return Decimal(repr(float(value))) if db == "sqlite" and kind == "amount" and value is not None else value
