@@ -1,9 +1,12 @@
 """The fast path for SQLite and PostgreSQL sources: ADBC drivers stream Arrow record batches
-(PostgreSQL through COPY), so no Python object is built per cell; values become exact text in polars.
+(PostgreSQL through COPY), so no Python object is built per cell; values become exact text in polars,
+rendered once over all batches.
 
-Used only where it is exact: PostgreSQL columns are strictly typed; a SQLite table qualifies when
-each column holds one storage class (ADBC would print a mixed column's numbers as `1.000000e+00`).
-Anything else (other databases, unknown types, a driver error) goes the DBAPI way."""
+PostgreSQL columns are strictly typed, so Arrow types are exact. SQLite stores any value in any
+column except those of TEXT affinity; ADBC would print a mixed column's numbers as `1.000000e+00`.
+So each non-TEXT column is selected as exact text (reals with 17 significant digits) beside its
+`typeof()`, and reals are re-rendered in shortest form. Other databases, unknown types or a driver
+error go the DBAPI way."""
 from __future__ import annotations
 
 from typing import Iterator
@@ -12,9 +15,10 @@ import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
 
-from extractors.columns import render_text
+from extractors.columns import _render_float, render_text
 
 DIALECTS = ("sqlite", "postgresql")
+TYPE_PREFIX = "__sqlite_type__"
 
 
 def supported(url: sa.URL) -> bool:
@@ -40,60 +44,79 @@ def _connect(url: sa.URL):
     return driver.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
 
 
-def sqlite_column_plan(conn: sa.Connection, table: sa.Table) -> dict[str, str] | None:
-    """One scan over the table: per column `as_is` (one storage class, NULLs aside) or `real`
-    (integers and reals mixed, as NUMERIC affinity stores them; exact as doubles below 2**53).
-    None when a column mixes anything else: the DBAPI path reads it exactly."""
-    plan = {c.name: "as_is" for c in table.c}
-    suspects = [c for c in table.c if not _text_affinity(c)]
-    if not suspects:
-        return plan
-    checks = []
-    for c in suspects:
-        kind = sa.case((c.is_not(None), sa.func.typeof(c)))
-        checks += [sa.func.min(kind), sa.func.max(kind), sa.func.max(sa.case((sa.func.typeof(c) == "integer", sa.func.abs(c))))]
-    row = conn.execute(sa.select(*checks).select_from(table)).one()
-    for i, c in enumerate(suspects):
-        low, high, biggest = row[3 * i: 3 * i + 3]
-        if low == high:
-            continue
-        if (low, high) == ("integer", "real") and (biggest or 0) < 2**53:
-            plan[c.name] = "real"
-        else:
-            return None
-    return plan
-
-
 def _text_affinity(column: sa.Column) -> bool:
     """SQLite stores every value of a TEXT-affinity column (declared CHAR, CLOB or TEXT) as text."""
     declared = str(column.type).upper() if not isinstance(column.type, sa.types.NullType) else ""
     return "INT" not in declared and any(word in declared for word in ("CHAR", "CLOB", "TEXT"))
 
 
-def _plain(array: pa.ChunkedArray | pa.Array) -> pa.Array:
+def sqlite_columns(table: sa.Table) -> list:
+    """The select list for SQLite: TEXT-affinity columns as they are; every other column as exact
+    text plus its storage class."""
+    out = []
+    for c in table.c:
+        if _text_affinity(c):
+            out.append(sa.type_coerce(c, sa.types.NullType()).label(c.name))
+            continue
+        kind = sa.func.typeof(c)
+        exact = sa.case((kind == "real", sa.func.printf("%!.17g", c)), else_=sa.cast(c, sa.Text))
+        out += [exact.label(c.name), kind.label(TYPE_PREFIX + c.name)]
+    return out
+
+
+def _plain(array: pa.Array) -> pa.Array:
     """PostgreSQL NUMERIC and other opaque types arrive as extension arrays over exact text."""
     return array.storage if isinstance(array, pa.ExtensionArray) else array
 
 
-def batches(url: sa.URL, sql: str) -> Iterator[pa.RecordBatch]:
+def typed_batches(url: sa.URL, sql: str) -> Iterator[pl.DataFrame]:
+    """Each Arrow batch as a polars frame, as it arrives (the Arrow buffers are dropped behind it)."""
     with _connect(url) as conn:
         cur = conn.cursor()
         try:
             if url.get_backend_name() == "sqlite":  # the driver's default of 1,024 rows makes per-batch costs dominate
                 cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
             cur.execute(sql)
-            yield from cur.fetch_record_batch()
+            for batch in cur.fetch_record_batch():
+                yield pl.DataFrame([pl.Series(name, _plain(col)) for name, col in zip(batch.schema.names, batch.columns)])
         finally:
             cur.close()
 
 
-def batch_to_text(batch: pa.RecordBatch) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(text frame, typed frame). Raises TypeError for a column type with no exact rendering."""
-    typed = pl.DataFrame([pl.Series(name, _plain(col)) for name, col in zip(batch.schema.names, batch.columns)])
+def to_text(typed: pl.DataFrame) -> pl.DataFrame:
+    """All columns as exact text. Raises TypeError for a column type with no exact rendering."""
     out = []
     for s in typed.iter_columns():
-        text = render_text(s)
+        if s.name.startswith(TYPE_PREFIX):
+            continue
+        kind = TYPE_PREFIX + s.name
+        if kind in typed.columns:  # SQLite: reals were printed with 17 digits; shortest form, like other readers
+            is_real = (typed.get_column(kind) == "real").fill_null(False)
+            text = render_text(s)
+            if is_real.any():
+                text = _render_float(s.cast(pl.Float64, strict=False)).zip_with(is_real, text)
+        else:
+            text = render_text(s)
         if text is None:
             raise TypeError(f"column {s.name}: type {s.dtype} has no exact text rendering here")
         out.append(text.alias(s.name))
-    return pl.DataFrame(out), typed
+    return pl.DataFrame(out)
+
+
+def watermark_of(typed: pl.DataFrame, column: str):
+    """The largest value of the watermark column, compared as its type says."""
+    s = typed.get_column(column).drop_nulls()
+    if not len(s):
+        return None
+    kind = TYPE_PREFIX + column
+    if kind in typed.columns:
+        kinds = set(typed.get_column(kind).drop_nulls().unique().to_list())
+        if kinds <= {"integer", "real"}:
+            return s.cast(pl.Decimal(38, 12)).max()
+        return s.max()
+    if s.dtype == pl.String:  # PostgreSQL NUMERIC arrives as exact text
+        try:
+            return s.cast(pl.Decimal(38, 12)).max()
+        except pl.exceptions.InvalidOperationError:
+            return s.max()
+    return s.max()

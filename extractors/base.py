@@ -27,6 +27,7 @@ class Extracted:
     skipped: dict[str, int] = field(default_factory=dict)  # e.g. {"blank_rows": 3}
     notes: list[str] = field(default_factory=list)
     watermark: str | None = None  # the largest watermark value read, for the next incremental run
+    key_is_unique: bool = False  # the database guarantees it (the key is the primary key)
 
 
 def as_text(value: Any) -> str | None:
@@ -120,6 +121,8 @@ def extract_source(source, expected_columns: list[str], since: str | None = None
 
 def flag_repeated_keys(extracted: Extracted) -> Extracted:
     """A key that appears more than once in one source: every such record is kept and flagged."""
+    if extracted.key_is_unique:
+        return extracted
     frame = extracted.frame
     repeated = frame.get_column(SOURCE_KEY).is_duplicated()
     n = int(repeated.sum())

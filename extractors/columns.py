@@ -85,6 +85,10 @@ def column_to_text(name: str, values: Sequence[Any]) -> pl.Series:
             out = pl.from_arrow(pa.array(values, type=pa.date32())).cast(pl.String)
         elif kinds == {bool}:
             out = pl.Series(values, dtype=pl.Boolean).cast(pl.String)
+        elif kinds <= {str, int, float}:  # numbers and text in one column, as hand-kept sheets have
+            is_float = pl.Series([type(v) is float for v in values], dtype=pl.Boolean)
+            floats = _render_float(pl.Series(values, dtype=pl.Float64, strict=False))
+            out = _blank_to_null(floats.zip_with(is_float, pl.Series(values, dtype=pl.String, strict=False)))
         else:
             out = None
     except (OverflowError, TypeError, ValueError, pl.exceptions.PolarsError):

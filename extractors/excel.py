@@ -116,26 +116,37 @@ def _read_sheet(wb, path: Path, sheet: str, source, expected: list[str], several
     else:
         start, depth, columns = detect_header(rows, merges, expected)
     require_columns(columns, expected + ([source.key] if source.key else []), row=start + 1, **where)
-    body, numbers, skipped, flags = [], [], {"blank_rows": 0, "hidden_rows": 0}, []
+    skipped = {"blank_rows": 0, "hidden_rows": 0}
     first_data = start + depth
-    for i in range(first_data, len(rows)):
-        row = rows[i]
-        if i in extras.hidden_rows and source.skip_hidden_rows:
-            skipped["hidden_rows"] += 1
-            continue
-        errs = [f"excel_error:{columns[c]}={e}" for (r, c), e in extras.errors.items() if r == i and c < len(columns)] if extras.errors else []
-        if not errs and all(c is None or c == "" for c in row):
-            skipped["blank_rows"] += 1
-            continue
-        body.append(row)
-        numbers.append(i + 1)  # the row number a person sees in Excel
-        flags.append(errs + (["hidden_row"] if i in extras.hidden_rows else []))
-    frame = rows_to_text_frame(columns, body)
-    blank_cols = [c for c in frame.columns if c.startswith("column_") and frame.get_column(c).null_count() == frame.height]
+    # Flags per 0-based sheet row, sparse: most rows have none.
+    marks: dict[int, list[str]] = {}
+    for (r, c), e in extras.errors.items():
+        if r >= first_data and c < len(columns):
+            marks.setdefault(r, []).append(f"excel_error:{columns[c]}={e}")
+    for r in extras.hidden_rows:
+        if r >= first_data and not source.skip_hidden_rows:
+            marks.setdefault(r, []).append("hidden_row")
+    frame = rows_to_text_frame(columns, rows[first_data:]).with_columns(
+        pl.int_range(first_data + 1, first_data + 1 + len(rows) - first_data, dtype=pl.Int64).alias("__excel_row"))
+    if source.skip_hidden_rows and extras.hidden_rows:
+        hidden = pl.col("__excel_row").is_in([r + 1 for r in extras.hidden_rows])
+        skipped["hidden_rows"] = frame.filter(hidden).height
+        frame = frame.filter(~hidden)
+    # Rows that are not records: every cell empty and nothing to say about them.
+    blank = pl.all_horizontal(pl.col(columns).is_null()) & ~pl.col("__excel_row").is_in([r + 1 for r in marks])
+    skipped["blank_rows"] = frame.filter(blank).height
+    frame = frame.filter(~blank)
+    if marks:
+        flag_rows = pl.DataFrame({"__excel_row": [r + 1 for r in marks], FLAGS: list(marks.values())},
+                                 schema={"__excel_row": pl.Int64, FLAGS: pl.List(pl.String)})
+        frame = frame.join(flag_rows, on="__excel_row", how="left", maintain_order="left").with_columns(pl.col(FLAGS).fill_null([]))
+    else:
+        frame = frame.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(FLAGS))
+    blank_cols = [c for c in columns if c.startswith("column_") and frame.get_column(c).null_count() == frame.height]
     frame = frame.drop(blank_cols)
-    big = large_integers(frame)
-    frame = stamp_lineage(frame.with_columns(pl.Series(FLAGS, flags, dtype=pl.List(pl.String))), source.name,
-                          pl.Series(numbers, dtype=pl.Int64), source.key)
+    big = large_integers(frame.drop(FLAGS, "__excel_row"))
+    numbers = frame.get_column("__excel_row")  # the row number a person sees in Excel
+    frame = stamp_lineage(frame.drop("__excel_row"), source.name, numbers, source.key)
     if several:  # rows of several sheets: the sheet is part of the lineage
         frame = frame.with_columns(pl.lit(sheet).alias("_sheet"))
         if not source.key:

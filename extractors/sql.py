@@ -111,16 +111,16 @@ def _read_arrow(engine: sa.Engine, stmt, params: dict, source) -> tuple[list[pl.
     from extractors import arrow_sql
 
     compiled = (stmt.bindparams(**params) if params else stmt).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-    frames, seen, high = [], 0, None
-    for batch in arrow_sql.batches(engine.url, str(compiled)):
-        text, typed = arrow_sql.batch_to_text(batch)
-        if source.watermark in typed.columns:
-            values = typed.get_column(source.watermark).drop_nulls()
-            if len(values):
-                high = _larger(high, values.max() if values.dtype != pl.String else max(values.to_list(), key=lambda v: (len(v), v)))
-        frames.append(stamp_lineage(text, source.name, pl.Series(range(seen + 1, seen + batch.num_rows + 1), dtype=pl.Int64), source.key))
-        seen += batch.num_rows
-    return frames, high
+    batches = list(arrow_sql.typed_batches(engine.url, str(compiled)))
+    if not batches:
+        return [], None
+    typed = pl.concat(batches, how="vertical", rechunk=False)
+    del batches
+    high = arrow_sql.watermark_of(typed, source.watermark) if source.watermark in typed.columns else None
+    text = arrow_sql.to_text(typed)
+    del typed
+    rows = pl.int_range(1, text.height + 1, dtype=pl.Int64, eager=True)
+    return [stamp_lineage(text, source.name, rows, source.key)], high
 
 
 def _read_dbapi(conn: sa.Connection, stmt, params: dict, source, columns: list[str] | None = None) -> tuple[list[pl.DataFrame], Any, list[str]]:
@@ -150,6 +150,7 @@ def extract_sql(source, expected_columns: list[str], since: str | None = None) -
     try:
         with engine.connect() as conn:
             stmt, label, params = _statement(conn, source, since)
+            key_is_pk = bool(source.table and source.key) and [c.name for c in stmt.get_final_froms()[0].primary_key.columns] == [source.key]
             columns = list(conn.execute(stmt.limit(0) if source.table else sa.text(f"SELECT * FROM ({source.query}) AS q WHERE 1 = 0")).keys())
             require_columns(columns, expected_columns + ([source.key] if source.key else []), file=where, table=label)
             fast_stmt = _arrow_statement(conn, engine, stmt, source) if source.reader == "auto" and arrow_sql.supported(engine.url) else None
@@ -178,10 +179,10 @@ def extract_sql(source, expected_columns: list[str], since: str | None = None) -
         text_columns = [c for c in columns if frame.schema.get(c) == pl.String]
         frame, fixed = repair_frame(frame, text_columns)
         notes += fixed
-    return Extracted(source.name, frame, f"{where} {label}", notes=notes, watermark=as_text(high))
+    return Extracted(source.name, frame, f"{where} {label}", notes=notes, watermark=as_text(high), key_is_unique=key_is_pk)
 
 
-def _arrow_statement(conn: sa.Connection, engine: sa.Engine, stmt, source):
+def _arrow_statement(conn: sa.Connection, engine: sa.Engine, stmt, source):  # noqa: ARG001
     """The statement for the ADBC path, or None where that path would not be exact."""
     from extractors import arrow_sql
 
@@ -189,11 +190,4 @@ def _arrow_statement(conn: sa.Connection, engine: sa.Engine, stmt, source):
         return stmt
     if source.table is None:
         return None
-    table = stmt.get_final_froms()[0]
-    plan = arrow_sql.sqlite_column_plan(conn, table)
-    if plan is None:
-        return None
-    return stmt.with_only_columns(*[
-        sa.cast(table.c[name], sa.Float).label(name) if how == "real" else sa.type_coerce(table.c[name], sa.types.NullType()).label(name)
-        for name, how in plan.items()
-    ])
+    return stmt.with_only_columns(*arrow_sql.sqlite_columns(stmt.get_final_froms()[0]))
