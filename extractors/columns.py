@@ -61,13 +61,21 @@ def render_text(s: pl.Series) -> pl.Series | None:
     return None
 
 
-def column_to_text(name: str, values: Sequence[Any]) -> pl.Series:
+def _naive(values: Sequence[Any]) -> bool:
+    """Datetimes without a time zone. A driver gives one kind per column, so the first value tells;
+    an aware value later is still caught (pyarrow refuses to mix them)."""
+    first = next((v for v in values if v is not None), None)
+    return getattr(first, "tzinfo", None) is None
+
+
+def column_to_text(name: str, values: Sequence[Any], blank_check: bool = True) -> pl.Series:
     kinds = set(map(type, values)) - {type(None)}
     try:
         if not kinds:
             out = pl.Series(values, dtype=pl.String)
         elif kinds == {str}:
-            out = _blank_to_null(pl.Series(values, dtype=pl.String))
+            out = pl.Series(values, dtype=pl.String)
+            out = _blank_to_null(out) if blank_check else out
         elif kinds == {int}:
             try:
                 out = pl.Series(values, dtype=pl.Int64).cast(pl.String)
@@ -79,7 +87,9 @@ def column_to_text(name: str, values: Sequence[Any]) -> pl.Series:
         elif kinds == {Decimal}:  # one scale per column: 1.5 and 2.25 read as 1.50 and 2.25, the same values
             s = pl.Series(values, strict=False)
             out = s.cast(pl.String) if isinstance(s.dtype, pl.Decimal) else None
-        elif kinds == {datetime} and not any(v.tzinfo for v in values if v is not None):
+        elif kinds in ({datetime}, {datetime, date}) and _naive(values):
+            if date in kinds:  # Excel gives a datetime cell at midnight as a date; both render as the date
+                values = [datetime(v.year, v.month, v.day) if type(v) is date else v for v in values]
             out = _render_datetime(pl.from_arrow(pa.array(values, type=pa.timestamp("us"))))
         elif kinds == {date}:
             out = pl.from_arrow(pa.array(values, type=pa.date32())).cast(pl.String)
@@ -118,7 +128,9 @@ def rows_to_text_frame(columns: list[str], rows: Sequence[Sequence[Any]], unifor
         return pl.DataFrame({c: pl.Series(c, [], dtype=pl.String) for c in columns})
     with gc_paused():
         padded = rows if uniform or all(len(r) == width for r in rows) else [(list(r) + [None] * width)[:width] for r in rows]
-        return pl.DataFrame([column_to_text(c, vals) for c, vals in zip(columns, zip(*padded))])
+        frame = pl.DataFrame([column_to_text(c, vals, blank_check=False) for c, vals in zip(columns, zip(*padded))])
+    # Whitespace-only text is empty: one pass over all text columns, in parallel.
+    return frame.with_columns(pl.when(pl.col(pl.String).str.contains(r"\S")).then(pl.col(pl.String)))
 
 
 def large_integers(frame: pl.DataFrame) -> dict[str, int]:

@@ -111,16 +111,14 @@ def _read_arrow(engine: sa.Engine, stmt, params: dict, source) -> tuple[list[pl.
     from extractors import arrow_sql
 
     compiled = (stmt.bindparams(**params) if params else stmt).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-    batches = list(arrow_sql.typed_batches(engine.url, str(compiled)))
-    if not batches:
-        return [], None
-    typed = pl.concat(batches, how="vertical", rechunk=False)
-    del batches
-    high = arrow_sql.watermark_of(typed, source.watermark) if source.watermark in typed.columns else None
-    text = arrow_sql.to_text(typed)
-    del typed
-    rows = pl.int_range(1, text.height + 1, dtype=pl.Int64, eager=True)
-    return [stamp_lineage(text, source.name, rows, source.key)], high
+    frames, seen, high = [], 0, None
+    for typed in arrow_sql.typed_batches(engine.url, str(compiled)):  # text kept, typed batch dropped: memory stays at one copy
+        if source.watermark in typed.columns:
+            high = _larger(high, arrow_sql.watermark_of(typed, source.watermark))
+        text = arrow_sql.to_text(typed)
+        frames.append(stamp_lineage(text, source.name, pl.int_range(seen + 1, seen + text.height + 1, dtype=pl.Int64, eager=True), source.key))
+        seen += text.height
+    return frames, high
 
 
 def _read_dbapi(conn: sa.Connection, stmt, params: dict, source, columns: list[str] | None = None) -> tuple[list[pl.DataFrame], Any, list[str]]:
@@ -173,7 +171,8 @@ def extract_sql(source, expected_columns: list[str], since: str | None = None) -
         raise MigrationError(f"reading failed: {mask_url(detail)}", file=where, hint=hint) from None
     finally:
         engine.dispose()
-    frame = pl.concat(frames, how="vertical_relaxed") if frames else rows_to_frame(source.name, columns, [], [], source.key)
+    frame = pl.concat(frames, how="vertical_relaxed", rechunk=False) if frames else rows_to_frame(source.name, columns, [], [], source.key)
+    del frames
     frame = frame.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(FLAGS))
     if source.repair_mojibake:
         text_columns = [c for c in columns if frame.schema.get(c) == pl.String]

@@ -250,3 +250,12 @@ def test_legacy_xls_and_long_numbers(tmp_path):
     x = extract_source(source(path=path), ["客户名称", "金额"])
     assert x.frame.select("客户名称", "金额").row(0) == ("深圳市腾飞电子科技有限公司", "12.5")
     assert any("'代码': 1 numbers of 16+ digits" in n for n in x.notes)
+
+
+def test_a_stray_value_never_becomes_a_date():
+    """A column of datetimes with one number or word in it is rendered value by value: pyarrow would
+    turn 1.5 into 1970-01-01 00:00:00.000001 without a word."""
+    from extractors.columns import column_to_text
+
+    values = [datetime(2023, 1, 1, 5)] * 1000 + [1.5, "oops", date(2023, 5, 1), None]
+    assert column_to_text("c", values).to_list()[-4:] == ["1.5", "oops", "2023-05-01", None]
