@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
 
-from extractors.columns import _render_float, render_text
+from extractors.columns import render_float, render_text
 
 DIALECTS = ("sqlite", "postgresql")
 TYPE_PREFIX = "__sqlite_type__"
@@ -94,7 +94,7 @@ def to_text(typed: pl.DataFrame) -> pl.DataFrame:
             is_real = (typed.get_column(kind) == "real").fill_null(False)
             text = render_text(s)
             if is_real.any():
-                text = _render_float(s.cast(pl.Float64, strict=False)).zip_with(is_real, text)
+                text = render_float(s.cast(pl.Float64, strict=False)).zip_with(is_real, text)
         else:
             text = render_text(s)
         if text is None:

@@ -28,7 +28,7 @@ def _blank_to_null(s: pl.Series) -> pl.Series:
     return s.set(blank, None) if blank.any() else s
 
 
-def _render_float(s: pl.Series) -> pl.Series:
+def render_float(s: pl.Series) -> pl.Series:
     s = s.fill_nan(None)
     whole = (s == s.floor()) & (s.abs() < INTEGER_RENDER_LIMIT)
     if not whole.any():
@@ -51,7 +51,7 @@ def render_text(s: pl.Series) -> pl.Series | None:
     if dtype.is_integer() or isinstance(dtype, pl.Decimal) or dtype in (pl.Date, pl.Boolean, pl.Time):
         return s.cast(pl.String)
     if dtype.is_float():
-        return _render_float(s.cast(pl.Float64))
+        return render_float(s.cast(pl.Float64))
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:
             return s.dt.strftime("%Y-%m-%d %H:%M:%S%.f%:z")
@@ -83,7 +83,7 @@ def column_to_text(name: str, values: Sequence[Any], blank_check: bool = True) -
                 out = pl.Series(values, dtype=pl.Int128).cast(pl.String)
         elif kinds <= {int, float}:  # SQLite NUMERIC affinity mixes them; exact in a double below 2**53
             s = pl.Series(values, dtype=pl.Float64, strict=False)
-            out = None if (s.abs() >= 2**53).any() else _render_float(s)
+            out = None if (s.abs() >= 2**53).any() else render_float(s)
         elif kinds == {Decimal}:  # one scale per column: 1.5 and 2.25 read as 1.50 and 2.25, the same values
             s = pl.Series(values, strict=False)
             out = s.cast(pl.String) if isinstance(s.dtype, pl.Decimal) else None
@@ -97,7 +97,7 @@ def column_to_text(name: str, values: Sequence[Any], blank_check: bool = True) -
             out = pl.Series(values, dtype=pl.Boolean).cast(pl.String)
         elif kinds <= {str, int, float}:  # numbers and text in one column, as hand-kept sheets have
             is_float = pl.Series([type(v) is float for v in values], dtype=pl.Boolean)
-            floats = _render_float(pl.Series(values, dtype=pl.Float64, strict=False))
+            floats = render_float(pl.Series(values, dtype=pl.Float64, strict=False))
             out = _blank_to_null(floats.zip_with(is_float, pl.Series(values, dtype=pl.String, strict=False)))
         else:
             out = None

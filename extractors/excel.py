@@ -79,7 +79,7 @@ def detect_header(rows: list[list], merges, expected: list[str]) -> tuple[int, i
     columns; failing that, the first row that is mostly filled (title rows above a header are short)."""
     wanted = {e.strip() for e in expected}
     spans_by_row: dict[int, list[tuple[int, int]]] = {}
-    for (r0, c0), (r1, c1) in merges or []:
+    for (r0, c0), (_r1, c1) in merges or []:
         if c1 > c0:
             spans_by_row.setdefault(r0, []).append((c0, c1))
     best, best_hits = None, 0

@@ -2,7 +2,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import openpyxl
-import polars as pl
 import pytest
 import sqlalchemy as sa
 import xlsxwriter
@@ -259,3 +258,23 @@ def test_a_stray_value_never_becomes_a_date():
 
     values = [datetime(2023, 1, 1, 5)] * 1000 + [1.5, "oops", date(2023, 5, 1), None]
     assert column_to_text("c", values).to_list()[-4:] == ["1.5", "oops", "2023-05-01", None]
+
+
+def test_empty_sheet_says_so(tmp_path):
+    path = tmp_path / "empty.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "客户"
+    wb.save(path)
+    with pytest.raises(MigrationError, match="(?s)sheet '客户'.*the sheet is empty"):
+        extract_source(source(path=path, sheet="客户"), ["客户名称"])
+
+
+def test_sql_missing_column_names_the_closest(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    e = sa.create_engine(url)
+    with e.begin() as c:
+        c.exec_driver_sql("CREATE TABLE t_customer (cust_id INTEGER, cust_name TEXT, tel TEXT)")
+    e.dispose()
+    with pytest.raises(MigrationError) as info:
+        extract_source(source(kind="sql", url=url, table="t_customer"), ["customer_name"])
+    assert "table t_customer" in info.value.describe() and "closest columns: cust_name" in info.value.describe()

@@ -1,7 +1,6 @@
 """Amounts: 12.5万, ¥125,000, (3,000.00), 1.2亿 -> exact Decimal yuan."""
 from __future__ import annotations
 
-import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
