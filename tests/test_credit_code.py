@@ -65,3 +65,68 @@ def test_frame_transform_flags_legacy_codes():
     out = cc.standardize_credit_code(df)
     assert out["credit_code_status"].to_list() == ["valid", "invalid", "missing", "valid"]
     assert out["__credit_code_flag"].to_list() == [None, "legacy_organization_code", None, None]
+
+
+def look_alike(code: str, positions: list[int]) -> str:
+    back = {"0": "O", "1": "I", "5": "S", "2": "Z"}
+    return "".join(back[ch] if i in positions and ch in back else ch for i, ch in enumerate(code))
+
+
+def test_look_alike_letters_are_repaired_when_exactly_one_repair_exists():
+    assert cc.normalize("9144O3OO7O846II36T") == ("91440300708461136T", cc.REPAIRED)  # O->0, I->1 in seven places
+    typed = look_alike("91110108551385082Q", [1, 3, 4, 6, 8, 9, 14])
+    assert typed == "9I1IO1O8SS1385O82Q" and cc.normalize(typed) == ("91110108551385082Q", cc.REPAIRED)
+
+
+def test_a_repair_never_lands_on_an_impossible_code():
+    """9L...: category L does not exist for authority 9 (工商 issues 1, 2, 3), so I is read as 1
+    only; with a wrong division digit the code stays invalid rather than becoming another company's."""
+    assert cc.normalize("9I11OOO8SS1385O82Q") == ("9I11OOO8SS1385O82Q", cc.INVALID)
+
+
+def test_no_repair_when_more_than_one_repair_is_possible(monkeypatch):
+    """With the real look-alikes the check character leaves one outcome; widen them so that two
+    positions can take any character, and the code must stay invalid, flagged, unrepaired."""
+    monkeypatch.setattr(cc, "LOOK_ALIKES", {**cc.LOOK_ALIKES, "O": cc.CHARSET})
+    doubtful = "9O440300708461136O"  # category and check character both unknown: 31 valid codes
+    assert len(cc.repairs(doubtful)) > 1
+    assert cc.normalize(doubtful) == (doubtful, cc.INVALID)
+    out = cc.standardize_credit_code(pl.DataFrame({"credit_code": [doubtful]}))
+    assert out["__credit_code_flag"].to_list() == ["ambiguous_credit_code_repair"]
+
+
+def test_structure_is_checked_beyond_the_check_characters():
+    body = "9144O300708461136"  # a letter inside the 6-digit division code
+    assert not cc.is_valid(body.replace("O", "D") + cc.check_char(body.replace("O", "D")))
+    bad_authority = "X" + "1440300708461136"
+    assert not cc.is_valid(bad_authority + cc.check_char(bad_authority))
+
+
+def test_agrees_with_python_stdnum_except_letter_authorities():
+    """python-stdnum rejects letter registration authorities (Y 其他, N 农业) that GB 32100 allows, and
+    accepts categories an authority does not issue; otherwise the two agree, on valid codes and on codes
+    with one character changed."""
+    import random
+
+    from stdnum.cn import uscc
+
+    rng = random.Random(5)
+    seen = {"agree": 0, "letter_authority": 0}
+    for _ in range(5000):
+        org = "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(8))
+        if cc.org_check_char(org) is None:
+            continue
+        code = cc.make_code(rng.choice(["91", "92", "11", "51", "Y1", "N2"]), str(rng.randrange(110000, 659999)), org)
+        if rng.random() < 0.5:
+            i = rng.randrange(18)
+            code = code[:i] + rng.choice(cc.CHARSET) + code[i + 1:]
+        ours, theirs = cc.is_valid(code), uscc.is_valid(code)
+        if ours == theirs:
+            seen["agree"] += 1
+        elif ours:
+            assert code[0] in "YN", code
+            seen["letter_authority"] += 1
+        else:
+            assert code[1] not in cc.CATEGORIES.get(code[0], ""), code
+            seen["category"] = seen.get("category", 0) + 1
+    assert seen["agree"] > 3000 and seen["letter_authority"] > 100

@@ -39,6 +39,20 @@ def test_different_companies_keep_different_keys(a, b):
     assert parse_name(a)[1] != parse_name(b)[1]
 
 
+def test_name_structure_traditional_characters_and_branches():
+    from transforms.names import parse_company
+
+    p = parse_company("深圳市腾飞电子科技有限公司北京分公司")
+    assert (p.region, p.brand, p.industry, p.form, p.branch) == ("深圳", "腾飞", "电子科技", "有限公司", "北京分公司")
+    assert parse_company("廣州市華鑫貿易有限公司").normalized == "广州市华鑫贸易有限公司"
+    assert parse_company("廣州市華鑫貿易有限公司").key == parse_company("广州华鑫贸易有限责任公司").key
+    assert parse_company("腾飞电子科技【深圳】有限公司").region == "深圳"
+    assert parse_company("黄山旅游发展股份有限公司").region is None  # a brand that starts like a city is not a region
+    assert parse_company("黄山市旅游发展有限公司").region == "黄山"
+    english = parse_company("ACME Trading Co., Ltd.")
+    assert (english.key, english.form) == ("acme trading", "ltd")
+
+
 def test_name_parts():
     assert parse_name("深圳市腾飞电子科技有限公司北京分公司")[3] is True
     assert parse_name("腾飞电子科技有限公司")[2] is False  # no region: never merged on name alone
@@ -105,9 +119,24 @@ def test_amounts(raw, amount, currency):
     assert parse_amount(raw) == (amount, currency, None)
 
 
-def test_addresses_fill_province_from_city():
-    assert parse_address("深圳市南山区科技园路1号")[1:] == ("广东省", "深圳市", "南山区")
-    assert parse_address("北京市海淀区中关村大街1号")[1:] == ("北京市", "北京市", "海淀区")
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("深圳市南山区科技园路1号", ("广东省", "深圳市", "南山区", None)),  # province filled from the city
+        ("北京市海淀区中关村大街1号", ("北京市", "北京市", "海淀区", None)),  # a municipality is its own city
+        ("上海浦东新区世纪大道100号", ("上海市", "上海市", "浦东新区", None)),
+        ("南京市鼓楼区中山路1号", ("江苏省", "南京市", "鼓楼区", None)),  # ambiguous district, resolved by the city
+        ("福建省福州市鼓楼区五一路", ("福建省", "福州市", "鼓楼区", None)),
+        ("鼓楼区中山路1号", (None, None, "鼓楼区", "ambiguous_district")),  # 南京, 福州, 徐州, 开封: flagged
+        ("朝阳区建国路", (None, None, "朝阳区", "ambiguous_district")),  # 北京 or 长春, not the city 朝阳
+        ("吉林省长春市朝阳区人民大街", ("吉林省", "长春市", "朝阳区", None)),
+        ("海淀区中关村大街1号", ("北京市", "北京市", "海淀区", None)),  # a district in one city only fills the city
+        ("南山区科技园", (None, None, "南山区", "ambiguous_district")),  # 深圳 and 鹤岗 both have one
+        ("随便写的地址", (None, None, None, None)),
+    ],
+)
+def test_addresses(raw, expected):
+    assert parse_address(raw)[1:] == expected
 
 
 def test_unknown_picklist_value_is_kept_and_flagged():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import product
 
 import polars as pl
 
@@ -49,10 +50,20 @@ def is_valid_org_code(code: str) -> bool:
     return bool(_ORG_SHAPE.match(code)) and org_check_char(code[:8]) == code[8]
 
 
+# Registration authority (position 1) -> the organization categories it issues (position 2), GB 32100:
+# 1 机构编制, 2 外交, 3 司法行政, 4 文化, 5 民政, 6 旅游, 7 宗教, 8 工会, 9 工商 (1 企业, 2 个体工商户,
+# 3 农民专业合作社), A 中央军委改革和编制办公室, N 农业, Y 其他.
+CATEGORIES = {"1": "1239", "2": "19", "3": "123459", "4": "19", "5": "1239", "6": "129", "7": "129", "8": "19",
+              "9": "123", "A": "19", "N": "1239", "Y": "1"}
+
+
 def is_valid(code: str) -> bool:
-    """18 characters of the GB 32100 set, a correct check character and a valid embedded organization code."""
+    """18 characters of the GB 32100 set: a registration authority with one of its categories, a
+    6-digit division code, a valid embedded organization code (GB 11714) and a correct check character."""
     return (
         len(code) == 18
+        and code[1] in CATEGORIES.get(code[0], "")
+        and code[2:8].isdigit()
         and all(c in _VALUE for c in code)
         and check_char(code[:17]) == code[17]
         and is_valid_org_code(code[8:17])
@@ -74,18 +85,38 @@ def clean(raw: str | None) -> str:
     return re.sub(r"[\s\-_.·]", "", text)
 
 
+# Letters the code never uses (GB 32100 leaves out I, O, S, V, Z) and what a typist meant by them.
+LOOK_ALIKES = {"O": "0DQ", "I": "1L", "S": "5", "Z": "2", "V": "UY"}
+MAX_REPAIR_CANDIDATES = 4096
+
+
+def repairs(text: str) -> list[str]:
+    """Every valid code reachable by replacing the characters outside the code's alphabet with their
+    look-alikes. Valid characters are never touched."""
+    if len(text) != 18:
+        return []
+    options = [LOOK_ALIKES.get(ch, ch) if ch not in _VALUE else ch for ch in text]
+    if any(ch not in _VALUE and ch not in LOOK_ALIKES for ch in text):
+        return []
+    count = 1
+    for o in options:
+        count *= len(o)
+    if count > MAX_REPAIR_CANDIDATES:
+        return []
+    return [c for c in ("".join(p) for p in product(*options)) if is_valid(c)]
+
+
 def normalize(raw: str | None) -> tuple[str | None, str]:
-    """Return (code or None, status). Legacy org codes and registration numbers are kept with status invalid."""
+    """Return (code or None, status). Legacy org codes and registration numbers are kept with status
+    invalid. A code is repaired only when exactly one repair gives a valid code."""
     text = clean(raw)
     if text in _PLACEHOLDERS:
         return None, MISSING
     if is_valid(text):
         return text, (VALID if text == str(raw).strip() else REPAIRED)
-    if len(text) == 18:
-        candidates = {text.replace("O", "0").replace("I", "1")}
-        candidates = {c for c in candidates if c != text and is_valid(c)}
-        if len(candidates) == 1:
-            return candidates.pop(), REPAIRED
+    found = repairs(text)
+    if len(found) == 1:
+        return found[0], REPAIRED
     return text, INVALID
 
 
@@ -102,8 +133,12 @@ def legacy_kind(code: str | None) -> str | None:
 
 def _with_legacy(raw: str | None) -> tuple[str | None, str, str | None]:
     code, status = normalize(raw)
-    kind = legacy_kind(code) if status == INVALID else None
-    return code, status, (f"legacy_{kind}" if kind else None)
+    if status != INVALID:
+        return code, status, None
+    kind = legacy_kind(code)
+    if kind:
+        return code, status, f"legacy_{kind}"
+    return code, status, ("ambiguous_credit_code_repair" if len(repairs(code)) > 1 else None)
 
 
 def standardize_credit_code(frame: pl.DataFrame, column: str = "credit_code") -> pl.DataFrame:

@@ -1,36 +1,143 @@
-"""Chinese administrative region names used to read company names and addresses.
-
-A compact built-in list (provinces and major cities); the address issue replaces it with a full
-administrative-division data set.
-"""
+"""Chinese administrative divisions (province / city / district) from a vendored data set
+(transforms/data/adcodes.csv, 3,500 divisions with their 12-digit codes), and the lookups the name
+and address normalizers need."""
 from __future__ import annotations
 
-PROVINCES = [
-    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建", "江西",
-    "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海", "台湾",
-    "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
-]
+import csv
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data" / "adcodes.csv"
 MUNICIPALITIES = {"北京", "天津", "上海", "重庆"}
-# city short name -> province short name
-CITIES = {
-    "深圳": "广东", "广州": "广东", "东莞": "广东", "佛山": "广东", "珠海": "广东", "杭州": "浙江", "宁波": "浙江",
-    "温州": "浙江", "南京": "江苏", "苏州": "江苏", "无锡": "江苏", "常州": "江苏", "徐州": "江苏", "福州": "福建",
-    "厦门": "福建", "泉州": "福建", "成都": "四川", "武汉": "湖北", "长沙": "湖南", "济南": "山东", "青岛": "山东",
-    "西安": "陕西", "长春": "吉林", "哈尔滨": "黑龙江", "沈阳": "辽宁", "大连": "辽宁", "南昌": "江西", "合肥": "安徽",
-    "郑州": "河南", "开封": "河南", "石家庄": "河北", "太原": "山西", "昆明": "云南", "贵阳": "贵州", "南宁": "广西",
-    "海口": "海南", "兰州": "甘肃", "西宁": "青海", "银川": "宁夏", "乌鲁木齐": "新疆", "拉萨": "西藏", "呼和浩特": "内蒙古",
+PROVINCE_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
+CITY_SUFFIXES = ("自治州", "地区", "市", "盟")
+# Short city names (without 市) read as a region at the start of a company name. Only well-known
+# cities: a short form also starts many brands (黄山, 中山...), and a region in the name enables
+# name matches, so this list stays conservative. Full names (深圳市) are always recognised.
+WELL_KNOWN_CITIES = {
+    "深圳", "广州", "东莞", "佛山", "珠海", "杭州", "宁波", "温州", "南京", "苏州", "无锡", "常州", "徐州", "福州", "厦门",
+    "泉州", "成都", "武汉", "长沙", "济南", "青岛", "西安", "长春", "哈尔滨", "沈阳", "大连", "南昌", "合肥", "郑州",
+    "石家庄", "太原", "昆明", "贵阳", "南宁", "海口", "兰州", "西宁", "银川", "乌鲁木齐", "拉萨", "呼和浩特", "北京",
+    "上海", "天津", "重庆",
 }
-for _m in MUNICIPALITIES:
-    CITIES[_m] = _m
-PROVINCE_SUFFIX = {"内蒙古": "自治区", "广西": "壮族自治区", "西藏": "自治区", "宁夏": "回族自治区", "新疆": "维吾尔自治区",
-                   "香港": "特别行政区", "澳门": "特别行政区"}
 
 
-def province_full(short: str) -> str:
-    if short in MUNICIPALITIES:
-        return short + "市"
-    return short + PROVINCE_SUFFIX.get(short, "省")
+def short_name(name: str, suffixes: tuple[str, ...]) -> str:
+    for suffix in suffixes:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
 
 
-# Longest first so that 哈尔滨 wins over a shorter prefix.
-REGION_SHORT_NAMES = sorted(set(PROVINCES) | set(CITIES), key=len, reverse=True)
+@dataclass
+class Regions:
+    province_of: dict[str, str] = field(default_factory=dict)  # province code (2) -> full name
+    city_of: dict[str, str] = field(default_factory=dict)  # city code (4) -> full name
+    district_of: dict[str, str] = field(default_factory=dict)  # district code (6) -> full name
+    provinces: dict[str, str] = field(default_factory=dict)  # full or short name -> code (2)
+    cities: dict[str, list[str]] = field(default_factory=dict)  # full or short name -> codes (4)
+    districts: dict[str, list[str]] = field(default_factory=dict)  # full name -> codes (6)
+
+    def province_name(self, code: str) -> str:
+        return self.province_of[code[:2]]
+
+    def city_name(self, code: str) -> str:
+        """A municipality's districts sit under 市辖区 in the data: its city is the municipality."""
+        name = self.city_of.get(code[:4])
+        return self.province_of[code[:2]] if name in (None, "市辖区", "县") else name
+
+
+@lru_cache(maxsize=1)
+def regions() -> Regions:
+    r = Regions()
+    with DATA.open(encoding="utf-8") as fh:
+        rows = [(row["adcode"], row["name"]) for row in csv.DictReader(fh)]
+    for code, name in rows:
+        if code[2:] == "0" * 10:
+            r.province_of[code[:2]] = name
+            r.provinces[name] = code[:2]
+            r.provinces[short_name(name, PROVINCE_SUFFIXES)] = code[:2]
+    for code, name in rows:
+        if code[2:4] != "00" and code[4:] == "0" * 8:
+            r.city_of[code[:4]] = name
+            if name not in ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"):
+                for key in {name, short_name(name, CITY_SUFFIXES)}:
+                    r.cities.setdefault(key, []).append(code[:4])
+        elif code[4:6] != "00" and code[6:] == "0" * 6:
+            r.district_of[code[:6]] = name
+            r.districts.setdefault(name, []).append(code[:6])
+    for short in MUNICIPALITIES:  # a municipality is its own city
+        code = r.provinces[short]
+        for key in (short, short + "市"):
+            r.cities.setdefault(key, []).append(code + "01")
+    return r
+
+
+def _prefix(text: str, pos: int, names) -> str | None:
+    """The longest name in `names` starting at text[pos]."""
+    for length in range(min(12, len(text) - pos), 1, -1):
+        if text[pos: pos + length] in names:
+            return text[pos: pos + length]
+    return None
+
+
+def parse_divisions(text: str) -> tuple[str | None, str | None, str | None, int, str | None]:
+    """(province, city, district, characters consumed, flag) from the start of an address.
+
+    Full official names come back (广东省, 深圳市, 南山区). A city fills its province; a district fills
+    its city when the name belongs to one city only; otherwise `ambiguous_district` (鼓楼区 is in
+    南京, 福州, 徐州 and 开封)."""
+    r = regions()
+    pos, prov, city, dist, flag, dist_name = 0, None, None, None, None, None
+    if name := _prefix(text, pos, r.provinces):
+        prov, pos = r.provinces[name], pos + len(name)
+    name = _prefix(text, pos, r.cities)
+    longer_district = _prefix(text, pos, r.districts)
+    if name and not (longer_district and len(longer_district) > len(name)):  # 朝阳区 is a district, not 朝阳 + 区
+        codes = [c for c in r.cities[name] if prov is None or c[:2] == prov]
+        if len(codes) == 1:
+            city, pos = codes[0], pos + len(name)
+    if prov is not None and city is None and r.province_of[prov][:2] in MUNICIPALITIES:
+        city = prov + "01"
+    if name := _prefix(text, pos, r.districts):
+        codes = [d for d in r.districts[name] if (city is None or d[:4] == city or d[:2] == city[:2] and r.city_name(d) == r.city_name(city + "00"))
+                 and (prov is None or d[:2] == prov)]
+        if len(codes) == 1:
+            dist, pos = codes[0], pos + len(name)
+            city = city or dist[:4]
+        elif len(codes) > 1:
+            flag = "ambiguous_district"
+            pos += len(name)
+            dist_name = name
+    province = r.province_of[(city or dist or prov)[:2]] if (city or dist or prov) else None
+    return (
+        province,
+        r.city_name((city or dist) + "00") if (city or dist) else None,
+        r.district_of[dist] if dist else (dist_name if flag else None),
+        pos,
+        flag,
+    )
+
+
+def is_region(text: str) -> str | None:
+    """The short region name if `text` is exactly a province or city name (深圳, 深圳市, 广东省)."""
+    r = regions()
+    if text in r.provinces:
+        return short_name(r.province_of[r.provinces[text]], PROVINCE_SUFFIXES)
+    if text in r.cities:
+        return short_name(r.city_name(r.cities[text][0] + "00"), CITY_SUFFIXES)
+    return None
+
+
+def region_prefix(name: str) -> tuple[str | None, str]:
+    """(short region, rest) when a company name starts with a region: a full province or city name
+    from the data (深圳市, 广东省), or a short name of a province or a well-known city (深圳)."""
+    r = regions()
+    for length in range(min(12, len(name) - 2), 1, -1):
+        head = name[:length]
+        full = head in r.province_of.values() or (head in r.cities and head.endswith(CITY_SUFFIXES))
+        short = head in WELL_KNOWN_CITIES or (head in r.provinces and head == short_name(head, PROVINCE_SUFFIXES))
+        if full or short:
+            return is_region(head), name[length:]
+    return None, name

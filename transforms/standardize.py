@@ -1,6 +1,7 @@
 """Source columns -> the canonical model, with every normalizer counting what it changed."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,8 @@ from transforms.value_maps import apply_value_map
 
 # Columns standardization adds beyond the canonical model, used by later stages.
 HELPERS = {
-    CUSTOMER: {"name_has_region": pl.Boolean(), "is_branch": pl.Boolean(), "phone_kind": pl.String()},
+    CUSTOMER: {"name_has_region": pl.Boolean(), "is_branch": pl.Boolean(), "name_region": pl.String(), "name_brand": pl.String(),
+               "name_form": pl.String(), "name_branch": pl.String(), "phone_kind": pl.String()},
     "opportunity": {"customer_name_key": pl.String()},
 }
 
@@ -35,6 +37,7 @@ class RuleStat:
     changed: int = 0
     flagged: int = 0
     examples: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 @dataclass
@@ -87,6 +90,7 @@ class _Accountant:
     def run(self, frame: pl.DataFrame, rule: str, column: str, fn, flag_col: str | None = None,
             output: str | None = None) -> pl.DataFrame:
         """Apply `fn`; compare `column` before with `output` (default: the same column) after."""
+        started = time.perf_counter()
         frame = frame.with_columns(pl.col(column).cast(pl.String).alias("__before"))
         column = output or column
         frame = fn(frame)
@@ -99,7 +103,8 @@ class _Accountant:
             changed.sum().alias("changed"),
         ).row(0)
         examples = frame.filter(changed).select("__before", after.alias("a")).unique().head(3).rows()
-        self.stats.append(RuleStat(self.entity, self.source, rule, column, summary[0], summary[1], 0, [(b, a) for b, a in examples]))
+        self.stats.append(RuleStat(self.entity, self.source, rule, column, summary[0], summary[1], 0, [(b, a) for b, a in examples],
+                                   round(time.perf_counter() - started, 3)))
         return frame.drop("__before")
 
 
@@ -107,7 +112,7 @@ def _flag_counts(frame: pl.DataFrame, stats: list[RuleStat]) -> None:
     counts = dict(frame.select(pl.col(FLAGS).explode().str.split(":").list.first().value_counts()).unnest(FLAGS).rows()) if frame.height else {}
     by_field = {
         "credit_code": ["invalid_credit_code", "credit_code_repaired", "legacy_organization_code", "legacy_registration_number"],
-        "phone": ["invalid_phone", "multiple_phones"], "email": ["invalid_email", "email_typo_domain"],
+        "phone": ["invalid_phone", "multiple_phones"], "email": ["invalid_email", "email_typo_domain"], "address": ["ambiguous_district"],
         "amount": ["invalid_amount", "amount_rounded"], "created_at": ["invalid_date"],
     }
     for stat in stats:
@@ -128,7 +133,7 @@ def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappi
         df = add_flag(df, pl.col("credit_code_status") == cc.REPAIRED, "credit_code_repaired")
         df = acc.run(df, "phone", "phone", standardize_phones, "__phone_flag")
         df = acc.run(df, "email", "email", standardize_emails, "__email_flag")
-        df = acc.run(df, "address", "address", standardize_addresses)
+        df = acc.run(df, "address", "address", standardize_addresses, "__address_flag")
         dates = ["created_at", "updated_at"]
     else:
         df = df.with_columns(pl.col("customer_name").alias("__cn_raw"))
