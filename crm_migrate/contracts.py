@@ -32,6 +32,7 @@ CANONICAL: dict[str, dict[str, pl.DataType]] = {
         "credit_code": pl.String(),
         "credit_code_status": pl.String(),
         "phone": pl.String(),
+        "phone_other": pl.String(),
         "email": pl.String(),
         "address": pl.String(),
         "province": pl.String(),
@@ -59,7 +60,7 @@ CANONICAL: dict[str, dict[str, pl.DataType]] = {
 }
 
 # Fields a source mapping may fill; the rest are derived by standardization.
-DERIVED = {"name_normalized", "name_key", "credit_code_status", "province", "city", "district"}
+DERIVED = {"name_normalized", "name_key", "credit_code_status", "phone_other", "province", "city", "district"}
 
 
 def mappable_fields(entity: str) -> list[str]:

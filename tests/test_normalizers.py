@@ -5,6 +5,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from transforms import credit_code as cc
 from transforms.addresses import parse_address
 from transforms.amounts import parse_amount
 from transforms.dates import parse_date
@@ -60,18 +61,20 @@ def test_name_parts():
 
 
 @pytest.mark.parametrize(
-    "raw, phone, kind, flag",
+    "raw, phone, kind, other, flag",
     [
-        ("+86 138-1234-5678", "+8613812345678", "mobile", None),
-        ("0755-26012345转123", "+8675526012345;ext=123", "landline", None),
-        ("(010)62345678", "+861062345678", "landline", None),
-        ("手机:13812345678，座机:010-62345678", "+8613812345678", "mobile", "multiple_phones"),
-        ("075526", "075526", None, "invalid_phone"),
-        ("", None, None, None),
+        ("+86 138-1234-5678", "+8613812345678", "mobile", None, None),
+        ("0755-26012345转123", "+8675526012345;ext=123", "landline", None, None),
+        ("(010)62345678", "+861062345678", "landline", None, None),
+        ("400-810-8888", "+864008108888", "landline", None, None),
+        ("手机:13812345678，座机:010-62345678", "+8613812345678", "mobile", "+861062345678", "multiple_phones"),
+        ("13812345678 / 075526", "+8613812345678", "mobile", None, "multiple_phones;invalid_phone"),
+        ("075526", "075526", None, None, "invalid_phone"),
+        ("", None, None, None, None),
     ],
 )
-def test_phones(raw, phone, kind, flag):
-    assert parse_phone(raw) == (phone, kind, flag)
+def test_phones(raw, phone, kind, other, flag):
+    assert parse_phone(raw) == (phone, kind, other, flag)
 
 
 @pytest.mark.parametrize(
@@ -93,6 +96,9 @@ def test_emails(raw, expected):
         ("01/05/2023", False, datetime(2023, 1, 5)),
         ("45047", False, datetime(2023, 5, 1)),  # Excel serial
         ("2023-05-01 08:30:00", False, datetime(2023, 5, 1, 8, 30)),
+        ("2023-05-01T00:30:00Z", False, datetime(2023, 5, 1, 8, 30)),  # offsets -> China Standard Time
+        ("2023-05-01T08:30:00+08:00", False, datetime(2023, 5, 1, 8, 30)),
+        ("2023年5月1日 8时30分", False, datetime(2023, 5, 1, 8, 30)),
     ],
 )
 def test_dates(raw, day_first, expected):
@@ -156,6 +162,8 @@ def test_normalizers_never_raise_and_are_idempotent(value):
     assert parse_name(name)[0] == name
     phone = parse_phone(value)[0]
     assert parse_phone(phone)[0] == phone
+    code = cc.normalize(value)[0]
+    assert cc.normalize(code)[0] == code
     email = parse_email(value)[0]
     assert parse_email(email)[0] == email
     address = parse_address(value)[0]

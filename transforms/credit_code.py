@@ -82,7 +82,7 @@ def clean(raw: str | None) -> str:
     if raw is None:
         return ""
     text = unicodedata.normalize("NFKC", str(raw)).strip().lstrip("'\t").upper()
-    return re.sub(r"[\s\-_.·]", "", text)
+    return unicodedata.normalize("NFKC", re.sub(r"[\s\-_.·]", "", text))  # removals can leave composable pairs
 
 
 # Letters the code never uses (GB 32100 leaves out I, O, S, V, Z) and what a typist meant by them.

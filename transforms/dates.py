@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
 from transforms.distinct import map_distinct
 
 _EXCEL_EPOCH = datetime(1899, 12, 30)
-_YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$")
+_YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]?(\d{1,2})[:时](\d{2})分?(?::(\d{2})(?:\.(\d{1,6}))?)?)?"
+                  r"(?P<tz>Z|[+-]\d{2}:?\d{2})?$")
+# Datetimes with an offset are stored as China Standard Time wall-clock time.
+CHINA = timezone(timedelta(hours=8))
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _SERIAL = re.compile(r"^\d{5}(\.\d+)?$")
@@ -28,8 +31,12 @@ def parse_date(raw: str | None, day_first: bool = False) -> tuple[datetime | Non
         return None, "invalid_date"
     try:
         if m := _YMD.match(text):
-            y, mo, d, hh, mm, ss, frac = m.groups()
-            return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), int((frac or "0").ljust(6, "0"))), None
+            y, mo, d, hh, mm, ss, frac, tz = m.groups()
+            value = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), int((frac or "0").ljust(6, "0")))
+            if tz:
+                offset = timezone.utc if tz == "Z" else timezone(timedelta(hours=int(tz[:3]), minutes=int(tz[0] + tz[-2:])))
+                value = value.replace(tzinfo=offset).astimezone(CHINA).replace(tzinfo=None)
+            return value, None
         if m := _COMPACT.match(text):
             return datetime(int(m[1]), int(m[2]), int(m[3])), None
         if m := _DMY.match(text):

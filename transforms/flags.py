@@ -13,11 +13,11 @@ def init_flags(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def add_flag(frame: pl.DataFrame, condition: pl.Expr, code: str | pl.Expr) -> pl.DataFrame:
-    """Append `code` to `_flags` where `condition` is true."""
+    """Append `code` to `_flags` where `condition` is true; a code may hold several, `;`-separated."""
     code_expr = code if isinstance(code, pl.Expr) else pl.lit(code)
     return frame.with_columns(
         pl.when(condition.fill_null(False))
-        .then(pl.concat_list(pl.col(FLAGS), pl.concat_list(code_expr.cast(pl.String))))
+        .then(pl.concat_list(pl.col(FLAGS), code_expr.cast(pl.String).str.split(";")))
         .otherwise(pl.col(FLAGS))
         .alias(FLAGS)
     )

@@ -35,23 +35,28 @@ def _one(text: str) -> tuple[str | None, str | None]:
     return (f"{e164};ext={ext}" if ext else e164), kind
 
 
-def parse_phone(raw: str | None) -> tuple[str | None, str | None, str | None]:
-    """(phone, kind, flag). Several numbers in one cell: the first valid one, flagged `multiple_phones`.
-    An invalid number keeps its raw text and is flagged `invalid_phone`, never dropped."""
+def parse_phone(raw: str | None) -> tuple[str | None, str | None, str | None, str | None]:
+    """(phone, kind, other numbers, flag). Several numbers in one cell: the first valid one is the
+    phone, the others go to `phone_other` (`;`-separated), flagged `multiple_phones`. An invalid number
+    keeps its raw text and is flagged `invalid_phone`, never dropped."""
     if raw is None:
-        return None, None, None
+        return None, None, None, None
     text = unicodedata.normalize("NFKC", str(raw)).strip()
     if not text:
-        return None, None, None
+        return None, None, None, None
     parts = [p for p in _SPLIT.split(text) if p.strip()]
     parsed = [_one(p) for p in parts] if len(parts) > 1 else [_one(text)]
     valid = [p for p in parsed if p[0]]
     if not valid:
-        return text, None, "invalid_phone"
-    phone, kind = valid[0]
-    return phone, kind, ("multiple_phones" if len(parts) > 1 else None)
+        return text, None, None, "invalid_phone"
+    (phone, kind), others = valid[0], [p[0] for p in valid[1:] if p[0] != valid[0][0]]
+    flag = "multiple_phones" if len(parts) > 1 else None
+    if len(valid) < len(parts):
+        flag = "multiple_phones;invalid_phone"
+    return phone, kind, ";".join(others) or None, flag
 
 
 def standardize_phones(frame: pl.DataFrame, column: str = "phone") -> pl.DataFrame:
     frame = frame.with_columns(pl.col(column).alias("__phone_raw"))
-    return map_distinct(frame, "__phone_raw", parse_phone, {column: pl.String(), "phone_kind": pl.String(), "__phone_flag": pl.String()}).drop("__phone_raw")
+    outputs = {column: pl.String(), "phone_kind": pl.String(), "phone_other": pl.String(), "__phone_flag": pl.String()}
+    return map_distinct(frame, "__phone_raw", parse_phone, outputs).drop("__phone_raw")
