@@ -193,3 +193,15 @@ def test_standardize_counts_what_each_rule_changed_and_keeps_extra_columns():
     assert out["extra"].to_list() == ['{"备注":"a"}', '{"备注":null}', '{"备注":"c"}']
     assert out["status"].to_list() == ["active"] * 3
     assert out["_flags"].to_list() == [[], ["credit_code_repaired"], ["invalid_date"]]
+
+
+def test_amount_statistics_count_value_changes_not_formatting():
+    from transforms.standardize import SourceMappingSpec, standardize
+
+    raw = pl.DataFrame({"_source": ["s"] * 3, "_source_key": ["1", "2", "3"], "_row": [2, 3, 4],
+                        "商机": ["a", "b", "c"], "金额": ["431000", "12.5万", "431000.00"]})
+    spec = SourceMappingSpec({"name": "商机", "amount": "金额"}, {}, False, {})
+    out, stats = standardize(raw, "opportunity", "s", spec)
+    by = {s.rule: s for s in stats}
+    assert (by["amount"].values, by["amount"].changed) == (3, 1)  # only 12.5万 became a different text
+    assert [str(v) for v in out["amount"].to_list()] == ["431000.00", "125000.00", "431000.00"]

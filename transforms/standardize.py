@@ -73,7 +73,17 @@ def same_as_text(column: str, dtype: pl.DataType, text: pl.Expr) -> pl.Expr:
     if isinstance(dtype, pl.Datetime):
         full = col.dt.strftime("%Y-%m-%d %H:%M:%S")
         return (text == full) | ((col.dt.time() == pl.time(0)) & (text == col.dt.strftime("%Y-%m-%d")))
+    if isinstance(dtype, pl.Decimal):  # 431000 and 431000.00 are the same amount
+        return text.cast(pl.Decimal(38, dtype.scale), strict=False) == col
     return text == col.cast(pl.String)
+
+
+def shown(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A standardized value as the report shows it."""
+    col = pl.col(column)
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.strftime("%Y-%m-%d %H:%M:%S").str.strip_suffix(" 00:00:00")
+    return col.cast(pl.String)
 
 
 def _trim(column: str) -> pl.Expr:
@@ -102,7 +112,7 @@ class _Accountant:
             pl.col("__before").is_not_null().sum().alias("values"),
             changed.sum().alias("changed"),
         ).row(0)
-        examples = frame.filter(changed).select("__before", after.alias("a")).unique().head(3).rows()
+        examples = frame.filter(changed).select("__before", shown(column, frame.schema[column]).alias("a")).unique().head(3).rows()
         self.stats.append(RuleStat(self.entity, self.source, rule, column, summary[0], summary[1], 0, [(b, a) for b, a in examples],
                                    round(time.perf_counter() - started, 3)))
         return frame.drop("__before")
