@@ -107,7 +107,8 @@ class _Accountant:
         if flag_col and flag_col in frame.columns:
             frame = add_flag(frame, pl.col(flag_col).is_not_null(), pl.col(flag_col)).drop(flag_col)
         after = pl.col(column).cast(pl.String)
-        changed = pl.col("__before").is_not_null() & (after.is_null() | ~same_as_text(column, frame.schema[column], pl.col("__before")))
+        same = same_as_text(column, frame.schema[column], pl.col("__before")).fill_null(False)
+        changed = pl.col("__before").is_not_null() & (after.is_null() | ~same)
         summary = frame.select(
             pl.col("__before").is_not_null().sum().alias("values"),
             changed.sum().alias("changed"),
