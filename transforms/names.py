@@ -28,6 +28,8 @@ INDUSTRY_WORDS = sorted([
 ], key=len, reverse=True)
 BRANCH = re.compile(r"(分公司|办事处|营业部|分店|分部|分厂)$")
 _BRACKET = re.compile(r"\(([^()]{2,12})\)")
+# Punctuation that does not tell companies apart (brackets do: they hold regions and forms).
+_KEY_PUNCTUATION = re.compile(r"[·•.,，、'\"“”‘’「」『』\-_/&＆+＋]")
 _ENGLISH_FORMS = re.compile(r"\b(co|company|ltd|limited|inc|incorporated|corp|corporation|llc|plc|gmbh)\b")
 
 
@@ -94,7 +96,7 @@ def parse_company(raw: str | None) -> CompanyName | None:
     industry = next((w for w in INDUSTRY_WORDS if body.endswith(w) and len(body) > len(w)), None)
     brand = body[: -len(industry)] if industry else body
     key_form = FORM_KEY.get(form, form) or ""
-    key = f"{region or ''}|{body}{key_form}" + (f"|{branch}" if branch else "")
+    key = f"{region or ''}|{_KEY_PUNCTUATION.sub('', body)}{key_form}" + (f"|{branch}" if branch else "")
     return CompanyName(name, key, region, brand or None, industry, form, branch)
 
 
