@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def source_rows(rows: int) -> "pl.DataFrame":
+def source_rows(rows: int):
+    """`rows` generated legacy CRM customer rows as a polars frame of text."""
     import polars as pl
 
     from data_samples.generate import generate

@@ -9,6 +9,7 @@ import xlsxwriter
 from crm_migrate.errors import MigrationError
 from extractors import extract_source
 from pipelines.config import SourceConfig
+from tests.helpers import sqlite_db
 
 
 def source(**kw):
@@ -132,11 +133,7 @@ def test_unreachable_database_masks_the_password():
 
 
 def test_missing_table_lists_tables(tmp_path):
-    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
-    e = sa.create_engine(url)
-    with e.begin() as c:
-        c.exec_driver_sql("CREATE TABLE t_customer (id INTEGER)")
-    e.dispose()
+    url = sqlite_db(tmp_path / "l.sqlite", "CREATE TABLE t_customer (id INTEGER)")
     with pytest.raises(MigrationError, match="(?s)table 't_cust' does not exist.*tables: t_customer"):
         extract_source(source(kind="sql", url=url, table="t_cust"), ["id"])
 
@@ -270,11 +267,7 @@ def test_empty_sheet_says_so(tmp_path):
 
 
 def test_sql_missing_column_names_the_closest(tmp_path):
-    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
-    e = sa.create_engine(url)
-    with e.begin() as c:
-        c.exec_driver_sql("CREATE TABLE t_customer (cust_id INTEGER, cust_name TEXT, tel TEXT)")
-    e.dispose()
+    url = sqlite_db(tmp_path / "c.sqlite", "CREATE TABLE t_customer (cust_id INTEGER, cust_name TEXT, tel TEXT)")
     with pytest.raises(MigrationError) as info:
         extract_source(source(kind="sql", url=url, table="t_customer"), ["customer_name"])
     assert "table t_customer" in info.value.describe() and "closest columns: cust_name" in info.value.describe()

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from crm_migrate.errors import MigrationError
 from extractors import extract_source
 from pipelines.config import SourceConfig
+from tests.helpers import sqlite_db
 
 
 def source(url, **kw):
@@ -44,12 +45,8 @@ def test_incremental_query_source(any_db_url):
 
 
 def test_repeated_keys_are_kept_and_flagged(tmp_path):
-    url = f"sqlite:///{tmp_path / 'k.sqlite'}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE t_customer (id TEXT, name TEXT)")
-        conn.exec_driver_sql("INSERT INTO t_customer VALUES ('A1','腾飞'),('A1','腾飞科技'),('B2','华鑫')")
-    engine.dispose()
+    url = sqlite_db(tmp_path / "k.sqlite", "CREATE TABLE t_customer (id TEXT, name TEXT)",
+                    "INSERT INTO t_customer VALUES ('A1','腾飞'),('A1','腾飞科技'),('B2','华鑫')")
     x = extract_source(source(url), ["name"])
     assert x.frame.height == 3
     assert x.frame["_flags"].to_list() == [["duplicate_source_key"], ["duplicate_source_key"], []]
