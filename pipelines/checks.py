@@ -47,6 +47,10 @@ def check_config(path: Path) -> Iterator[str]:
 
             x = extract_source(src, expected)
             yield f"{src.name}: {x.location} has the mapped columns ({x.frame.height:,} records)"
+    url = sa.make_url(cfg.target.url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        yield f"target {mask_url(cfg.target.url)} does not exist yet; a run creates it"  # connecting would create it now
+        return
     engine = make_engine(cfg.target.url)
     try:
         with engine.connect() as conn:

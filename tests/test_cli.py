@@ -24,7 +24,7 @@ def test_check_connects_without_moving_data(tmp_path, monkeypatch):
     result = runner.invoke(app, ["check", str(DEMO_CONFIG)])
     assert result.exit_code == 0, result.output
     assert "legacy_crm: sqlite:///" in result.output and "config OK" in result.output
-    assert "none yet" in result.output
+    assert "does not exist yet" in result.output and not (tmp_path / "never.sqlite").exists()
 
 
 def test_bad_config_exits_2_with_a_message_and_no_traceback(tmp_path):
