@@ -42,5 +42,5 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
         raise AccountingError("the target read back does not match what was loaded",
                               hint=f"see the reconciliation in {ctx.run_dir / 'reconciliation.json'}")
     if not dry_run:
-        manifest["watermarks_advanced"] = stages.save_state(ctx, extracted)
+        manifest["watermarks_advanced"] = stages.save_state(ctx, extracted, resolution)
     return manifest

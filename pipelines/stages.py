@@ -26,7 +26,7 @@ from transforms.flags import add_flag
 from transforms.ledger import REJECT, accounting, build_ledger, customer_dispositions, opportunity_dispositions
 from transforms.mapping import ColumnSpec, map_table
 from transforms.opportunities import dedupe_opportunities, link_opportunities
-from transforms.resolve import PRIORITY, cluster_customers, golden_records
+from transforms.resolve import CARRIED, PRIORITY, carry_over, cluster_customers, golden_records
 from transforms.standardize import RuleStat, SourceMappingSpec, standardize as standardize_frame
 
 
@@ -122,6 +122,7 @@ class Resolution:
     customers: pl.DataFrame  # dispositions per customer record
     opportunities: pl.DataFrame  # canonical opportunities with target ids, linked customer and disposition
     ledger: pl.DataFrame
+    customer_snapshot: pl.DataFrame  # every kept customer record (carried ones too), for the next delta run
 
 
 def resolve(ctx: RunContext, validated: Validated) -> Resolution:
@@ -132,6 +133,13 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
             raise MigrationError("no customer source is configured", hint="add a source with entity: customer")
         kept = cust.filter(pl.col(REJECT).is_null())
         rejected = cust.filter(pl.col(REJECT).is_not_null())
+        # Delta runs: earlier records of incrementally read sources take part in survivorship.
+        incremental = {s.name for s in cfg.sources if s.entity == CUSTOMER and ctx.since(s) is not None}
+        kept = carry_over(kept, ctx.state.customer_snapshot() if incremental else pl.DataFrame(), incremental)
+        carried = kept.filter(pl.col(CARRIED)).height
+        if carried:
+            ctx.progress("resolve", f"{carried:,} customer records of earlier runs carried into survivorship")
+        snapshot = kept.drop(CARRIED)
         as_of = cfg.archive.as_of or date.today()
         kept = mark_stale(kept, cfg.archive.inactive_statuses, cfg.archive.not_updated_for_days, as_of) if cfg.archive.enabled \
             else kept.with_columns(pl.lit(None, dtype=pl.String).alias(ARCHIVE_REASON))
@@ -160,7 +168,7 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
         archived_ids = cust_disp.filter(pl.col("disposition") == "archived").get_column("target_id").unique()
         golden = golden.with_columns(pl.col("target_id").is_in(archived_ids.implode()).alias("archived"))
         ctx.progress("resolve", f"{golden.height:,} golden customers from {kept.height:,} records")
-    return Resolution(golden, cust_disp, linked if linked is not None else pl.DataFrame(), ledger)
+    return Resolution(golden, cust_disp, linked if linked is not None else pl.DataFrame(), ledger, snapshot)
 
 
 # ---- map --------------------------------------------------------------------------------------
@@ -184,7 +192,8 @@ def map_to_target(ctx: RunContext, resolution: Resolution) -> Mapped:
     frames, problems = {}, {}
     with ctx.stage("map"):
         if CUSTOMER in specs:
-            golden = resolution.golden.filter(~pl.col("archived"))
+            # Golden customers with a record read in this run; the others stay as earlier runs wrote them.
+            golden = resolution.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0))
             frames[CUSTOMER], problems[CUSTOMER] = map_table(golden, specs[CUSTOMER][2])
         if OPPORTUNITY in specs and resolution.opportunities.height:
             loaded = resolution.opportunities.filter(pl.col("_survivor").fill_null(False) & pl.col(REJECT).is_null() & pl.col("__link_reason").is_null())
@@ -289,8 +298,11 @@ def flag_counts(ledger: pl.DataFrame) -> pl.DataFrame:
 
 # ---- state ------------------------------------------------------------------------------------
 
-def save_state(ctx: RunContext, extracted: dict[str, Extracted]) -> dict[str, str]:
-    """Advance the watermark of each incremental source; only after a successful committed run."""
+def save_state(ctx: RunContext, extracted: dict[str, Extracted], resolution: Resolution) -> dict[str, str]:
+    """Advance the watermark of each incremental source and keep the customer records for the next
+    delta run; only after a successful committed run."""
+    if any(s.watermark for s in ctx.config.sources):
+        ctx.state.save_customer_snapshot(resolution.customer_snapshot)
     advanced = {}
     for src in ctx.config.sources:
         if src.watermark and extracted[src.name].watermark is not None:
@@ -339,7 +351,7 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
         counts = {
             "dispositions": dict(ledger.group_by("disposition").len().rows()),
             "by_entity": {e: dict(ledger.filter(pl.col("entity") == e).group_by("disposition").len().rows()) for e in ledger["entity"].unique().sort()},
-            "golden_customers": resolution.golden.filter(~pl.col("archived")).height,
+            "golden_customers": resolution.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0)).height,
         }
         extra = {"gate": {"passed": gate.passed, "reasons": gate.reasons},
                  "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows}

@@ -112,9 +112,13 @@ def test_gate_stops_before_anything_is_written(tmp_path):
 
 
 def test_incremental_runs_advance_the_watermark_only_when_committed(tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(DEMO_DATA, data)  # this test changes the legacy database
     config = tmp_path / "delta.yaml"
     text = DEMO_CONFIG.read_text(encoding="utf-8").replace("    key: cust_id\n", "    key: cust_id\n    watermark: update_time\n", 1)
-    text = text.replace("../", str(DEMO_CONFIG.parent.parent) + "/").replace("demo/", str(DEMO_DATA) + "/")
+    text = text.replace("../", str(DEMO_CONFIG.parent.parent) + "/").replace("demo/", str(data) + "/")
     config.write_text(text, encoding="utf-8")
     url = f"sqlite:///{tmp_path / 't.sqlite'}"
     records = lambda m: {i["source"]: i["records"] for i in m["inputs"]}  # noqa: E731
@@ -123,12 +127,31 @@ def test_incremental_runs_advance_the_watermark_only_when_committed(tmp_path):
     assert records(dry)["legacy_crm"] == 1251 and not (tmp_path / "state.json").exists()
     first = run_pipeline(config, out=tmp_path, target_url=url)
     state = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))
-    engine = sa.create_engine(f"sqlite:///{DEMO_DATA / 'legacy_crm.sqlite'}")
-    with engine.connect() as conn:
+    legacy = sa.create_engine(f"sqlite:///{data / 'legacy_crm.sqlite'}")
+    with legacy.connect() as conn:
         newest = conn.execute(sa.text("SELECT MAX(update_time) FROM t_customer")).scalar_one()
-    engine.dispose()
     assert state["watermarks"]["legacy_crm"]["value"] == newest and first["watermarks_advanced"] == {"legacy_crm": newest}
+
+    # Nothing changed: the delta run reads no legacy customer and writes nothing. Golden records are
+    # built from every member (the earlier records are carried), so none is rebuilt from a part.
     second = run_pipeline(config, out=tmp_path, target_url=url)
     assert records(second)["legacy_crm"] == 0 and records(second)["erp_export"] == records(first)["erp_export"]
+    assert [(r["inserted"], r["updated"]) for r in second["load"]] == [(0, 0), (0, 0)]
+    assert read_ledger(second).filter(pl.col("source") == "legacy_crm").height == 0  # ledgered in the first run
+
+    # One legacy customer changes its phone: exactly its golden row is updated.
+    with legacy.begin() as conn:
+        cust_id = conn.execute(sa.text("SELECT MIN(cust_id) FROM t_customer WHERE status = 'A'")).scalar_one()
+        conn.execute(sa.text("UPDATE t_customer SET tel = '13900001111', update_time = '2025-01-01 09:00:00' WHERE cust_id = :i"), {"i": cust_id})
+    legacy.dispose()
+    third = run_pipeline(config, out=tmp_path, target_url=url)
+    assert records(third)["legacy_crm"] == 1
+    assert [(r["inserted"], r["updated"]) for r in third["load"]] == [(0, 1), (0, 0)]
+    golden_id = read_ledger(first).filter((pl.col("source") == "legacy_crm") & (pl.col("source_key") == str(cust_id)))["target_id"][0]
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT phone FROM crm_account WHERE external_id = :g"), {"g": golden_id}).scalar_one() == "+8613900001111"
+    engine.dispose()
+
     full = run_pipeline(config, out=tmp_path, target_url=url, full_refresh=True)
     assert records(full)["legacy_crm"] == 1251

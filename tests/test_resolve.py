@@ -131,3 +131,19 @@ def test_legacy_organization_code_joins_the_credit_code_that_embeds_it():
     assert groups(out) == {frozenset({"1", "2"}), frozenset({"3", "4"})}
     golden, _ = golden_records(out)
     assert sorted(golden["credit_code"].to_list()) == sorted([A, "123456789"])  # the valid code wins in its cluster
+
+
+def test_carried_records_build_golden_values_but_are_not_this_runs_survivors():
+    from transforms.resolve import carry_over
+
+    earlier = customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, datetime(2024, 1, 1), "+8613800000001")])
+    now = customers([("crm", "2", "深圳腾飞电子科技有限公司", A, 10, datetime(2023, 1, 1), None),
+                     ("xl", "9", "深圳市腾飞电子科技有限公司", A, 30, None, "+8613800000009")])
+    both = carry_over(now, earlier, {"crm"})
+    assert both.filter(pl.col("_carried"))["_source_key"].to_list() == ["1"]
+    golden, members = golden_records(cluster_customers(both))
+    row = golden.row(0, named=True)
+    assert row["phone"] == "+8613800000001" and row["member_count"] == 3 and row["current_members"] == 2
+    assert dict(members.select("_source_key", "_survivor").rows()) == {"1": False, "2": True, "9": False}
+    again = carry_over(now, customers([("crm", "2", "旧名字", A, 10, None, None)]), {"crm"})
+    assert again.height == 2  # a record re-read in this run replaces its earlier version

@@ -32,6 +32,8 @@ def customer_dispositions(members: pl.DataFrame, rejected: pl.DataFrame, opportu
         .when(~pl.col("_survivor")).then(pl.format("merged into {} ({} as {})", pl.col("target_id"), how, pl.col("_survivor_ref")))
         .alias("reason"),
     )
+    if "_carried" in kept.columns:  # records of earlier runs helped build golden records; they were ledgered then
+        kept = kept.filter(~pl.col("_carried"))
     rej = rejected.with_columns(pl.lit(REJECTED).alias("disposition"), pl.col(REJECT).alias("reason"), pl.lit(None, dtype=pl.String).alias("target_id"))
     cols = [SOURCE, SOURCE_KEY, ROW, "disposition", "target_id", "reason", FLAGS]
     return pl.concat([kept.select(cols), rej.select(cols)])

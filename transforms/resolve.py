@@ -79,10 +79,30 @@ def survivorship_order(df: pl.DataFrame) -> pl.DataFrame:
     ).drop("__filled")
 
 
+CARRIED = "_carried"
+
+
+def carry_over(current: pl.DataFrame, previous: pl.DataFrame, sources: set[str]) -> pl.DataFrame:
+    """Add the earlier runs' records of incrementally read sources that this run did not re-read, so
+    golden records are built from every member. They are marked `_carried` and get fresh row ids."""
+    current = current.with_columns(pl.lit(False).alias(CARRIED))
+    if previous.is_empty() or not sources:
+        return current
+    keep = previous.filter(pl.col(SOURCE).is_in(sorted(sources))).join(current.select(SOURCE, SOURCE_KEY), on=[SOURCE, SOURCE_KEY], how="anti")
+    if keep.is_empty():
+        return current
+    start = (current.get_column(RID).max() or 0) + 1 if current.height else 0
+    keep = keep.drop(RID, strict=False).with_columns(pl.int_range(start, start + keep.height, dtype=pl.Int64).alias(RID), pl.lit(True).alias(CARRIED))
+    return pl.concat([current, keep.select([c for c in current.columns if c in keep.columns])], how="diagonal_relaxed")
+
+
 def golden_records(clustered: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(golden, members). Golden: one row per target_id, each field the first non-null value in
-    survivorship order, with `provenance` (JSON: field -> source:key it came from).
-    Members: every record with `_survivor` true for the one record that is loaded, merged otherwise."""
+    survivorship order over all members (carried ones too), with `provenance` (JSON: field -> source:key
+    it came from) and `current_members` (records read in this run). Members: `_survivor` is true for
+    the best record read in this run (it is `loaded`), false for the others (`merged`)."""
+    if CARRIED not in clustered.columns:
+        clustered = clustered.with_columns(pl.lit(False).alias(CARRIED))
     ordered = survivorship_order(clustered)
     origin = pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)
     aggs = []
@@ -94,11 +114,13 @@ def golden_records(clustered: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
             continue
         aggs.append(pl.col(f).drop_nulls().first().alias(f))
         aggs.append(origin.filter(pl.col(f).is_not_null()).first().alias(f"__from_{f}"))
-    aggs += [pl.len().alias("member_count"), origin.first().alias("survivor"), pl.col(RID).first().alias("__survivor_rid")]
+    current = ~pl.col(CARRIED)
+    aggs += [pl.len().alias("member_count"), current.sum().alias("current_members"), origin.filter(current).first().alias("survivor"),
+             pl.col(RID).filter(current).first().alias("__survivor_rid")]
     golden = ordered.group_by("target_id", maintain_order=True).agg(aggs)
     provenance = pl.struct([pl.col(f"__from_{f}").alias(f) for f in GOLDEN_FIELDS]).struct.json_encode()
     golden = golden.with_columns(provenance.alias("provenance")).drop([f"__from_{f}" for f in GOLDEN_FIELDS])
-    survivors = golden.select(pl.col("__survivor_rid").alias(RID), pl.lit(True).alias("_survivor"))
+    survivors = golden.filter(pl.col("__survivor_rid").is_not_null()).select(pl.col("__survivor_rid").alias(RID), pl.lit(True).alias("_survivor"))
     members = clustered.join(survivors, on=RID, how="left").with_columns(pl.col("_survivor").fill_null(False))
     members = members.join(golden.select("target_id", pl.col("survivor").alias("_survivor_ref")), on="target_id", how="left")
     return golden.drop("__survivor_rid").sort("target_id"), members
