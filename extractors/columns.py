@@ -68,7 +68,15 @@ def _naive(values: Sequence[Any]) -> bool:
     return getattr(first, "tzinfo", None) is None
 
 
-def column_to_text(name: str, values: Sequence[Any], blank_check: bool = True) -> pl.Series:
+def _count_long_numbers(name: str, numbers: pl.Series, stats: dict | None) -> None:
+    """Whole numbers of 16+ digits that arrived as numbers: Excel keeps only 15 significant digits."""
+    if stats is not None:
+        n = int(((numbers.abs() >= 1e15) & (numbers == numbers.floor())).sum())
+        if n:
+            stats[name] = n
+
+
+def column_to_text(name: str, values: Sequence[Any], blank_check: bool = True, stats: dict | None = None) -> pl.Series:
     kinds = set(map(type, values)) - {type(None)}
     try:
         if not kinds:
@@ -83,7 +91,9 @@ def column_to_text(name: str, values: Sequence[Any], blank_check: bool = True) -
                 out = pl.Series(values, dtype=pl.Int128).cast(pl.String)
         elif kinds <= {int, float}:  # SQLite NUMERIC affinity mixes them; exact in a double below 2**53
             s = pl.Series(values, dtype=pl.Float64, strict=False)
-            out = None if (s.abs() >= 2**53).any() else render_float(s)
+            out = None if (s.abs() >= 2**53).any() and int in kinds else render_float(s)
+            if float in kinds:
+                _count_long_numbers(name, s, stats)
         elif kinds == {Decimal}:  # one scale per column: 1.5 and 2.25 read as 1.50 and 2.25, the same values
             s = pl.Series(values, strict=False)
             out = s.cast(pl.String) if isinstance(s.dtype, pl.Decimal) else None
@@ -97,6 +107,8 @@ def column_to_text(name: str, values: Sequence[Any], blank_check: bool = True) -
             out = pl.Series(values, dtype=pl.Boolean).cast(pl.String)
         elif kinds <= {str, int, float}:  # numbers and text in one column, as hand-kept sheets have
             is_float = pl.Series([type(v) is float for v in values], dtype=pl.Boolean)
+            numbers = pl.Series(values, dtype=pl.Float64, strict=False).zip_with(is_float, pl.Series([None] * len(values), dtype=pl.Float64))
+            _count_long_numbers(name, numbers, stats)
             floats = render_float(pl.Series(values, dtype=pl.Float64, strict=False))
             out = _blank_to_null(floats.zip_with(is_float, pl.Series(values, dtype=pl.String, strict=False)))
         else:
@@ -121,24 +133,15 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def rows_to_text_frame(columns: list[str], rows: Sequence[Sequence[Any]], uniform: bool = False) -> pl.DataFrame:
-    """`uniform`: every row has exactly len(columns) values (database rows), so no padding check."""
+def rows_to_text_frame(columns: list[str], rows: Sequence[Sequence[Any]], uniform: bool = False,
+                       stats: dict | None = None) -> pl.DataFrame:
+    """`uniform`: every row has exactly len(columns) values (database rows), so no padding check.
+    `stats` receives, per column, how many 16+ digit whole numbers arrived as numbers."""
     width = len(columns)
     if not rows:
         return pl.DataFrame({c: pl.Series(c, [], dtype=pl.String) for c in columns})
     with gc_paused():
         padded = rows if uniform or all(len(r) == width for r in rows) else [(list(r) + [None] * width)[:width] for r in rows]
-        frame = pl.DataFrame([column_to_text(c, vals, blank_check=False) for c, vals in zip(columns, zip(*padded))])
+        frame = pl.DataFrame([column_to_text(c, vals, blank_check=False, stats=stats) for c, vals in zip(columns, zip(*padded))])
     # Whitespace-only text is empty: one pass over all text columns, in parallel.
     return frame.with_columns(pl.when(pl.col(pl.String).str.contains(r"\S")).then(pl.col(pl.String)))
-
-
-def large_integers(frame: pl.DataFrame) -> dict[str, int]:
-    """Columns holding whole numbers of 16+ digits: Excel kept only 15 significant digits of them."""
-    out = {}
-    for c in frame.columns:
-        n = frame.select(pl.col(c).str.contains(r"^-?\d{16,}$").sum()).item()
-        if n:
-            out[c] = n
-    return out
-

@@ -15,7 +15,7 @@ import polars as pl
 from crm_migrate.contracts import FLAGS
 from crm_migrate.errors import MigrationError
 from extractors.base import Extracted, as_text, require_columns, stamp_lineage, unique_headers
-from extractors.columns import gc_paused, large_integers, rows_to_text_frame
+from extractors.columns import gc_paused, rows_to_text_frame
 from extractors.xlsx_xml import SheetExtras, scan_sheet
 
 HEADER_SCAN_ROWS = 30
@@ -126,7 +126,8 @@ def _read_sheet(wb, path: Path, sheet: str, source, expected: list[str], several
     for r in extras.hidden_rows:
         if r >= first_data and not source.skip_hidden_rows:
             marks.setdefault(r, []).append("hidden_row")
-    frame = rows_to_text_frame(columns, rows[first_data:]).with_columns(
+    long_numbers: dict[str, int] = {}
+    frame = rows_to_text_frame(columns, rows[first_data:], stats=long_numbers).with_columns(
         pl.int_range(first_data + 1, first_data + 1 + len(rows) - first_data, dtype=pl.Int64).alias("__excel_row"))
     if source.skip_hidden_rows and extras.hidden_rows:
         hidden = pl.col("__excel_row").is_in([r + 1 for r in extras.hidden_rows])
@@ -144,7 +145,6 @@ def _read_sheet(wb, path: Path, sheet: str, source, expected: list[str], several
         frame = frame.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(FLAGS))
     blank_cols = [c for c in columns if c.startswith("column_") and frame.get_column(c).null_count() == frame.height]
     frame = frame.drop(blank_cols)
-    big = large_integers(frame.drop(FLAGS, "__excel_row"))
     numbers = frame.get_column("__excel_row")  # the row number a person sees in Excel
     frame = stamp_lineage(frame.drop("__excel_row"), source.name, numbers, source.key)
     if several:  # rows of several sheets: the sheet is part of the lineage
@@ -154,7 +154,7 @@ def _read_sheet(wb, path: Path, sheet: str, source, expected: list[str], several
     notes = [f"sheet '{sheet}': header on row {start + 1}" + (f"-{start + depth}" if depth > 1 else "")]
     if extras.errors:
         notes.append(f"sheet '{sheet}': {len(extras.errors)} Excel error cells read as empty (flagged excel_error)")
-    for col, n in big.items():
+    for col, n in long_numbers.items():
         notes.append(f"sheet '{sheet}', column '{col}': {n} numbers of 16+ digits; Excel keeps only 15 significant "
                      "digits, so their last digits may be wrong: store such codes as text")
     return frame, {k: v for k, v in skipped.items() if v}, notes

@@ -47,6 +47,8 @@ def test_demo_migration(any_db_url, tmp_path):
         assert got.is_duplicated().sum() == 0
         assert got.sort(pl.all()).equals(truth.select("source", "source_key").sort(pl.all()))
 
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "sheet &#39;客户&#39;: header on row 2" in html and "blank rows: " in html  # what the readers noticed
     rec = json.loads((run_dir / "reconciliation.json").read_text(encoding="utf-8"))
     assert rec["balanced"] is True
     assert all(r["balanced"] and r["extracted"] == r["loaded"] + r["merged"] + r["rejected"] + r["archived"] for r in rec["accounting"])
