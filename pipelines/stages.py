@@ -146,13 +146,17 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
         golden, members = golden_records(cluster_customers(kept))
         opps = validated.frames.get(OPPORTUNITY)
         if opps is not None:
-            keys = cust.select(SOURCE, "_source_key", pl.col(REJECT).alias("reject_reason"))
-            keys = keys.join(members.select(SOURCE, "_source_key", "target_id"), on=[SOURCE, "_source_key"], how="left")
+            # Customer keys -> golden ids: this run's records (rejected ones with their reason), records
+            # carried from earlier runs, and in delta runs the target's ledger for any key still missing.
+            keys = pl.concat([
+                members.select(SOURCE, "_source_key", "target_id", pl.lit(None, dtype=pl.String).alias("reject_reason")),
+                rejected.select(SOURCE, "_source_key", pl.lit(None, dtype=pl.String).alias("target_id"), pl.col(REJECT).alias("reject_reason")),
+            ])
             customer_source_of = {s.name: s.customer_source for s in cfg.sources if s.entity == OPPORTUNITY}
-            earlier = previous_crosswalk(cfg.target.url, cfg.target.ledger_table,
-                                         sorted({c for c in customer_source_of.values() if c}))
-            earlier = earlier.join(keys, on=[SOURCE, "_source_key"], how="anti")  # this run's records win
-            keys = pl.concat([keys, earlier.with_columns(pl.lit(None, dtype=pl.String).alias("reject_reason"))], how="diagonal")
+            if incremental:
+                earlier = previous_crosswalk(cfg.target.url, cfg.target.ledger_table, sorted({c for c in customer_source_of.values() if c}))
+                earlier = earlier.join(keys, on=[SOURCE, "_source_key"], how="anti")
+                keys = pl.concat([keys, earlier.with_columns(pl.lit(None, dtype=pl.String).alias("reject_reason"))], how="diagonal")
             linked = link_opportunities(opps, keys, members, customer_source_of)
             ok = linked.filter(pl.col(REJECT).is_null() & pl.col("__link_reason").is_null())
             deduped = dedupe_opportunities(ok, cfg.resolution.opportunity_duplicate_keys)
