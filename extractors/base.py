@@ -13,7 +13,8 @@ from typing import Any, Iterable
 
 import polars as pl
 
-from crm_migrate.contracts import FLAGS, ROW, SOURCE, SOURCE_KEY
+from crm_migrate.contracts import ROW, SOURCE, SOURCE_KEY
+from crm_migrate.flags import add_flag
 from crm_migrate.errors import MigrationError
 
 
@@ -127,8 +128,7 @@ def flag_repeated_keys(extracted: Extracted) -> Extracted:
     repeated = frame.get_column(SOURCE_KEY).is_duplicated()
     n = int(repeated.sum())
     if n:
-        extracted.frame = frame.with_columns(
-            pl.when(repeated).then(pl.concat_list(pl.col(FLAGS), pl.lit(["duplicate_source_key"]))).otherwise(pl.col(FLAGS)).alias(FLAGS))
+        extracted.frame = add_flag(frame, pl.lit(repeated), "duplicate_source_key")
         examples = frame.filter(repeated).get_column(SOURCE_KEY).unique().head(5).to_list()
         extracted.notes.append(f"{n} records share a key with another record of this source (e.g. {examples}); all kept, flagged duplicate_source_key")
     return extracted

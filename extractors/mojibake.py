@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from crm_migrate.contracts import FLAGS
+from crm_migrate.flags import add_flag
 
 # MySQL's latin1 is cp1252, with the five bytes cp1252 leaves undefined passed through.
 _CP1252_EXTRA = {ch: bytes([b]) for b in range(0x80, 0xA0) for ch in [bytes([b]).decode("cp1252", errors="ignore")] if ch}
@@ -73,17 +73,9 @@ def repair_frame(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame,
         fixed = {v: r for v, (r, _) in results.items() if r}
         unclear = [v for v, (_, status) in results.items() if status == "ambiguous"]
         if fixed:
-            frame = frame.with_columns(
-                pl.when(pl.col(col).is_in(list(fixed)))
-                .then(pl.concat_list(pl.col(FLAGS), pl.lit([f"mojibake_repaired:{col}"])))
-                .otherwise(pl.col(FLAGS)).alias(FLAGS),
-                pl.col(col).replace(fixed),
-            )
+            frame = add_flag(frame, pl.col(col).is_in(list(fixed)), f"mojibake_repaired:{col}").with_columns(pl.col(col).replace(fixed))
             notes.append(f"column '{col}': {len(fixed)} garbled values repaired (e.g. {next(iter(fixed))!r} -> {next(iter(fixed.values()))!r})")
         if unclear:
-            frame = frame.with_columns(
-                pl.when(pl.col(col).is_in(unclear))
-                .then(pl.concat_list(pl.col(FLAGS), pl.lit([f"mojibake_ambiguous:{col}"])))
-                .otherwise(pl.col(FLAGS)).alias(FLAGS))
+            frame = add_flag(frame, pl.col(col).is_in(unclear), f"mojibake_ambiguous:{col}")
             notes.append(f"column '{col}': {len(unclear)} values look garbled but decode more than one way; kept as they are")
     return frame, notes

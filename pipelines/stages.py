@@ -22,7 +22,7 @@ from loaders.upsert import UpsertResult, append, upsert
 from pipelines.context import RunContext
 from reports.reconciliation import reconcile as reconcile_frames
 from transforms.archive import ARCHIVE_REASON, mark_stale
-from transforms.flags import add_flag
+from crm_migrate.flags import add_flag
 from transforms.ledger import REJECT, accounting, build_ledger, customer_dispositions, opportunity_dispositions
 from transforms.mapping import ColumnSpec, map_table
 from transforms.opportunities import dedupe_opportunities, link_opportunities

@@ -13,7 +13,7 @@ from transforms.emails import parse_email
 from transforms.names import parse_name
 from transforms.phones import parse_phone
 from transforms.value_maps import apply_value_map
-from transforms.flags import init_flags
+from crm_migrate.flags import init_flags
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from crm_migrate.contracts import (
     ARCHIVED, FLAGS, LEDGER_SCHEMA, LOADED, MERGED, REJECTED, ROW, SOURCE, SOURCE_KEY,
 )
 from transforms.archive import ARCHIVE_REASON
-from transforms.flags import flags_text
+from crm_migrate.flags import flags_text
 from transforms.opportunities import LINK_REASON
 
 REJECT = "reject_reason"

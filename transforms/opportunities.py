@@ -4,7 +4,7 @@ from __future__ import annotations
 import polars as pl
 
 from crm_migrate.contracts import RID, SOURCE, SOURCE_KEY
-from transforms.flags import add_flag
+from crm_migrate.flags import add_flag
 from transforms.ids import stable_id
 
 LINK_REASON = "__link_reason"

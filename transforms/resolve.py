@@ -13,7 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from crm_migrate.contracts import CANONICAL, CUSTOMER, RID, SOURCE, SOURCE_KEY
-from transforms.flags import add_flag
+from crm_migrate.flags import add_flag
 from transforms.ids import stable_id
 
 GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]

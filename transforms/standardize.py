@@ -13,7 +13,7 @@ from transforms.addresses import standardize_addresses
 from transforms.amounts import standardize_amounts
 from transforms.dates import standardize_dates
 from transforms.emails import standardize_emails
-from transforms.flags import add_flag, init_flags
+from crm_migrate.flags import add_flag, init_flags
 from transforms.distinct import map_distinct
 from transforms.names import parse_name, standardize_names
 from transforms.phones import standardize_phones

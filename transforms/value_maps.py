@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.flags import add_flag
+from crm_migrate.flags import add_flag
 
 
 def apply_value_map(frame: pl.DataFrame, column: str, lookup: dict[str, str]) -> pl.DataFrame:

@@ -1,4 +1,5 @@
-"""Row flags: machine-readable issue codes carried in the `_flags` list column to the ledger."""
+"""Row flags: machine-readable issue codes carried in the `_flags` list column to the ledger.
+Part of the shared contract: every stage, the extractors included, adds flags this way."""
 from __future__ import annotations
 
 import polars as pl
