@@ -19,7 +19,7 @@ import pyarrow as pa
 from extractors.base import as_text
 
 # Whole doubles below this are written as integer digits (the exact stored value); Excel stores every
-# number as a double, so 16+ digit codes typed as numbers already lost digits: large_integers() notes them.
+# number as a double, so 16+ digit codes typed as numbers already lost digits: _count_long_numbers() notes them.
 INTEGER_RENDER_LIMIT = 2**63
 
 
@@ -107,9 +107,9 @@ def column_to_text(name: str, values: Sequence[Any], blank_check: bool = True, s
             out = pl.Series(values, dtype=pl.Boolean).cast(pl.String)
         elif kinds <= {str, int, float}:  # numbers and text in one column, as hand-kept sheets have
             is_float = pl.Series([type(v) is float for v in values], dtype=pl.Boolean)
-            numbers = pl.Series(values, dtype=pl.Float64, strict=False).zip_with(is_float, pl.Series([None] * len(values), dtype=pl.Float64))
-            _count_long_numbers(name, numbers, stats)
-            floats = render_float(pl.Series(values, dtype=pl.Float64, strict=False))
+            numbers = pl.Series(values, dtype=pl.Float64, strict=False)
+            _count_long_numbers(name, numbers.zip_with(is_float, pl.Series([None] * len(values), dtype=pl.Float64)), stats)
+            floats = render_float(numbers)
             out = _blank_to_null(floats.zip_with(is_float, pl.Series(values, dtype=pl.String, strict=False)))
         else:
             out = None

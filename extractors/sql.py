@@ -28,9 +28,15 @@ def connect(url: str) -> sa.Engine:
         return engine
     except Exception as exc:  # driver errors differ per dialect
         detail = str(getattr(exc, "orig", exc)).splitlines()[0]
-        hint = ("the database user lacks a privilege: grant SELECT on the source" if "denied" in detail.lower() or "permission" in detail.lower()
-                else "check the URL, that the server is running, and the credentials (use ${ENV_VAR} for the password)")
+        hint = _hint(detail, "check the URL, that the server is running, and the credentials (use ${ENV_VAR} for the password)")
         raise MigrationError(f"cannot connect to {mask_url(url)}: {mask_url(detail)}", hint=hint) from None
+
+
+def _hint(detail: str, otherwise: str) -> str:
+    """What to do about a driver error: a missing privilege is named, anything else gets `otherwise`."""
+    if "denied" in detail.lower() or "permission" in detail.lower():
+        return "the database user lacks a privilege: grant SELECT on the source"
+    return otherwise
 
 
 def prefetched(chunks: Iterator[list], depth: int = 2) -> Iterator[list]:
@@ -121,7 +127,7 @@ def _read_arrow(engine: sa.Engine, stmt, params: dict, source) -> tuple[list[pl.
     return frames, high
 
 
-def _read_dbapi(conn: sa.Connection, stmt, params: dict, source, columns: list[str] | None = None) -> tuple[list[pl.DataFrame], Any, list[str]]:
+def _read_dbapi(conn: sa.Connection, stmt, params: dict, source) -> tuple[list[pl.DataFrame], Any, list[str]]:
     result = conn.execution_options(stream_results=True, yield_per=source.chunk_size).execute(stmt, params)
     columns = list(result.keys())
     wm_index = columns.index(source.watermark) if source.watermark in columns else None
@@ -151,7 +157,7 @@ def extract_sql(source, expected_columns: list[str], since: str | None = None) -
             key_is_pk = bool(source.table and source.key) and [c.name for c in stmt.get_final_froms()[0].primary_key.columns] == [source.key]
             columns = list(conn.execute(stmt.limit(0) if source.table else sa.text(f"SELECT * FROM ({source.query}) AS q WHERE 1 = 0")).keys())
             require_columns(columns, expected_columns + ([source.key] if source.key else []), file=where, table=label)
-            fast_stmt = _arrow_statement(conn, engine, stmt, source) if source.reader == "auto" and arrow_sql.supported(engine.url) else None
+            fast_stmt = _arrow_statement(engine, stmt, source) if source.reader == "auto" and arrow_sql.supported(engine.url) else None
             frames = None
             if fast_stmt is not None:
                 try:
@@ -166,9 +172,7 @@ def extract_sql(source, expected_columns: list[str], since: str | None = None) -
         raise
     except SQLAlchemyError as exc:
         detail = str(getattr(exc, "orig", exc)).splitlines()[0]
-        hint = ("the database user lacks a privilege: grant SELECT on the source" if "denied" in detail.lower() or "permission" in detail.lower()
-                else "check the table, query and permissions")
-        raise MigrationError(f"reading failed: {mask_url(detail)}", file=where, hint=hint) from None
+        raise MigrationError(f"reading failed: {mask_url(detail)}", file=where, hint=_hint(detail, "check the table, query and permissions")) from None
     finally:
         engine.dispose()
     frame = pl.concat(frames, how="vertical_relaxed", rechunk=False) if frames else rows_to_frame(source.name, columns, [], [], source.key)
@@ -181,7 +185,7 @@ def extract_sql(source, expected_columns: list[str], since: str | None = None) -
     return Extracted(source.name, frame, f"{where} {label}", notes=notes, watermark=as_text(high), key_is_unique=key_is_pk)
 
 
-def _arrow_statement(conn: sa.Connection, engine: sa.Engine, stmt, source):  # noqa: ARG001
+def _arrow_statement(engine: sa.Engine, stmt, source):
     """The statement for the ADBC path, or None where that path would not be exact."""
     from extractors import arrow_sql
 
