@@ -124,6 +124,11 @@ class Resolution:
     ledger: pl.DataFrame
     customer_snapshot: pl.DataFrame  # every kept customer record (carried ones too), for the next delta run
 
+    def golden_to_load(self) -> pl.DataFrame:
+        """Golden customers this run writes: not archived, with a record read in this run (the others
+        stay as earlier runs wrote them)."""
+        return self.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0))
+
 
 def resolve(ctx: RunContext, validated: Validated) -> Resolution:
     cfg = ctx.config
@@ -196,9 +201,7 @@ def map_to_target(ctx: RunContext, resolution: Resolution) -> Mapped:
     frames, problems = {}, {}
     with ctx.stage("map"):
         if CUSTOMER in specs:
-            # Golden customers with a record read in this run; the others stay as earlier runs wrote them.
-            golden = resolution.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0))
-            frames[CUSTOMER], problems[CUSTOMER] = map_table(golden, specs[CUSTOMER][2])
+            frames[CUSTOMER], problems[CUSTOMER] = map_table(resolution.golden_to_load(), specs[CUSTOMER][2])
         if OPPORTUNITY in specs and resolution.opportunities.height:
             loaded = resolution.opportunities.filter(pl.col("_survivor").fill_null(False) & pl.col(REJECT).is_null() & pl.col("__link_reason").is_null())
             frames[OPPORTUNITY], problems[OPPORTUNITY] = map_table(loaded, specs[OPPORTUNITY][2])
@@ -355,7 +358,7 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
         counts = {
             "dispositions": dict(ledger.group_by("disposition").len().rows()),
             "by_entity": {e: dict(ledger.filter(pl.col("entity") == e).group_by("disposition").len().rows()) for e in ledger["entity"].unique().sort()},
-            "golden_customers": resolution.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0)).height,
+            "golden_customers": resolution.golden_to_load().height,
         }
         extra = {"gate": {"passed": gate.passed, "reasons": gate.reasons},
                  "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows}

@@ -43,7 +43,8 @@ class Regions:
         return self.province_of[code[:2]]
 
     def city_name(self, code: str) -> str:
-        """A municipality's districts sit under 市辖区 in the data: its city is the municipality."""
+        """The city of a city or district code (only its first 4 digits count). A municipality's
+        districts sit under 市辖区 in the data: its city is the municipality."""
         name = self.city_of.get(code[:4])
         return self.province_of[code[:2]] if name in (None, "市辖区", "县") else name
 
@@ -101,8 +102,7 @@ def parse_divisions(text: str) -> tuple[str | None, str | None, str | None, int,
     if prov is not None and city is None and r.province_of[prov][:2] in MUNICIPALITIES:
         city = prov + "01"
     if name := _prefix(text, pos, r.districts):
-        codes = [d for d in r.districts[name] if (city is None or d[:4] == city or d[:2] == city[:2] and r.city_name(d) == r.city_name(city + "00"))
-                 and (prov is None or d[:2] == prov)]
+        codes = [d for d in r.districts[name] if (city is None or r.city_name(d) == r.city_name(city)) and (prov is None or d[:2] == prov)]
         if len(codes) == 1:
             dist, pos = codes[0], pos + len(name)
             city = city or dist[:4]
@@ -113,7 +113,7 @@ def parse_divisions(text: str) -> tuple[str | None, str | None, str | None, int,
     province = r.province_of[(city or dist or prov)[:2]] if (city or dist or prov) else None
     return (
         province,
-        r.city_name((city or dist) + "00") if (city or dist) else None,
+        r.city_name(city or dist) if (city or dist) else None,
         r.district_of[dist] if dist else (dist_name if flag else None),
         pos,
         flag,
@@ -126,7 +126,7 @@ def is_region(text: str) -> str | None:
     if text in r.provinces:
         return short_name(r.province_of[r.provinces[text]], PROVINCE_SUFFIXES)
     if text in r.cities:
-        return short_name(r.city_name(r.cities[text][0] + "00"), CITY_SUFFIXES)
+        return short_name(r.city_name(r.cities[text][0]), CITY_SUFFIXES)
     return None
 
 
