@@ -207,3 +207,15 @@ def test_amount_statistics_count_value_changes_not_formatting():
     by = {s.rule: s for s in stats}
     assert (by["amount"].values, by["amount"].changed) == (3, 1)  # only 12.5万 became a different text
     assert [str(v) for v in out["amount"].to_list()] == ["431000.00", "125000.00", "431000.00"]
+
+
+def test_flags_are_credited_to_the_rule_that_raised_them():
+    from transforms.standardize import SourceMappingSpec, standardize
+
+    raw = pl.DataFrame({"_source": ["s"] * 2, "_source_key": ["1", "2"], "_row": [2, 3], "名称": ["深圳市腾飞电子科技有限公司", "广州市华鑫贸易有限公司"],
+                        "代码": ["70846113-6", "91440300708461136T"], "建": ["2023-05-01", "2023-05-01"], "改": ["2023-02-30", "2023-05-02"]})
+    spec = SourceMappingSpec({"name": "名称", "credit_code": "代码", "created_at": "建", "updated_at": "改"}, {}, False, {})
+    _, stats = standardize(raw, "customer", "s", spec)
+    by = {s.rule: s.flagged for s in stats}
+    assert by["credit_code"] == 1  # one record, though it carries invalid_credit_code and legacy_organization_code
+    assert (by["created_at"], by["updated_at"]) == (0, 1)

@@ -99,9 +99,10 @@ class _Accountant:
 
     def run(self, frame: pl.DataFrame, rule: str, column: str, fn, flag_col: str | None = None,
             output: str | None = None) -> pl.DataFrame:
-        """Apply `fn`; compare `column` before with `output` (default: the same column) after."""
+        """Apply `fn`; compare `column` before with `output` (default: the same column) after. A value
+        is flagged when the rule added a flag to its record."""
         started = time.perf_counter()
-        frame = frame.with_columns(pl.col(column).cast(pl.String).alias("__before"))
+        frame = frame.with_columns(pl.col(column).cast(pl.String).alias("__before"), pl.col(FLAGS).list.len().alias("__nflags"))
         column = output or column
         frame = fn(frame)
         if flag_col and flag_col in frame.columns:
@@ -112,23 +113,18 @@ class _Accountant:
         summary = frame.select(
             pl.col("__before").is_not_null().sum().alias("values"),
             changed.sum().alias("changed"),
+            (pl.col(FLAGS).list.len() > pl.col("__nflags")).sum().alias("flagged"),
         ).row(0)
         examples = frame.filter(changed).select("__before", shown(column, frame.schema[column]).alias("a")).unique().head(3).rows()
-        self.stats.append(RuleStat(self.entity, self.source, rule, column, summary[0], summary[1], 0, [(b, a) for b, a in examples],
+        self.stats.append(RuleStat(self.entity, self.source, rule, column, summary[0], summary[1], summary[2], [(b, a) for b, a in examples],
                                    round(time.perf_counter() - started, 3)))
-        return frame.drop("__before")
+        return frame.drop("__before", "__nflags")
 
 
-def _flag_counts(frame: pl.DataFrame, stats: list[RuleStat]) -> None:
-    counts = dict(frame.select(pl.col(FLAGS).explode().str.split(":").list.first().value_counts()).unnest(FLAGS).rows()) if frame.height else {}
-    by_field = {
-        "credit_code": ["invalid_credit_code", "credit_code_repaired", "legacy_organization_code", "legacy_registration_number"],
-        "phone": ["invalid_phone", "multiple_phones"], "email": ["invalid_email", "email_typo_domain"], "address": ["ambiguous_district"],
-        "amount": ["invalid_amount", "amount_rounded"], "created_at": ["invalid_date"],
-    }
-    for stat in stats:
-        codes = by_field.get(stat.field, []) + [f"unknown_{stat.field}"]
-        stat.flagged = sum(counts.get(c, 0) for c in codes if c is not None)
+def _credit_codes(frame: pl.DataFrame) -> pl.DataFrame:
+    frame = cc.standardize_credit_code(frame)
+    frame = add_flag(frame, pl.col("credit_code_status") == cc.INVALID, "invalid_credit_code")
+    return add_flag(frame, pl.col("credit_code_status") == cc.REPAIRED, "credit_code_repaired")
 
 
 def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappingSpec) -> tuple[pl.DataFrame, list[RuleStat]]:
@@ -139,9 +135,7 @@ def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappi
     df = df.with_columns([_trim(f) for f in text_fields])
     if entity == CUSTOMER:
         df = acc.run(df, "company_name", "name", standardize_names, output="name_normalized")
-        df = acc.run(df, "credit_code", "credit_code", cc.standardize_credit_code, "__credit_code_flag")
-        df = add_flag(df, pl.col("credit_code_status") == cc.INVALID, "invalid_credit_code")
-        df = add_flag(df, pl.col("credit_code_status") == cc.REPAIRED, "credit_code_repaired")
+        df = acc.run(df, "credit_code", "credit_code", _credit_codes, "__credit_code_flag")
         df = acc.run(df, "phone", "phone", standardize_phones, "__phone_flag")
         df = acc.run(df, "email", "email", standardize_emails, "__email_flag")
         df = acc.run(df, "address", "address", standardize_addresses, "__address_flag")
@@ -159,7 +153,6 @@ def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappi
         df = acc.run(df, d, d, lambda f, d=d: standardize_dates(f, d, spec.day_first), f"__{d}_flag")
     for fld, lookup in spec.value_maps.items():
         df = acc.run(df, f"value_map:{fld}", fld, lambda f, fld=fld, lookup=lookup: apply_value_map(f, fld, lookup))
-    _flag_counts(df, acc.stats)
     helpers = HELPERS[entity]
     if QUARANTINE not in df.columns:
         df = df.with_columns(pl.lit(None, dtype=pl.String).alias(QUARANTINE))
