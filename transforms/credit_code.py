@@ -77,12 +77,25 @@ def make_code(prefix2: str, division: str, org8: str) -> str:
     return body + check_char(body)
 
 
+# What spreadsheets and exports wrap around a code: ="…" formulas that keep it text, a label before
+# a colon (统一社会信用代码：…), and at either end anything that is not a letter or digit (apostrophe,
+# back-tick, quotes, tabs, brackets, asterisks, zero-width spaces).
+_FORMULA_TEXT = re.compile(r'^=\s*"(.*)"$')
+_LABEL = re.compile(r"^[^0-9A-Z]*[^\x00-\x7f][^:：]*[:：]|^(?:USCC|CODE|NO|TAX ?ID)\s*[:：.]", re.I)
+_EDGES = re.compile(r"^[^0-9A-Z]+|[^0-9A-Z]+$")
+_INNER = re.compile(r"[\s\-_.·/\\\u200b-\u200d\ufeff]")
+
+
 def clean(raw: str | None) -> str:
-    """Width, case, separators and the Excel apostrophe: changes no information."""
+    """Width, case, separators and wrapping junk: changes no information. Idempotent."""
     if raw is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(raw)).strip().lstrip("'\t").upper()
-    return unicodedata.normalize("NFKC", re.sub(r"[\s\-_.·]", "", text))  # removals can leave composable pairs
+    text = unicodedata.normalize("NFKC", str(raw)).strip().upper()
+    if m := _FORMULA_TEXT.match(text):
+        text = m.group(1)
+    text = _LABEL.sub("", text)
+    text = unicodedata.normalize("NFKC", _INNER.sub("", _EDGES.sub("", text)))  # removals can leave composable pairs
+    return _EDGES.sub("", text)
 
 
 # Letters the code never uses (GB 32100 leaves out I, O, S, V, Z) and what a typist meant by them.
