@@ -9,6 +9,7 @@ So each non-TEXT column is selected as exact text (reals with 17 significant dig
 error go the DBAPI way."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Iterator
 
 import polars as pl
@@ -69,16 +70,22 @@ def _plain(array: pa.Array) -> pa.Array:
     return array.storage if isinstance(array, pa.ExtensionArray) else array
 
 
-def typed_batches(url: sa.URL, sql: str) -> Iterator[pl.DataFrame]:
-    """Each Arrow batch as a polars frame, as it arrives (the Arrow buffers are dropped behind it)."""
+@contextmanager
+def arrow_read(url: sa.URL, sql: str, count_sql: str) -> Iterator[tuple[int, Iterator[pl.DataFrame]]]:
+    """(COUNT(*) of the query, each Arrow batch as a polars frame as it arrives). Both in one read-only
+    transaction (PostgreSQL: REPEATABLE READ), so the count is of exactly the rows read."""
     with _connect(url) as conn:
         cur = conn.cursor()
         try:
+            if url.get_backend_name() == "postgresql":
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cur.execute(count_sql)
+            counted = int(cur.fetchone()[0])
             if url.get_backend_name() == "sqlite":  # the driver's default of 1,024 rows makes per-batch costs dominate
                 cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
             cur.execute(sql)
-            for batch in cur.fetch_record_batch():
-                yield pl.DataFrame([pl.Series(name, _plain(col)) for name, col in zip(batch.schema.names, batch.columns)])
+            yield counted, (pl.DataFrame([pl.Series(name, _plain(col)) for name, col in zip(batch.schema.names, batch.columns)])
+                            for batch in cur.fetch_record_batch())
         finally:
             cur.close()
 

@@ -16,6 +16,7 @@ import polars as pl
 from crm_migrate.contracts import ROW, SOURCE, SOURCE_KEY
 from crm_migrate.flags import add_flag
 from crm_migrate.errors import MigrationError
+from extractors.non_records import NonRecord, NonRecordRules, PhysicalCount, classify, describe
 
 
 @dataclass
@@ -25,10 +26,13 @@ class Extracted:
     source: str
     frame: pl.DataFrame
     location: str  # file (and sheet) or masked URL and table, for messages
-    skipped: dict[str, int] = field(default_factory=dict)  # e.g. {"blank_rows": 3}
+    skipped: dict[str, int] = field(default_factory=dict)  # rows that are not records, by kind: {"blank_rows": 3}
     notes: list[str] = field(default_factory=list)
     watermark: str | None = None  # the largest watermark value read, for the next incremental run
     key_is_unique: bool = False  # the database guarantees it (the key is the primary key)
+    non_records: list[NonRecord] = field(default_factory=list)  # each with its row and content, for the report
+    physical: PhysicalCount | None = None  # how the physical input divides; the ledger must hold `records`
+    warnings: list[str] = field(default_factory=list)  # worth saying on the console (never customer data)
 
 
 def as_text(value: Any) -> str | None:
@@ -90,6 +94,68 @@ def unique_headers(raw: list[Any]) -> list[str]:
         else:
             seen[name] = 1
         out.append(name)
+    return out
+
+
+def rules_of(source) -> NonRecordRules:
+    """The non-record rules of a source config (`non_records:`), defaults when it has none."""
+    cfg = getattr(source, "non_records", None)
+    if cfg is None:
+        return NonRecordRules()
+    data = cfg.model_dump() if hasattr(cfg, "model_dump") else dict(cfg)
+    return NonRecordRules(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def split_non_records(frame: pl.DataFrame, columns: list[str], header: list[str], rules: NonRecordRules, row_column: str,
+                      sheet: str | None = None, formula_rows: pl.Series | None = None, eligible: pl.Series | None = None,
+                      lines_column: str | None = None) -> tuple[pl.DataFrame, list[NonRecord]]:
+    """Take the rows that are not records out of `frame` (they are reported, not ledgered) and flag the
+    doubtful ones `possible_<rule>`. `eligible`: rows that may be classified (quarantined CSV lines may not)."""
+    found = classify(frame, columns, header, rules, formula_rows)
+    rule, doubt = found.rule, found.doubt
+    if eligible is not None:
+        nothing = pl.Series([None] * frame.height, dtype=pl.String)
+        rule, doubt = rule.zip_with(eligible, nothing), doubt.zip_with(eligible, nothing)
+    if rule.null_count() == frame.height and doubt.null_count() == frame.height:
+        return frame, []
+    frame = frame.with_columns(rule.alias("__non_record"), doubt.alias("__doubt"))
+    frame = add_flag(frame, pl.col("__doubt").is_not_null(), pl.col("__doubt"))
+    out = frame.filter(pl.col("__non_record").is_not_null())
+    lines = out.get_column(lines_column).to_list() if lines_column else [1] * out.height
+    found_rows = [NonRecord(row, r, describe(list(cells)), sheet, n) for row, r, n, cells in
+                  zip(out.get_column(row_column).to_list(), out.get_column("__non_record").to_list(), lines, out.select(columns).rows())]
+    return frame.filter(pl.col("__non_record").is_null()).drop("__non_record", "__doubt"), found_rows
+
+
+def duplicate_headers(raw: list[Any], columns: list[str], frame: pl.DataFrame, expected: Iterable[str]) -> tuple[pl.DataFrame, list[str]]:
+    """A header name that appears in several columns: the first column is the one a mapping reads; the
+    others are kept (`name_2`, in `extra`). Say so, and flag records where a mapped column's twin holds
+    a different value (`duplicate_column_differs:<name>`), so no value is chosen quietly."""
+    names = [(as_text(h) or "").strip().replace("\n", " ") for h in raw]
+    wanted = set(expected)
+    notes = []
+    for name in dict.fromkeys(n for n in names if n and names.count(n) > 1):
+        positions = [i for i, n in enumerate(names) if n == name]
+        twins = [columns[i] for i in positions[1:] if i < len(columns) and columns[i] in frame.columns]
+        letters = ", ".join(column_letter(i) for i in positions)
+        if name in wanted and twins and name in frame.columns:
+            differs = pl.any_horizontal([pl.col(t).is_not_null() & pl.col(t).ne_missing(pl.col(name)) for t in twins])
+            n = int(frame.select(differs.sum()).item())
+            frame = add_flag(frame, differs, f"duplicate_column_differs:{name}")
+            notes.append(f"header '{name}' appears in columns {letters}: the mapping reads the first; the others are kept as "
+                         f"{', '.join(twins)} in extra" + (f"; {n} records hold a different value there (flagged duplicate_column_differs)" if n else ""))
+        else:
+            notes.append(f"header '{name}' appears in columns {letters}; the later ones are kept as {', '.join(twins) or 'extra columns'}")
+    return frame, notes
+
+
+def column_letter(index: int) -> str:
+    """0-based column index -> A, B, ..., AA as Excel names columns."""
+    out = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        out = chr(65 + rem) + out
     return out
 
 

@@ -1,16 +1,29 @@
 """CSV/TSV exports: encoding detection for legacy Chinese encodings, delimiter sniffing,
-quoted multi-line fields, and structurally broken records kept in quarantine, never dropped."""
+quoted multi-line fields, and structurally broken records kept in quarantine, never dropped.
+
+Every physical line of the file ends in exactly one place: the header, a record (a record's quoted
+field may span a few lines), a blank line, or a reported non-record. The lines are counted from the
+text itself, not from the parser, and the parts must add up (`PhysicalCount`). One unbalanced quote
+makes a CSV parser swallow the following lines into one field; so a quoted field that spans many
+lines, or holds enough delimiters to have swallowed whole records, is not trusted: its lines are read
+again one by one without quote handling and quarantined, each with its line number.
+"""
 from __future__ import annotations
 
 import csv
 import io
+import re
+import sys
 from pathlib import Path
 
 import polars as pl
 
-from crm_migrate.contracts import FLAGS, QUARANTINE
+from crm_migrate.contracts import FLAGS, QUARANTINE, ROW
 from crm_migrate.errors import MigrationError
-from extractors.base import Extracted, require_columns, rows_to_frame, unique_headers
+from extractors.base import (Extracted, duplicate_headers, require_columns, rows_to_frame, rules_of, split_non_records,
+                             unique_headers)
+from extractors.header import detect_header
+from extractors.non_records import TITLE_ROW, NonRecord, PhysicalCount, describe
 
 SNIFF_DELIMITERS = ",\t;|"
 
@@ -81,48 +94,153 @@ def sniff_delimiter(text: str) -> str:
         return max(SNIFF_DELIMITERS, key=first.count) if first else ","
 
 
+MAX_FIELD_LINES = 5  # a quoted field spanning more lines than this is not trusted (sources[].max_field_lines)
+_TERMINATOR = re.compile(r"\r\n|\r|\n")
+
+
+def physical_lines(text: str) -> int:
+    """Lines as a person (and the csv module) counts them: \n, \r\n and a lone \r each end one."""
+    if not text:
+        return 0
+    ends = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return ends + (0 if text.endswith(("\n", "\r")) else 1)
+
+
+def _records(text: str, delimiter: str) -> list[tuple[int, int, list[str]]]:
+    """(first line, last line, fields) of every record, quote-aware."""
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # the default 128 KB limit raised on real exports
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    out, start = [], 1
+    for rec in reader:
+        out.append((start, reader.line_num, rec))
+        start = reader.line_num + 1
+    return out
+
+
+class _Lines:
+    """The file's physical lines, split only when a suspicious record needs them."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self._lines = text, None
+
+    def get(self, first: int, last: int) -> list[str]:
+        if self._lines is None:
+            self._lines = _TERMINATOR.split(self.text)
+        return self._lines[first - 1: last]
+
+
+def _suspicion(cells: list[str], first: int, last: int, width: int, delimiter: str, max_lines: int, raw: str) -> str | None:
+    """Why a record whose quoted field spans lines is not trusted, or None."""
+    lines = last - first + 1
+    if lines == 1:
+        return None
+    spanning = [c for c in cells if "\n" in c or "\r" in c]
+    most = max((c.count(delimiter) for c in spanning), default=0)
+    if raw.count('"') % 2:
+        return f"a quote opened in lines {first}-{last} is never closed"
+    if lines > max_lines:
+        return f"a quoted field spans lines {first}-{last} ({lines} lines, more than max_field_lines {max_lines})"
+    if len(cells) > width:
+        return f"a quoted field spans lines {first}-{last} and the record has {len(cells)} fields, the header {width}"
+    if spanning and most >= max(2, width - 1):
+        return f"a quoted field spans lines {first}-{last} and holds {most} delimiters, as if it had swallowed records"
+    return None
+
+
 def extract_csv(source, expected_columns: list[str]) -> Extracted:
     path = Path(source.path)
     if not path.exists():
         raise MigrationError("file not found", file=str(path), hint="check `path` in the config (relative to the config file)")
     text, used = decode(path, source.encoding)
     delimiter = sniff_delimiter(text) if source.delimiter == "auto" else source.delimiter
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header_line = source.header_row or 1
-    records: list[tuple[int, list[str]]] = []
-    start = 1
-    for rec in reader:
-        records.append((start, rec))  # the line the record starts on
-        start = reader.line_num + 1
-    if not records:
-        raise MigrationError("the file is empty", file=str(path))
-    header_at = next((i for i, (line, _) in enumerate(records) if line >= header_line), 0)
-    columns = unique_headers(records[header_at][1])
-    require_columns(columns, expected_columns + ([source.key] if source.key else []), file=str(path), row=records[header_at][0])
+    records = _records(text, delimiter)
+    total = physical_lines(text)
+    if not records or not any(any(c.strip() for c in rec) for _, _, rec in records):
+        raise MigrationError("the file is empty", file=str(path), hint="point `path` at the export that holds the data")
+    if records[-1][1] != total:  # the parser and the text disagree on the lines: never go on silently
+        raise MigrationError(f"the CSV parser read {records[-1][1]} lines, the file has {total}", file=str(path),
+                             hint="this is a bug in crm-migrate; please report it with the file")
+    if source.header_row:
+        at = next((i for i, (first, last, _) in enumerate(records) if first <= source.header_row <= last), None)
+        if at is None:
+            raise MigrationError(f"header_row {source.header_row} is beyond the end of the file ({total} lines)", file=str(path),
+                                 hint="set `header_row` to the line that holds the column names, or leave it out to detect it")
+        depth, columns = 1, unique_headers(records[at][2])
+    else:
+        at, depth, columns = detect_header([rec for _, _, rec in records], None, expected_columns)
+    head_first, head_last, raw_header = records[at][0], records[at + depth - 1][1], records[at][2]
+    require_columns(columns, expected_columns + ([source.key] if source.key else []), file=str(path), row=head_first)
     width = len(columns)
-    body, numbers, flags, quarantine, blank = [], [], [], [], 0
-    for line, rec in records[header_at + 1:]:
+    count = PhysicalCount("lines", total, header=head_last - head_first + 1)
+    non_records: list[NonRecord] = []
+    for first, last, rec in records[:at]:  # title lines above the header
+        if any(c.strip() for c in rec):
+            non_records.append(NonRecord(first, TITLE_ROW, describe([c or None for c in rec]), lines=last - first + 1))
+            count.non_records += last - first + 1
+        else:
+            count.blank += last - first + 1
+    max_lines = getattr(source, "max_field_lines", None) or MAX_FIELD_LINES
+    lines = _Lines(text)
+    body, starts, spans, flags, quarantine, untrusted = [], [], [], [], [], []
+    for first, last, rec in records[at + depth:]:
         if not any(cell.strip() for cell in rec):
-            blank += 1
+            count.blank += last - first + 1
+            continue
+        why = _suspicion(rec, first, last, width, delimiter, max_lines, "\n".join(lines.get(first, last)) if last > first else "")
+        if why:
+            untrusted.append((first, last))
+            for n, line in enumerate(lines.get(first, last), start=first):
+                cells = next(csv.reader([line], delimiter=delimiter, quoting=csv.QUOTE_NONE), [])
+                if not any(c.strip() for c in cells):
+                    count.blank += 1
+                    continue
+                body.append((cells + [None] * width)[:width])
+                starts.append(n)
+                spans.append(1)
+                flags.append(["suspicious_quoting"])
+                quarantine.append(f"line {n}: {why}; the lines were read one by one without quote handling and quarantined "
+                                  "(fix the quoting in the file)")
             continue
         problem, flag = None, []
         if len(rec) > width:
-            problem = f"line {line} has {len(rec)} fields, the header {width}: extra fields {rec[width:]!r} (check delimiter and quoting)"
+            problem = f"line {first} has {len(rec)} fields, the header {width}: extra fields {rec[width:]!r} (check delimiter and quoting)"
             rec = rec[:width]
         elif len(rec) < width:
             flag = ["short_record"]
             rec = rec + [None] * (width - len(rec))
         body.append(rec)
-        numbers.append(line)
+        starts.append(first)
+        spans.append(last - first + 1)
         flags.append(flag)
         quarantine.append(problem)
-    frame = rows_to_frame(source.name, columns, body, numbers, source.key).with_columns(
-        pl.Series(FLAGS, flags, dtype=pl.List(pl.String)), pl.Series(QUARANTINE, quarantine, dtype=pl.String))
-    notes = [f"decoded as {used}, delimiter {delimiter!r}"]
-    bad = [n for n, q in zip(numbers, quarantine) if q]
-    short = [n for n, f in zip(numbers, flags) if f]
+    frame = rows_to_frame(source.name, columns, body, starts, source.key).with_columns(
+        pl.Series(FLAGS, flags, dtype=pl.List(pl.String)), pl.Series(QUARANTINE, quarantine, dtype=pl.String),
+        pl.Series("__lines", spans, dtype=pl.Int64))
+    frame, notes = duplicate_headers(raw_header, columns, frame, expected_columns)
+    frame, found = split_non_records(frame, columns, [c.strip() for c in raw_header], rules_of(source), ROW,
+                                     eligible=frame.get_column(QUARANTINE).is_null(), lines_column="__lines")
+    non_records += found
+    for nr in found:
+        count.non_records += nr.lines
+    count.records = frame.height
+    count.continuation = int(frame.get_column("__lines").sum() or 0) - frame.height
+    frame = frame.drop("__lines")
+    notes.insert(0, f"decoded as {used}, delimiter {delimiter!r}, header on line {head_first}")
+    bad = [n for n, q in zip(starts, quarantine) if q and n not in {u for f, l in untrusted for u in range(f, l + 1)}]
+    short = [n for n, f in zip(starts, flags) if f == ["short_record"]]
+    if untrusted:
+        spans_text = ", ".join(f"{f}-{l}" for f, l in untrusted[:10])
+        notes.append(f"{len(untrusted)} quoted fields spanning lines were not trusted (lines {spans_text}): their "
+                     f"{sum(l - f + 1 for f, l in untrusted)} lines were read one by one and quarantined")
     if bad:
         notes.append(f"{len(bad)} records with more fields than the header kept in quarantine (lines {bad[:10]})")
     if short:
         notes.append(f"{len(short)} records with fewer fields than the header padded (lines {short[:10]})")
-    return Extracted(source.name, frame, path.name, skipped={"blank_rows": blank} if blank else {}, notes=notes)
+    if count.continuation:
+        notes.append(f"{count.continuation} lines continue records whose quoted fields span several lines")
+    warnings = [] if frame.height else [f"{path.name}: the file has a header but no records"]
+    skipped = {"blank_rows": count.blank} if count.blank else {}
+    for nr in non_records:
+        skipped[nr.rule] = skipped.get(nr.rule, 0) + 1
+    return Extracted(source.name, frame, path.name, skipped=skipped, notes=notes, non_records=non_records,
+                     physical=count, warnings=warnings)

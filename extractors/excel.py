@@ -14,11 +14,54 @@ import polars as pl
 
 from crm_migrate.contracts import FLAGS
 from crm_migrate.errors import MigrationError
-from extractors.base import Extracted, as_text, require_columns, stamp_lineage, unique_headers
+from extractors.base import (Extracted, as_text, duplicate_headers, require_columns, rules_of, split_non_records, stamp_lineage,
+                             unique_headers)
 from extractors.columns import gc_paused, rows_to_text_frame
+from extractors.header import detect_header
+from extractors.non_records import TITLE_ROW, NonRecord, PhysicalCount, describe
 from extractors.xlsx_xml import SheetExtras, scan_sheet
 
-HEADER_SCAN_ROWS = 30
+EXCEL_ROW = "__excel_row"
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")  # an OOXML workbook encrypted with a password
+
+
+def sniff_format(path: Path) -> str:
+    """What the file really is, whatever its name says: xlsx (zip), xls (OLE), encrypted, html,
+    spreadsheetml, text, empty. Web systems often export HTML or tab-separated text named .xls."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if not head:
+        return "empty"
+    if head.startswith(ZIP_MAGIC):
+        return "xlsx"
+    if head.startswith(OLE_MAGIC):
+        with path.open("rb") as fh:
+            return "encrypted" if _ENCRYPTED_STREAM in fh.read(1 << 22) else "xls"
+    sample = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if sample.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in head:
+        return "spreadsheetml"
+    if sample.startswith((b"<html", b"<!doctype", b"<table", b"<meta", b"<head")) or b"<table" in sample[:4096]:
+        return "html"
+    first_line = head.split(b"\n", 1)[0]
+    if b"\x00" not in head[:4096] and b"\n" in head and any(d in first_line for d in (b",", b"\t", b";", b"|")):
+        return "text"
+    return "unknown"
+
+
+_NOT_A_WORKBOOK = {
+    "empty": ("the file is empty (0 bytes)", "export the data again"),
+    "encrypted": ("the workbook is encrypted with a password", "open it in Excel and save an unprotected copy"),
+    "html": ("the file is an HTML page with an Excel file name (web systems export tables this way)",
+             "open it in Excel or LibreOffice and save it as .xlsx"),
+    "spreadsheetml": ("the file is an Excel 2003 XML spreadsheet", "open it in Excel or LibreOffice and save it as .xlsx"),
+    "text": ("the file is plain text (CSV or tab-separated) with an Excel file name",
+             "configure this source with `kind: csv` (the delimiter and encoding are detected)"),
+    "unknown": ("the file is not an Excel workbook", "check that `path` points at the workbook"),
+}
 
 
 def open_workbook(path: Path):
@@ -27,15 +70,25 @@ def open_workbook(path: Path):
     if not path.exists():
         raise MigrationError("file not found", file=str(path), hint="check `path` in the config (relative to the config file)")
     try:
-        return pc.CalamineWorkbook.from_path(str(path))
+        kind = sniff_format(path)
+        if kind in _NOT_A_WORKBOOK:
+            message, hint = _NOT_A_WORKBOOK[kind]
+            raise MigrationError(message, file=str(path), hint=hint)
+        named = {"xlsx": (".xlsx", ".xlsm", ".xlsb"), "xls": (".xls",)}[kind]
+        if path.suffix.lower() in named:
+            return pc.CalamineWorkbook.from_path(str(path))
+        with path.open("rb") as fh:  # the content decides the format, not the name (an .xlsx named .xls)
+            return pc.CalamineWorkbook.from_filelike(fh)
+    except MigrationError:
+        raise
     except PermissionError:
         raise MigrationError("permission denied", file=str(path), hint="give the user running crm-migrate read access") from None
+    except pc.PasswordError:
+        raise MigrationError("the workbook is protected with a password", file=str(path),
+                             hint="open it in Excel and save an unprotected copy") from None
     except Exception as exc:  # calamine raises its own error types per format
-        text = str(exc)
-        locked = any(w in text.lower() for w in ("password", "encrypt", "cfb", "ole"))
-        hint = ("the workbook seems password-protected or encrypted; save an unprotected copy" if locked
-                else "open and re-save it in Excel or LibreOffice; check it is really an Excel file")
-        raise MigrationError(f"cannot read the workbook ({text})", file=str(path), hint=hint) from None
+        raise MigrationError(f"cannot read the workbook ({str(exc).splitlines()[0][:200]})", file=str(path),
+                             hint="the file may be damaged: open and re-save it in Excel or LibreOffice") from None
 
 
 def select_sheets(wb, path: Path, sheet, include_hidden: bool) -> list[str]:
@@ -57,50 +110,7 @@ def select_sheets(wb, path: Path, sheet, include_hidden: bool) -> list[str]:
     return [sheet]
 
 
-def _flatten(top: list, bottom: list, spans: list[tuple[int, int]]) -> list[str]:
-    """Two header rows -> one: a merged cell's text over each column it spans, then `top/bottom`."""
-    top = list(top)
-    for first, last in spans:
-        for c in range(first + 1, last + 1):
-            if c < len(top):
-                top[c] = top[first]
-    names = []
-    for c in range(max(len(top), len(bottom))):
-        t = as_text(top[c] if c < len(top) else None)
-        b = as_text(bottom[c] if c < len(bottom) else None)
-        names.append(f"{t.strip()}/{b.strip()}" if t and b and t.strip() != b.strip() else (t or b))
-    return unique_headers(names)
-
-
-def detect_header(rows: list[list], merges, expected: list[str]) -> tuple[int, int, list[str]]:
-    """(index of the first header row, number of header rows, column names).
-
-    The header is the early row (or pair of rows under merged cells) naming most of the mapped
-    columns; failing that, the first row that is mostly filled (title rows above a header are short)."""
-    wanted = {e.strip() for e in expected}
-    spans_by_row: dict[int, list[tuple[int, int]]] = {}
-    for (r0, c0), (_r1, c1) in merges or []:
-        if c1 > c0:
-            spans_by_row.setdefault(r0, []).append((c0, c1))
-    best, best_hits = None, 0
-    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        options = [(i, 1, unique_headers(row))]
-        if i in spans_by_row and i + 1 < len(rows):
-            options.append((i, 2, _flatten(row, rows[i + 1], spans_by_row[i])))
-        for option in options:
-            hits = len(wanted & {n.strip() for n in option[2]})
-            if hits > best_hits:
-                best, best_hits = option, hits
-    if best is not None and best_hits >= max(1, len(wanted) // 2):
-        return best
-    width = max((len(r) for r in rows[:HEADER_SCAN_ROWS]), default=0)
-    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        if sum(1 for c in row if as_text(c) is not None) >= max(1, width // 2):
-            return i, 1, unique_headers(row)
-    return 0, 1, unique_headers(rows[0])
-
-
-def _read_sheet(wb, path: Path, sheet: str, source, expected: list[str], several: bool) -> tuple[pl.DataFrame, dict, list[str]]:
+def _read_sheet(wb, path: Path, sheet: str, source, expected: list[str], several: bool) -> Extracted:
     with ThreadPoolExecutor(max_workers=1) as pool:
         extras_future = pool.submit(scan_sheet, path, sheet)
         calamine_sheet = wb.get_sheet_by_name(sheet)
@@ -112,11 +122,22 @@ def _read_sheet(wb, path: Path, sheet: str, source, expected: list[str], several
     if not rows or all(as_text(c) is None for r in rows for c in r):
         raise MigrationError("the sheet is empty", hint="point `sheet` at the sheet that holds the data", **where)
     if source.header_row:
+        if source.header_row > len(rows):
+            raise MigrationError(f"header_row {source.header_row} is beyond the last row of the sheet ({len(rows)})",
+                                 hint="set `header_row` to the row that holds the column names, or leave it out to detect it", **where)
         start, depth, columns = source.header_row - 1, 1, unique_headers(rows[source.header_row - 1])
     else:
         start, depth, columns = detect_header(rows, merges, expected)
     require_columns(columns, expected + ([source.key] if source.key else []), row=start + 1, **where)
-    skipped = {"blank_rows": 0, "hidden_rows": 0}
+    count = PhysicalCount("rows", len(rows), header=depth)
+    non_records = []
+    for r in range(start):  # title rows above the header: reported, never silently dropped
+        cells = [as_text(c) for c in rows[r]]
+        if any(c is not None for c in cells):
+            non_records.append(NonRecord(r + 1, TITLE_ROW, describe(cells), sheet))
+            count.non_records += 1
+        else:
+            count.blank += 1
     first_data = start + depth
     # Flags per 0-based sheet row, sparse: most rows have none.
     marks: dict[int, list[str]] = {}
@@ -128,51 +149,81 @@ def _read_sheet(wb, path: Path, sheet: str, source, expected: list[str], several
             marks.setdefault(r, []).append("hidden_row")
     long_numbers: dict[str, int] = {}
     frame = rows_to_text_frame(columns, rows[first_data:], stats=long_numbers).with_columns(
-        pl.int_range(first_data + 1, first_data + 1 + len(rows) - first_data, dtype=pl.Int64).alias("__excel_row"))
+        pl.int_range(first_data + 1, first_data + 1 + len(rows) - first_data, dtype=pl.Int64).alias(EXCEL_ROW))
     if source.skip_hidden_rows and extras.hidden_rows:
-        hidden = pl.col("__excel_row").is_in([r + 1 for r in extras.hidden_rows])
-        skipped["hidden_rows"] = frame.filter(hidden).height
+        hidden = pl.col(EXCEL_ROW).is_in([r + 1 for r in extras.hidden_rows])
+        count.hidden = frame.filter(hidden).height
         frame = frame.filter(~hidden)
     # Rows that are not records: every cell empty and nothing to say about them.
-    blank = pl.all_horizontal(pl.col(columns).is_null()) & ~pl.col("__excel_row").is_in([r + 1 for r in marks])
-    skipped["blank_rows"] = frame.filter(blank).height
+    blank = pl.all_horizontal(pl.col(columns).is_null()) & ~pl.col(EXCEL_ROW).is_in([r + 1 for r in marks])
+    count.blank += frame.filter(blank).height
     frame = frame.filter(~blank)
     if marks:
-        flag_rows = pl.DataFrame({"__excel_row": [r + 1 for r in marks], FLAGS: list(marks.values())},
-                                 schema={"__excel_row": pl.Int64, FLAGS: pl.List(pl.String)})
-        frame = frame.join(flag_rows, on="__excel_row", how="left", maintain_order="left").with_columns(pl.col(FLAGS).fill_null([]))
+        flag_rows = pl.DataFrame({EXCEL_ROW: [r + 1 for r in marks], FLAGS: list(marks.values())},
+                                 schema={EXCEL_ROW: pl.Int64, FLAGS: pl.List(pl.String)})
+        frame = frame.join(flag_rows, on=EXCEL_ROW, how="left", maintain_order="left", validate="m:1").with_columns(pl.col(FLAGS).fill_null([]))
     else:
         frame = frame.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(FLAGS))
+    frame, notes = duplicate_headers(rows[start], columns, frame, expected)
+    header_text = [as_text(h) or "" for h in rows[start]] if depth == 1 else columns
+    frame, found = split_non_records(frame, columns, header_text, rules_of(source), EXCEL_ROW, sheet,
+                                     formula_rows=_formula_only(frame, columns, extras))
+    non_records += found
+    count.non_records += len(found)
+    count.records = frame.height
     blank_cols = [c for c in columns if c.startswith("column_") and frame.get_column(c).null_count() == frame.height]
     frame = frame.drop(blank_cols)
-    numbers = frame.get_column("__excel_row")  # the row number a person sees in Excel
-    frame = stamp_lineage(frame.drop("__excel_row"), source.name, numbers, source.key)
+    numbers = frame.get_column(EXCEL_ROW)  # the row number a person sees in Excel
+    frame = stamp_lineage(frame.drop(EXCEL_ROW), source.name, numbers, source.key)
     if several:  # rows of several sheets: the sheet is part of the lineage
         frame = frame.with_columns(pl.lit(sheet).alias("_sheet"))
         if not source.key:
             frame = frame.with_columns((pl.lit(f"{sheet}!") + pl.col("_source_key")).alias("_source_key"))
-    notes = [f"sheet '{sheet}': header on row {start + 1}" + (f"-{start + depth}" if depth > 1 else "")]
+    notes.insert(0, f"sheet '{sheet}': header on row {start + 1}" + (f"-{start + depth}" if depth > 1 else ""))
     if extras.errors:
         notes.append(f"sheet '{sheet}': {len(extras.errors)} Excel error cells read as empty (flagged excel_error)")
     for col, n in long_numbers.items():
         notes.append(f"sheet '{sheet}', column '{col}': {n} numbers of 16+ digits; Excel keeps only 15 significant "
                      "digits, so their last digits may be wrong: store such codes as text")
-    return frame, {k: v for k, v in skipped.items() if v}, notes
+    warnings = [] if frame.height else [f"{path.name} sheet '{sheet}': the sheet has a header but no records"]
+    skipped = {"blank_rows": count.blank, "hidden_rows": count.hidden}
+    for nr in non_records:
+        skipped[nr.rule] = skipped.get(nr.rule, 0) + 1
+    return Extracted(source.name, frame, f"{path.name} [{sheet}]", {k: v for k, v in skipped.items() if v}, notes,
+                     non_records=non_records, physical=count, warnings=warnings)
+
+
+def _formula_only(frame: pl.DataFrame, columns: list[str], extras: SheetExtras) -> pl.Series | None:
+    """Per row of `frame`: every filled cell is a formula (a SUM or COUNT row under the data)."""
+    if not extras.formulas or frame.height == 0:
+        return None
+    per_row: dict[int, int] = {}
+    for r, c in extras.formulas:
+        if c < len(columns):
+            per_row[r + 1] = per_row.get(r + 1, 0) + 1
+    counts = pl.DataFrame({EXCEL_ROW: list(per_row), "__formulas": list(per_row.values())}, schema={EXCEL_ROW: pl.Int64, "__formulas": pl.Int64})
+    filled = pl.sum_horizontal([pl.col(c).is_not_null() for c in columns])
+    joined = frame.select(EXCEL_ROW, filled.alias("__filled")).join(counts, on=EXCEL_ROW, how="left", maintain_order="left", validate="m:1")
+    return joined.select((pl.col("__formulas").fill_null(0) >= pl.col("__filled")) & (pl.col("__filled") > 0)).to_series()
 
 
 def extract_excel(source, expected_columns: list[str]) -> Extracted:
     path = Path(source.path)
     wb = open_workbook(path)
     sheets = select_sheets(wb, path, source.sheet, source.include_hidden_sheets)
-    frames, skipped, notes = [], {}, []
-    for sheet in sheets:
-        frame, sk, nt = _read_sheet(wb, path, sheet, source, expected_columns, several=len(sheets) > 1)
-        frames.append(frame)
-        notes += nt
-        for k, v in sk.items():
-            skipped[k] = skipped.get(k, 0) + v
+    parts = [_read_sheet(wb, path, sheet, source, expected_columns, several=len(sheets) > 1) for sheet in sheets]
+    frames = [p.frame for p in parts]
     frame = pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
+    notes = [n for p in parts for n in p.notes]
     if len(frames) > 1 and len({tuple(sorted(f.columns)) for f in frames}) > 1:
         notes.append("the matched sheets do not all have the same columns; missing ones are empty")
+    skipped: dict[str, int] = {}
+    for p in parts:
+        for k, v in p.skipped.items():
+            skipped[k] = skipped.get(k, 0) + v
+    physical = parts[0].physical
+    for p in parts[1:]:
+        physical = physical.add(p.physical)
     label = f"{path.name} [{', '.join(sheets)}]"
-    return Extracted(source.name, frame, label, skipped=skipped, notes=notes)
+    return Extracted(source.name, frame, label, skipped=skipped, notes=notes, non_records=[n for p in parts for n in p.non_records],
+                     physical=physical, warnings=[w for p in parts for w in p.warnings])

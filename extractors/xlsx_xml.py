@@ -1,4 +1,4 @@
-"""What calamine does not tell: Excel error cells and hidden rows, read from the sheet's XML.
+"""What calamine does not tell: Excel error cells, hidden rows and formula cells, read from the sheet's XML.
 
 Only .xlsx/.xlsm (zip) files have it; the scan decompresses the sheet once (zlib releases the GIL,
 so it runs in a thread beside calamine's read).
@@ -18,12 +18,15 @@ _ERROR_CELL = re.compile(rb'<c\b([^>]*\bt="e"[^>]*)>(.*?)</c>', re.S)
 _REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 _VALUE = re.compile(rb"<v>([^<]*)</v>")
 _HIDDEN_ROW = re.compile(rb'<row\b[^>]*\bhidden="(?:1|true)"[^>]*>')
+# Writers put a cell's formula first inside it: <c r="D9" s="2"><f>SUM(D2:D8)</f><v>..</v></c>
+_FORMULA_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+)(\d+)"[^>]*><f[\s>/]')
 
 
 @dataclass
 class SheetExtras:
     errors: dict[tuple[int, int], str] = field(default_factory=dict)  # (0-based row, 0-based col) -> "#N/A"
     hidden_rows: set[int] = field(default_factory=set)  # 0-based
+    formulas: set[tuple[int, int]] = field(default_factory=set)  # (0-based row, 0-based col) of formula cells
 
 
 def column_index(letters: bytes) -> int:
@@ -47,7 +50,7 @@ def _sheet_paths(z: zipfile.ZipFile) -> dict[str, str]:
 
 def scan_sheet(path: Path, sheet: str) -> SheetExtras:
     extras = SheetExtras()
-    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+    if not zipfile.is_zipfile(path):  # .xls: calamine tells errors itself, formulas arrive as values
         return extras
     try:
         with zipfile.ZipFile(path) as z:
@@ -67,4 +70,7 @@ def scan_sheet(path: Path, sheet: str) -> SheetExtras:
             ref = re.search(rb'\br="(\d+)"', m.group(0))
             if ref:
                 extras.hidden_rows.add(int(ref.group(1)) - 1)
+    if b"<f" in data:
+        for m in _FORMULA_CELL.finditer(data):
+            extras.formulas.add((int(m.group(2)) - 1, column_index(m.group(1))))
     return extras

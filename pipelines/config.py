@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -10,9 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from crm_migrate.contracts import CANONICAL, ENTITIES, mappable_fields
 from crm_migrate.errors import ConfigError
+from extractors.csv_file import MAX_FIELD_LINES
+from extractors.non_records import FOOTER_PATTERNS, TOTALS_WORDS
 from pipelines.yamlfile import YamlDocument
 
 Entity = Literal["customer", "opportunity"]
+# A source query: comments, then SELECT or WITH (a read-only transaction guards the rest).
+_READ_QUERY = re.compile(r"^(?:\s*(?:--[^\n]*(?:\n|$)|/\*.*?\*/))*[\s(]*(?:select|with)\b", re.I | re.S)
+_SQL_LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=60)]
 
 
@@ -34,6 +40,29 @@ def _resolve_sqlite(url: str, info: ValidationInfo) -> str:
     if base and url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str((Path(base) / url[len(prefix):]).resolve())
     return url
+
+
+class NonRecordsConfig(Strict):
+    """Rules that recognise rows that are not records (reported with their row and content, not ledgered).
+    A row that only looks like one stays a record, flagged `possible_<rule>`."""
+
+    repeated_header: bool = Field(True, description="A row repeating the header's cells (exports pasted together).")
+    totals_row: bool = Field(True, description="First filled cell 合计/总计/小计/共计/Total…, every other filled cell a number.")
+    export_footer: bool = Field(True, description="One or two filled cells such as 共898条记录 or 导出时间：….")
+    formula_row: bool = Field(True, description="Excel: a row whose only content is formulas (a SUM or COUNT under the data).")
+    totals_words: list[str] = Field(default_factory=lambda: list(TOTALS_WORDS), description="Words that name a totals row.")
+    footer_patterns: list[str] = Field(default_factory=lambda: list(FOOTER_PATTERNS),
+                                       description="Regular expressions (on the row's lower-cased text) that name an export footer.")
+
+    @field_validator("footer_patterns")
+    @classmethod
+    def _v_patterns(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"footer pattern {p!r} is not a valid regular expression: {exc}") from None
+        return v
 
 
 class SourceConfig(Strict):
@@ -67,6 +96,10 @@ class SourceConfig(Strict):
         "auto", description="sql: `auto` streams SQLite and PostgreSQL through ADBC (Arrow) where that is exact, else the DBAPI driver; `dbapi` always uses the driver."
     )
     repair_mojibake: bool = Field(True, description="Repair GBK/UTF-8 text garbled by a latin1 column (sql), when unambiguous.")
+    max_field_lines: int = Field(MAX_FIELD_LINES, ge=1, description=(
+        "csv: a quoted field spanning more lines than this is not trusted (an unbalanced quote swallows lines): "
+        "its lines are read one by one and quarantined."))
+    non_records: NonRecordsConfig | None = Field(None, description="Non-record rules for this source (excel, csv); the top-level `non_records` when absent.")
 
     _v_paths = field_validator("mapping", "path")(classmethod(lambda cls, v, info: _resolve(v, info)))
 
@@ -74,6 +107,19 @@ class SourceConfig(Strict):
     @classmethod
     def _v_url(cls, v: str | None, info: ValidationInfo) -> str | None:
         return _resolve_sqlite(v, info) if v else v
+
+    @field_validator("query")
+    @classmethod
+    def _v_query(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        body = v.strip().rstrip(";").strip()
+        if not _READ_QUERY.match(body):
+            raise ValueError("`query` must be one read-only SELECT statement (SELECT … or WITH … SELECT …); "
+                             "crm-migrate never writes to a source")
+        if ";" in _SQL_LITERALS.sub("", body):
+            raise ValueError("`query` holds several statements; give exactly one SELECT")
+        return body
 
     @field_validator("delimiter")
     @classmethod
@@ -101,6 +147,8 @@ class TargetConfig(Strict):
     mapping: Path = Field(description="Canonical-to-target mapping file (YAML).")
     ledger_table: str = Field("crm_migrate_ledger", description="Table in the target that receives the ledger.")
     batch_size: int = Field(5_000, ge=1)
+    lock_wait_seconds: float = Field(60, ge=0, description=(
+        "A run holds a lock on the target from start to end; another run waits this long for it, then fails naming the holder."))
 
     _v_mapping = field_validator("mapping")(classmethod(lambda cls, v, info: _resolve(v, info)))
 
@@ -139,6 +187,11 @@ class ValidationConfig(Strict):
         return {stage: {e: _resolve(p, info) for e, p in m.items()} for stage, m in v.items()}
 
 
+class ReportConfig(Strict):
+    mask_personal_data: bool = Field(True, description=(
+        "Mask phones, emails and person names in report.html (keys and company names are kept); false shows them."))
+
+
 class Config(Strict):
     project: str = "migration"
     output_dir: Path = Path("out")
@@ -147,6 +200,8 @@ class Config(Strict):
     resolution: ResolutionConfig = Field(default_factory=ResolutionConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    non_records: NonRecordsConfig = Field(default_factory=NonRecordsConfig, description="Default non-record rules of every excel and csv source.")
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     @field_validator("output_dir")
     @classmethod
@@ -159,6 +214,9 @@ class Config(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        for s in self.sources:
+            if s.non_records is None:
+                s.non_records = self.non_records
         customers = {s.name for s in self.sources if s.entity == "customer"}
         for s in self.sources:
             if s.customer_source and s.customer_source not in customers:

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 import shutil
 
 import pytest
@@ -75,8 +76,18 @@ def test_sql_source_needs_table_or_query(project):
 
 def test_json_schema_documents_every_top_level_key():
     schema = config_json_schema()
-    assert set(schema["properties"]) == {"project", "output_dir", "sources", "target", "resolution", "archive", "validation"}
+    assert set(schema["properties"]) == {"project", "output_dir", "sources", "target", "resolution", "archive", "validation",
+                                         "non_records", "report"}
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for model in ("Config", "SourceConfig", "TargetConfig", "NonRecordsConfig", "ReportConfig"):
+        props = schema["properties"] if model == "Config" else schema["$defs"][model]["properties"]
+        undocumented = [k for k in props if f"`{k}`" not in docs and f"`{model_prefix(model)}{k}`" not in docs]
+        assert not undocumented, f"{model} keys missing from docs/configuration.md: {undocumented}"
     source = schema["$defs"]["SourceConfig"]["properties"]
     assert source["kind"]["enum"] == ["excel", "sql", "csv"]
     assert "schema" in source  # the alias, as written in YAML
     json.dumps(schema)
+
+
+def model_prefix(model: str) -> str:
+    return {"NonRecordsConfig": "non_records.", "ReportConfig": "report.", "TargetConfig": "target."}.get(model, "")

@@ -37,7 +37,10 @@ def test_openpyxl_workbook_with_merged_title_row_and_blank_rows(tmp_path):
     assert f["_source_key"].to_list() == ["3", "5"]
     assert f["编号"].to_list() == ["0012", "12.5"]  # text keeps its zeros, numbers are exact
     assert f["录入日期"].to_list() == ["2023-05-01", "2023/5/1"]
-    assert x.skipped == {"blank_rows": 1}
+    assert x.skipped == {"blank_rows": 1, "title_row": 1}  # the title above the header is reported, not dropped
+    assert [n.as_dict() for n in x.non_records] == [{"row": 1, "rule": "title_row", "content": "2024年客户清单", "sheet": "客户", "lines": 1}]
+    assert x.physical.as_dict() == {"unit": "rows", "total": 5, "records": 2, "continuation": 0, "header": 1, "blank": 1,
+                                    "non_records": 1, "hidden": 0, "balanced": True}
 
 
 def test_xlsxwriter_workbook_keeps_18_digit_text(tmp_path):
@@ -76,8 +79,16 @@ def test_wrong_sheet_lists_the_sheets(tmp_path):
 def test_corrupt_and_missing_workbooks(tmp_path):
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"this is not a zip file")
-    with pytest.raises(MigrationError, match="cannot read the workbook"):
+    with pytest.raises(MigrationError, match="not an Excel workbook"):
         extract_source(source(path=bad), ["x"])
+    good = tmp_path / "good.xlsx"
+    wb = xlsxwriter.Workbook(good)
+    wb.add_worksheet("S").write_row(0, 0, ["x", "y"])
+    wb.close()
+    truncated = tmp_path / "truncated.xlsx"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(MigrationError, match="(?s)cannot read the workbook .*damaged"):
+        extract_source(source(path=truncated), ["x"])
     with pytest.raises(MigrationError, match="file not found"):
         extract_source(source(path=tmp_path / "none.xlsx"), ["x"])
 
