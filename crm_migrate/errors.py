@@ -53,3 +53,7 @@ class GateFailed(MigrationError):
 
 class AccountingError(MigrationError):
     """The ledger does not account for every extracted record."""
+
+
+class LockTimeout(MigrationError):
+    """Another run holds the target's lock and did not release it in time."""

@@ -13,13 +13,15 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from crm_migrate.db_errors import driver_message, hint_for
 from crm_migrate.errors import MigrationError
 from crm_migrate.secrets import mask_url
 
 
 def make_engine(url: str) -> sa.Engine:
+    """An engine on the target. `hide_parameters`: errors never carry the values of a statement."""
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, hide_parameters=True)
     except Exception as exc:
         raise MigrationError(f"invalid target URL {mask_url(url)}: {exc}", hint="see docs/configuration.md, target.url") from None
     if engine.dialect.name == "sqlite":
@@ -40,14 +42,21 @@ def connect_target(engine: sa.Engine, url: str) -> sa.Connection:
     try:
         return engine.connect()
     except Exception as exc:  # driver errors differ per dialect
-        detail = str(getattr(exc, "orig", exc)).splitlines()[0]
-        raise MigrationError(f"cannot connect to the target {mask_url(url)}: {mask_url(detail)}",
-                             hint="check target.url and that the database server is running") from None
+        detail = driver_message(exc)
+        hint = hint_for(detail, "grant it SELECT, INSERT, UPDATE and CREATE on the target", "check target.url and that the database server is running")
+        raise MigrationError(f"cannot connect to the target {mask_url(url)}: {detail}", hint=hint) from None
+
+
+class Abandon(Exception):
+    """Raised inside a target session to roll it back without failing the caller (the load's proof
+    did not hold: nothing of this run may stay in the target)."""
 
 
 @contextmanager
 def target_session(url: str, tables: list[sa.Table], dry_run: bool) -> Iterator[sa.Connection]:
-    """Yield a connection inside a transaction with every table present; commit, or roll back on dry run/failure."""
+    """Yield a connection inside a transaction with every table present; commit, or roll back on dry
+    run, failure or Abandon. A write the database refuses becomes a MigrationError naming the table,
+    never a driver exception echoing customer data."""
     engine = make_engine(url)
     try:
         with connect_target(engine, url) as conn:
@@ -55,9 +64,13 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool) -> Iterator[
             missing = [t for t in tables if t.name not in existing]
             if missing and not dry_run:
                 conn.rollback()
-                with engine.begin() as ddl:
-                    for t in missing:
-                        t.create(ddl)
+                try:
+                    with engine.begin() as ddl:
+                        for t in missing:
+                            t.create(ddl)
+                except sa.exc.DBAPIError as exc:
+                    raise MigrationError(f"cannot create the target tables: {driver_message(exc)}", file=mask_url(url),
+                                         hint="grant the user CREATE on the target, or create the tables from docs/configuration.md") from None
             trans = conn.begin() if not conn.in_transaction() else conn.get_transaction()
             if missing and dry_run:
                 temporary = engine.dialect.name in ("mysql", "mariadb")
@@ -69,6 +82,14 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool) -> Iterator[
                     t.create(conn)
             try:
                 yield conn
+            except Abandon:
+                trans.rollback()
+                return
+            except sa.exc.DBAPIError as exc:
+                trans.rollback()
+                raise MigrationError(f"the target refused a write: {driver_message(exc)}", file=mask_url(url),
+                                     hint="nothing of this run was kept (the transaction was rolled back); "
+                                          "run `crm-migrate check` to compare the target's tables with the mapping") from None
             except BaseException:
                 trans.rollback()
                 raise

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from crm_migrate.errors import AccountingError, ConfigError, GateFailed, MigrationError
+from crm_migrate.errors import AccountingError, ConfigError, GateFailed, LockTimeout, MigrationError
 from crm_migrate.secrets import scrub
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -21,7 +21,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO_ROOT / "data_samples" / "demo.yaml"
 
-EXIT_FAILED, EXIT_CONFIG, EXIT_GATE, EXIT_ACCOUNTING = 1, 2, 3, 4
+EXIT_FAILED, EXIT_CONFIG, EXIT_GATE, EXIT_ACCOUNTING, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
 
 
 class _Progress:
@@ -36,17 +36,35 @@ class _Progress:
         console.print(f"[dim]{time.perf_counter() - self.t0:6.1f}s[/dim]  [bold cyan]{stage:<16}[/bold cyan] {message}")
 
 
+def exit_code(exc: BaseException) -> int:
+    """The documented exit code of a failure (docs/runbook.md, "When a run fails")."""
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG
+    if isinstance(exc, GateFailed):
+        return EXIT_GATE
+    if isinstance(exc, AccountingError):
+        return EXIT_ACCOUNTING
+    if isinstance(exc, LockTimeout):
+        return EXIT_LOCKED
+    return EXIT_FAILED
+
+
 def _fail(exc: BaseException, debug: bool) -> None:
+    """Say what went wrong on stderr, without a traceback and without customer data: messages of our
+    own errors name places and counts; an unexpected error's text stays in the run folder."""
     if debug:
         raise exc
-    code = EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_GATE if isinstance(exc, GateFailed) \
-        else EXIT_ACCOUNTING if isinstance(exc, AccountingError) else EXIT_FAILED
+    run_dir = getattr(exc, "run_dir", None)
     if isinstance(exc, MigrationError):
         err.print(f"[bold red]error:[/bold red] {scrub(exc.describe())}")
     else:
-        err.print(f"[bold red]unexpected error:[/bold red] {scrub(type(exc).__name__ + ': ' + str(exc))}\n"
-                  "  hint: rerun with --debug for the traceback, and report it if it is a bug")
-    raise typer.Exit(code)
+        stage = getattr(exc, "stage", None)
+        err.print(f"[bold red]unexpected error[/bold red]{f' in stage {stage}' if stage else ''}: {type(exc).__name__}\n"
+                  + (f"  the run folder {run_dir} holds the message and the traceback (manifest.json, traceback.txt)\n" if run_dir else "")
+                  + "  hint: rerun with --debug for the traceback, and report it if it is a bug")
+    if run_dir and isinstance(exc, MigrationError) and not isinstance(exc, GateFailed):
+        err.print(f"  run folder: {run_dir}")
+    raise typer.Exit(exit_code(exc))
 
 
 def _use_prefect(flag: Optional[bool]) -> bool:
@@ -66,6 +84,10 @@ def _execute(config: Path, dry_run: bool, out: Optional[Path], prefect: Optional
 
             manifest = run_pipeline(config, dry_run=dry_run, out=out, progress=_Progress(), target_url=target_url,
                                     full_refresh=full_refresh)
+    except KeyboardInterrupt as exc:
+        run_dir = getattr(exc, "run_dir", None)
+        err.print("[bold red]interrupted[/bold red]: the target was rolled back" + (f"; the run folder {run_dir} says where the run was" if run_dir else ""))
+        raise typer.Exit(EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - every failure gets a clear message
         _fail(exc, debug)
     _summary(manifest)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from crm_migrate.errors import MigrationError
 from pipelines.config import LoadedConfig, load_config
 from pipelines.state import RunState
 
@@ -28,6 +29,7 @@ class RunContext:
     timings: dict[str, float] = field(default_factory=dict)
     state: RunState | None = None
     full_refresh: bool = False  # ignore stored watermarks: read incremental sources whole
+    current_stage: str | None = None  # the stage running now: a failure or a kill names it
 
     def since(self, source) -> str | None:
         if not source.watermark or self.full_refresh or self.state is None:
@@ -47,7 +49,11 @@ class _StageTimer:
         self.ctx, self.name = ctx, name
 
     def __enter__(self):
+        from reports.run_folder import write_running
+
         self.t0 = time.perf_counter()
+        self.ctx.current_stage = self.name
+        write_running(self.ctx)  # a run killed now still says where it was
         self.ctx.progress(self.name, "started")
         return self
 
@@ -66,6 +72,14 @@ def start_run(config_path: str | Path, dry_run: bool = False, out: str | Path | 
     started = datetime.now(timezone.utc)
     run_id = started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-" + loaded.digest()[:6] + ("-dry" if dry_run else "")
     run_dir = loaded.config.output_dir / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MigrationError(f"cannot create the run folder: {exc.strerror}", file=str(run_dir),
+                             hint="set output_dir (or --out) to a folder this user can write") from None
     state = RunState.load(loaded.config.output_dir)
-    return RunContext(loaded, run_id, run_dir, dry_run, started, progress or _quiet, state=state, full_refresh=full_refresh)
+    ctx = RunContext(loaded, run_id, run_dir, dry_run, started, progress or _quiet, state=state, full_refresh=full_refresh)
+    from reports.run_folder import write_running
+
+    write_running(ctx)
+    return ctx

@@ -17,30 +17,40 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
                  progress: Progress | None = None, wrap: Callable[[Callable], Callable] = _plain,
                  target_url: str | None = None, full_refresh: bool = False) -> dict:
     """Run every stage; return the manifest. Raises GateFailed or AccountingError after the run
-    folder is written, so a failed run still explains itself."""
+    folder is written, so a stopped run still explains itself; any other failure also leaves the run
+    folder (manifest with the stage and the error, the planned ledger so far, the report)."""
     ctx = start_run(config, dry_run, out, progress, target_url, full_refresh)
-    extracted = wrap(stages.extract)(ctx)
-    canonical = wrap(stages.standardize)(ctx, extracted)
-    validated = wrap(stages.validate)(ctx, canonical)
-    resolution = wrap(stages.resolve)(ctx, validated)
-    mapped = wrap(stages.map_to_target)(ctx, resolution)
-    gate = wrap(stages.validate_target)(ctx, canonical, resolution, mapped)
-    loaded = wrap(stages.load)(ctx, resolution, mapped, gate)
-    reconciliation = wrap(stages.reconcile)(ctx, canonical, resolution, mapped, loaded)
-    manifest = wrap(stages.report)(ctx, canonical, validated, resolution, gate, loaded, reconciliation)
-    manifest["run_dir"] = str(ctx.run_dir)
+    done: dict = {}  # what the stages produced so far, for the failure report
+    lock = None
+    try:
+        lock = wrap(stages.preflight)(ctx)  # the target is locked, reachable, writable, and fits the mapping
+        done["extracted"] = extracted = wrap(stages.extract)(ctx)
+        done["canonical"] = canonical = wrap(stages.standardize)(ctx, extracted)
+        validated = wrap(stages.validate)(ctx, canonical)
+        done["resolution"] = resolution = wrap(stages.resolve)(ctx, validated)
+        mapped = wrap(stages.map_to_target)(ctx, resolution)
+        gate = wrap(stages.validate_target)(ctx, canonical, resolution, mapped)
+        loaded = wrap(stages.load)(ctx, canonical, resolution, mapped, gate)  # writes, reads back, proves, commits
+        manifest = wrap(stages.report)(ctx, canonical, validated, resolution, gate, loaded)
+        manifest["run_dir"] = str(ctx.run_dir)
+        if loaded.committed:
+            manifest["watermarks_advanced"] = stages.save_state(ctx, extracted, resolution)
+    except BaseException as exc:  # KeyboardInterrupt too: the run folder says what happened
+        stages.report_failure(ctx, exc, done)
+        exc.run_dir, exc.stage = ctx.run_dir, ctx.current_stage  # for the command line's message
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
     if not gate.passed:
         raise GateFailed("the validation gate stopped the run before loading:\n  - " + "\n  - ".join(gate.reasons),
                          hint=f"nothing was written to the target; see {ctx.run_dir / 'report.html'}")
+    reconciliation = loaded.reconciliation
     unbalanced = [r for r in reconciliation["accounting"] if not r["balanced"]]
     if unbalanced:
-        lines = [f"{r['entity']} source {r['source']}: extracted {r['extracted']}, ledgered {r['ledgered']} "
-                 f"(off by {r['difference']}, {r['repeated_records']} records twice)" for r in unbalanced]
-        raise AccountingError("the ledger does not account for every record:\n  - " + "\n  - ".join(lines),
-                              hint="this is a bug in crm-migrate; please report it with the run folder")
+        raise AccountingError("the ledger does not account for every record:\n  - " + "\n  - ".join(stages.unbalanced_lines(unbalanced)),
+                              hint=f"the target was rolled back; this is a bug in crm-migrate: please report it with {ctx.run_dir}")
     if not reconciliation["balanced"]:
         raise AccountingError("the target read back does not match what was loaded",
-                              hint=f"see the reconciliation in {ctx.run_dir / 'reconciliation.json'}")
-    if not dry_run:
-        manifest["watermarks_advanced"] = stages.save_state(ctx, extracted, resolution)
+                              hint=f"the target was rolled back; see the reconciliation in {ctx.run_dir / 'reconciliation.json'}")
     return manifest

@@ -14,10 +14,13 @@ from crm_migrate.contracts import CUSTOMER, FLAGS, OPPORTUNITY, QUARANTINE, RID,
 from crm_migrate.errors import MigrationError
 from expectations.runner import SuiteOutcome, run_suite
 from extractors import Extracted, extract_source
+from extractors.non_records import NonRecord, PhysicalCount
 from loaders.crosswalk import previous_crosswalk
+from loaders.lock import TargetLock, acquire
+from loaders.preflight import check_target
 from loaders.readback import read_back
 from loaders.schema import ledger_table, target_table
-from loaders.target import target_session
+from loaders.target import Abandon, make_engine, target_session
 from loaders.upsert import UpsertResult, append, upsert
 from pipelines.context import RunContext
 from reports.reconciliation import reconcile as reconcile_frames
@@ -30,6 +33,40 @@ from transforms.resolve import CARRIED, PRIORITY, carry_over, cluster_customers,
 from transforms.standardize import RuleStat, SourceMappingSpec, standardize as standardize_frame
 
 
+# ---- preflight --------------------------------------------------------------------------------
+
+def target_tables(ctx: RunContext) -> tuple[list[sa.Table], dict[str, dict]]:
+    """The tables a run writes (target tables and the ledger), and per table the mapping's column types."""
+    md = sa.MetaData()
+    specs = column_specs(ctx)
+    tables = [target_table(md, name, key, cols) for name, key, cols in specs.values()]
+    tables.append(ledger_table(md, ctx.config.target.ledger_table))
+    types = {name: {c.name: (c.type, c.length, c.precision, c.scale) for c in cols} for name, _, cols in specs.values()}
+    return tables, types
+
+
+def preflight(ctx: RunContext) -> TargetLock:
+    """Before any data moves: take the target's lock (one run at a time), then check that the target is
+    reachable, writable and that its existing tables fit the mapping. Returns the held lock."""
+    target = ctx.config.target
+    with ctx.stage("preflight"):
+        engine = make_engine(target.url)
+        try:
+            lock = acquire(engine, ctx.run_id, target.lock_wait_seconds)
+        except BaseException:
+            engine.dispose()
+            raise
+        held = TargetLock(lock.description, lambda: (lock.release(), engine.dispose()))
+        try:
+            tables, types = target_tables(ctx)
+            for line in check_target(target.url, tables, types):
+                ctx.progress("preflight", line)
+        except BaseException:
+            held.release()
+            raise
+    return held
+
+
 # ---- extract ----------------------------------------------------------------------------------
 
 def extract(ctx: RunContext) -> dict[str, Extracted]:
@@ -37,8 +74,11 @@ def extract(ctx: RunContext) -> dict[str, Extracted]:
     with ctx.stage("extract"):
         for src in ctx.config.sources:
             mapping = ctx.loaded.source_mappings[src.name]
-            out[src.name] = extract_source(src, list(dict.fromkeys(mapping.columns.values())), ctx.since(src))
-            ctx.progress("extract", f"{src.name}: {out[src.name].frame.height:,} records")
+            out[src.name] = x = extract_source(src, list(dict.fromkeys(mapping.columns.values())), ctx.since(src))
+            skipped = sum(x.skipped.values())
+            ctx.progress("extract", f"{src.name}: {x.frame.height:,} records" + (f", {skipped:,} rows that are not records" if skipped else ""))
+            for warning in x.warnings:
+                ctx.progress("extract", f"warning: {warning}")
     return out
 
 
@@ -49,8 +89,10 @@ class Canonical:
     frames: dict[str, pl.DataFrame]  # entity -> canonical frame with _rid and _priority
     extracted_counts: dict[tuple[str, str], int]  # (entity, source) -> records
     rule_stats: list[RuleStat]
-    skipped: dict[str, dict[str, int]]  # source -> rows that are not records (blank rows)
+    skipped: dict[str, dict[str, int]]  # source -> rows that are not records, by kind (blank rows, footers ...)
     notes: dict[str, list[str]]  # source -> what the reader noticed (header row, encoding)
+    physical: dict[str, PhysicalCount] = field(default_factory=dict)  # source -> how its physical input divides
+    non_records: dict[str, list[NonRecord]] = field(default_factory=dict)  # source -> each row that is not a record
 
 
 def standardize(ctx: RunContext, extracted: dict[str, Extracted]) -> Canonical:
@@ -70,7 +112,8 @@ def standardize(ctx: RunContext, extracted: dict[str, Extracted]) -> Canonical:
         for e in (CUSTOMER, OPPORTUNITY):
             ctx.progress("standardize", f"{e}: {out[e].height:,} records" if e in out else f"{e}: none")
     return Canonical(out, counts, stats, {n: x.skipped for n, x in extracted.items() if x.skipped},
-                     {n: x.notes for n, x in extracted.items()})
+                     {n: x.notes for n, x in extracted.items()}, {n: x.physical for n, x in extracted.items() if x.physical},
+                     {n: x.non_records for n, x in extracted.items() if x.non_records})
 
 
 # ---- validate (canonical) ---------------------------------------------------------------------
@@ -215,8 +258,13 @@ def map_to_target(ctx: RunContext, resolution: Resolution) -> Mapped:
 @dataclass
 class Gate:
     passed: bool
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # counts and names only: safe to print on a console
+    examples: list[list] = field(default_factory=list)  # per reason, example values (for the report, masked there)
     outcomes: dict[str, SuiteOutcome] = field(default_factory=dict)
+
+    def stop(self, reason: str, examples: list | None = None) -> None:
+        self.reasons.append(reason)
+        self.examples.append(list(examples or []))
 
 
 def validate_target(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped) -> Gate:
@@ -228,10 +276,10 @@ def validate_target(ctx: RunContext, canonical: Canonical, resolution: Resolutio
         for (entity, source), n in canonical.extracted_counts.items():
             r = rejected.filter((pl.col("entity") == entity) & (pl.col("source") == source))["len"].sum()
             if n and r / n > gates.max_reject_rate:
-                gate.reasons.append(f"{source}: {r} of {n} {entity} records rejected ({r / n:.1%}), above max_reject_rate {gates.max_reject_rate:.1%}")
+                gate.stop(f"{source}: {r} of {n} {entity} records rejected ({r / n:.1%}), above max_reject_rate {gates.max_reject_rate:.1%}")
         for entity, problems in mapped.problems.items():
             for p in problems:
-                gate.reasons.append(f"{mapped.specs[entity][0]}.{p['column']}: {p['count']} values {p['problem']} (e.g. {p['examples']})")
+                gate.stop(f"{mapped.specs[entity][0]}.{p['column']}: {p['count']} values {p['problem']}", p["examples"])
         for entity, frame in mapped.frames.items():
             if entity in suites:
                 key = mapped.specs[entity][1]
@@ -239,25 +287,32 @@ def validate_target(ctx: RunContext, canonical: Canonical, resolution: Resolutio
                 gate.outcomes[entity] = outcome
                 if gates.target_suite_must_pass:
                     for o in outcome.failed("critical"):
-                        gate.reasons.append(f"{mapped.specs[entity][0]}: {o.expectation} failed for {o.unexpected_count} rows ({o.reason}; key {key})")
+                        gate.stop(f"{mapped.specs[entity][0]}: {o.expectation} failed for {o.unexpected_count} rows ({o.reason}; key {key})")
         gate.passed = not gate.reasons
         ctx.progress("validate_target", "gate passed" if gate.passed else f"gate failed: {len(gate.reasons)} reasons")
     return gate
 
 
-# ---- load -------------------------------------------------------------------------------------
+# ---- load (and the proof, inside the same transaction) -------------------------------------------
 
 @dataclass
 class Loaded:
     results: list[UpsertResult]
     ledger_rows: int
-    actual: dict[str, pl.DataFrame]  # what the target holds for this run's keys, read inside the transaction
-    skipped: bool = False
+    reconciliation: dict  # accounting, target read-back and value diff; `balanced` is the proof
+    skipped: bool = False  # the gate stopped the run, or the ledger did not account for every record
+    committed: bool = False
 
 
-def load(ctx: RunContext, resolution: Resolution, mapped: Mapped, gate: Gate) -> Loaded:
-    if not gate.passed:
-        return Loaded([], 0, {}, skipped=True)
+def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped, gate: Gate) -> Loaded:
+    """Write inside one transaction, read the target back, prove the run (reports/reconciliation.py),
+    and commit only a proven, non-dry run: an unbalanced run leaves the target as it was."""
+    acct = accounting(canonical.extracted_counts, resolution.ledger, {n: p.as_dict() for n, p in canonical.physical.items()})
+    skipped = {"balanced": all(r["balanced"] for r in acct), "accounting": acct, "tables": {}, "loaded": False}
+    if not gate.passed or not skipped["balanced"]:
+        if not skipped["balanced"]:
+            ctx.progress("load", "skipped: the ledger does not account for every record")
+        return Loaded([], 0, skipped, skipped=True)
     target = ctx.config.target
     with ctx.stage("load"):
         md = sa.MetaData()
@@ -274,25 +329,31 @@ def load(ctx: RunContext, resolution: Resolution, mapped: Mapped, gate: Gate) ->
             ledger_rows = append(conn, ledger_t, resolution.ledger, target.batch_size)
             for entity, table in tables.items():
                 actual[entity] = read_back(conn, table, mapped.frames[entity], mapped.specs[entity][1])
+            with ctx.stage("reconcile"):
+                amount_col = {e: next((c.name for c in cols if c.source == "amount"), None) for e, (_, _, cols) in mapped.specs.items()}
+                group_col = {e: next((c.name for c in cols if c.source in ("stage", "status")), None) for e, (_, _, cols) in mapped.specs.items()}
+                rec = reconcile_frames(acct, resolution.ledger, mapped.frames, actual, {e: sp[1] for e, sp in mapped.specs.items()},
+                                       amount_col, group_col)
+                rec["loaded"] = True
+                ctx.progress("reconcile", "balanced" if rec["balanced"] else "NOT balanced: rolling the target back")
+            if not rec["balanced"]:
+                raise Abandon  # rolled back: nothing of an unproven run stays in the target
             if ctx.dry_run:
                 ctx.progress("load", "dry run: rolling back")
-    return Loaded(results, ledger_rows, actual)
+    return Loaded(results, ledger_rows, rec, committed=rec["balanced"] and not ctx.dry_run)
 
 
-# ---- reconcile --------------------------------------------------------------------------------
-
-def reconcile(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped, loaded: Loaded) -> dict:
-    with ctx.stage("reconcile"):
-        acct = accounting(canonical.extracted_counts, resolution.ledger)
-        if loaded.skipped:
-            return {"balanced": all(r["balanced"] for r in acct), "accounting": acct, "tables": {}, "loaded": False}
-        amount_col = {e: next((c.name for c in cols if c.source == "amount"), None) for e, (_, _, cols) in mapped.specs.items()}
-        group_col = {e: next((c.name for c in cols if c.source in ("stage", "status")), None) for e, (_, _, cols) in mapped.specs.items()}
-        result = reconcile_frames(acct, resolution.ledger, mapped.frames, loaded.actual,
-                                  {e: s[1] for e, s in mapped.specs.items()}, amount_col, group_col)
-        result["loaded"] = True
-        ctx.progress("reconcile", "balanced" if result["balanced"] else "NOT balanced")
-    return result
+def unbalanced_lines(rows: list[dict]) -> list[str]:
+    """What the console says about each source whose records are not all accounted for (counts only)."""
+    out = []
+    for r in rows:
+        line = (f"{r['entity']} source {r['source']}: extracted {r['extracted']}, ledgered {r['ledgered']} "
+                f"(off by {r['difference']}, {r['repeated_records']} records twice)")
+        p = r.get("physical")
+        if p and not p["balanced"]:
+            line += f"; the input holds {p['total']} {p['unit']}, of which {p['total'] - (p['header'] + p['blank'] + p['non_records'] + p['hidden'] + p['continuation'])} records by the physical count"
+        out.append(line)
+    return out
 
 
 def flag_counts(ledger: pl.DataFrame) -> pl.DataFrame:
@@ -322,13 +383,17 @@ def save_state(ctx: RunContext, extracted: dict[str, Extracted], resolution: Res
 
 # ---- report -----------------------------------------------------------------------------------
 
-def _inputs(ctx: RunContext, canonical: Canonical) -> list[dict]:
+def _inputs(ctx: RunContext, canonical: Canonical | None) -> list[dict]:
     from reports.run_folder import file_sha256
     out = []
     for src in ctx.config.sources:
-        entry = {"source": src.name, "kind": src.kind, "entity": src.entity,
-                 "records": canonical.extracted_counts.get((src.entity, src.name), 0),
-                 "skipped": canonical.skipped.get(src.name, {}), "notes": canonical.notes.get(src.name, [])}
+        entry = {"source": src.name, "kind": src.kind, "entity": src.entity}
+        if canonical is not None:
+            physical = canonical.physical.get(src.name)
+            entry |= {"records": canonical.extracted_counts.get((src.entity, src.name), 0),
+                      "skipped": canonical.skipped.get(src.name, {}), "notes": canonical.notes.get(src.name, []),
+                      "physical": physical.as_dict() if physical else None,
+                      "non_records": [n.as_dict() for n in canonical.non_records.get(src.name, [])[:200]]}
         if src.path is not None:
             entry |= {"path": str(src.path), "sha256": file_sha256(src.path) if src.path.exists() else None}
         else:
@@ -337,18 +402,26 @@ def _inputs(ctx: RunContext, canonical: Canonical) -> list[dict]:
     return out
 
 
+def _status(gate: Gate, loaded: Loaded) -> str:
+    if not gate.passed:
+        return "stopped_at_gate"
+    return "succeeded" if loaded.reconciliation["balanced"] else "unbalanced"
+
+
 def report(ctx: RunContext, canonical: Canonical, validated: Validated, resolution: Resolution,
-           gate: Gate, loaded: Loaded, reconciliation: dict) -> dict:
+           gate: Gate, loaded: Loaded) -> dict:
     """Write the run folder; return the manifest."""
     from reports import render, run_folder
 
+    reconciliation = loaded.reconciliation
     with ctx.stage("report"):
         d = ctx.run_dir
         secrets = ctx.loaded.secrets
         ledger = resolution.ledger
-        status = "succeeded" if gate.passed and reconciliation["balanced"] else ("stopped_at_gate" if not gate.passed else "unbalanced")
-        run_folder.write_ledger(d, ledger, "ledger" if gate.passed else "planned_ledger")
+        status = _status(gate, loaded)
+        run_folder.write_ledger(d, ledger, "ledger" if status == "succeeded" else "planned_ledger")
         ledger.filter(pl.col("disposition") == "rejected").write_csv(d / "rejects.csv")
+        run_folder.write_non_records(d, canonical.non_records)
         resolution.golden.write_parquet(d / "golden_customers.parquet")
         (d / "validation").mkdir(exist_ok=True)
         for stage, outcomes in (("canonical", validated.outcomes), ("target", gate.outcomes)):
@@ -360,15 +433,43 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
             "by_entity": {e: dict(ledger.filter(pl.col("entity") == e).group_by("disposition").len().rows()) for e in ledger["entity"].unique().sort()},
             "golden_customers": resolution.golden_to_load().height,
         }
-        extra = {"gate": {"passed": gate.passed, "reasons": gate.reasons},
+        extra = {"committed": loaded.committed, "gate": {"passed": gate.passed, "reasons": gate.reasons},
                  "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows}
         manifest = run_folder.manifest(ctx, status, counts, _inputs(ctx, canonical), extra)
         flags = flag_counts(ledger)
         suites = list(validated.outcomes.values()) + list(gate.outcomes.values())
+        options = render.ReportOptions(mask=ctx.config.report.mask_personal_data, secrets=secrets)
         render.write_html(d / "report.html", manifest, reconciliation, ledger, flags, canonical.rule_stats, suites,
-                          loaded.results, gate.reasons, secrets)
+                          loaded.results, gate, options)
         render.write_xlsx(d / "report.xlsx", reconciliation, ledger, flags, canonical.rule_stats, resolution.golden)
         render.write_review_queue(d / "review_queue.xlsx", ledger)
     manifest["timings_seconds"] = ctx.timings
     run_folder.write_json(d / "manifest.json", manifest, secrets)
     return manifest
+
+
+def report_failure(ctx: RunContext, exc: BaseException, done: dict) -> None:
+    """A run that fails after it started still explains itself: manifest.json (status failed, the stage,
+    the error), the planned ledger so far, and report.html. Never hides the original error."""
+    from reports import render, run_folder
+
+    try:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        known = isinstance(exc, MigrationError)
+        error = {"stage": ctx.current_stage, "type": type(exc).__name__,
+                 "message": exc.describe() if known else (str(exc).splitlines() or [""])[0][:2000]}
+        extra: dict = {"committed": False, "inputs": _inputs(ctx, done.get("canonical"))}
+        resolution = done.get("resolution")
+        if resolution is not None:
+            run_folder.write_ledger(ctx.run_dir, resolution.ledger, "planned_ledger")
+            extra["counts"] = {"dispositions": dict(resolution.ledger.group_by("disposition").len().rows())}
+        if "canonical" in done:
+            run_folder.write_non_records(ctx.run_dir, done["canonical"].non_records)
+        if not known and not isinstance(exc, KeyboardInterrupt):
+            run_folder.write_traceback(ctx.run_dir, exc, ctx.loaded.secrets)
+        manifest = run_folder.failure_manifest(ctx, status, error, extra)
+        render.write_failure_html(ctx.run_dir / "report.html", manifest,
+                                  render.ReportOptions(mask=ctx.config.report.mask_personal_data, secrets=ctx.loaded.secrets))
+        run_folder.write_json(ctx.run_dir / "manifest.json", manifest, ctx.loaded.secrets)
+    except Exception:  # noqa: BLE001 - the failure itself is what the user must see
+        pass

@@ -1,34 +1,116 @@
 """The people-facing reports: a self-contained HTML page and Excel workbooks for analysts."""
 from __future__ import annotations
 
-from dataclasses import asdict
+import re
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from crm_migrate.secrets import scrub
+from reports.masking import mask_field, mask_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def reject_reasons(ledger: pl.DataFrame) -> pl.DataFrame:
+@dataclass
+class ReportOptions:
+    mask: bool = True  # mask phones, emails and person names in report.html (config: report.mask_personal_data)
+    secrets: list[str] = field(default_factory=list)
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|‘[^’]*’|“[^”]*”")
+_IDS = re.compile(r"\b(?:CUS|OPP)-[0-9A-F]{16}\b")
+_NUMBERS = re.compile(r"(?<![A-Za-z_])\d+(?:[.,]\d+)*")
+
+
+def reason_template(reason: str) -> str:
+    """A reason with its particulars taken out, so reasons of one kind group together:
+    `customer name '广州普蓝' matches 47 customers` -> `customer name '…' matches N customers`."""
+    return _NUMBERS.sub("N", _IDS.sub("ID", _QUOTED.sub("'…'", reason)))
+
+
+def reject_reasons(ledger: pl.DataFrame, examples: int = 3) -> pl.DataFrame:
+    """Rejections grouped by reason template: records, and a few concrete reasons as examples."""
+    rejected = ledger.filter(pl.col("disposition") == "rejected")
+    templates = pl.Series([reason_template(r or "") for r in rejected.get_column("reason").to_list()], dtype=pl.String)
     return (
-        ledger.filter(pl.col("disposition") == "rejected")
-        .with_columns(pl.col("reason").str.replace_all(r"'[^']*'", "'…'").str.replace_all(r"\b\d{3,}\b", "…"))
-        .group_by("entity", "reason").len().sort("len", descending=True)
+        rejected.with_columns(templates.alias("template"))
+        .group_by("entity", "template")
+        .agg(pl.len().alias("records"), pl.col("reason").unique(maintain_order=True).head(examples).alias("examples"))
+        .sort(["records", "entity", "template"], descending=[True, False, False])
     )
+
+
+def _verdict(m: dict) -> tuple[str, str]:
+    """(what happened to the target, css class) for the report's header."""
+    status = m["status"]
+    if status == "succeeded":
+        return ("DRY RUN: everything was written, then rolled back", "warn") if m["dry_run"] else ("committed to the target", "ok")
+    if status == "stopped_at_gate":
+        return "stopped at the gate: nothing was written to the target", "bad"
+    if status == "unbalanced":
+        return "NOT balanced: the target was rolled back, nothing of this run was kept", "bad"
+    stage = (m.get("error") or {}).get("stage") or m.get("stage")
+    if status == "interrupted":
+        return f"interrupted in stage {stage}: the target was rolled back", "bad"
+    return f"failed in stage {stage}: the target was rolled back, nothing of this run was kept", "bad"
+
+
+class _Masker:
+    def __init__(self, options: ReportOptions) -> None:
+        self.on = options.mask
+
+    def text(self, value):
+        return mask_text(value) if self.on and isinstance(value, str) else value
+
+    def field(self, name: str, value):
+        return mask_field(name, value) if self.on and isinstance(value, str) else value
+
+
+def _render(template: str, path: Path, options: ReportOptions, **data) -> None:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    html = env.get_template(template).render(**data)
+    path.write_text(scrub(html, options.secrets), encoding="utf-8")
+
+
+def _inputs_view(inputs: list[dict], mask: _Masker) -> list[dict]:
+    out = []
+    for i in inputs:
+        out.append({**i, "notes": [mask.text(n) for n in i.get("notes", [])],
+                    "non_records": [{**n, "content": mask.text(n["content"])} for n in i.get("non_records", [])]})
+    return out
 
 
 def write_html(path: Path, manifest: dict, reconciliation: dict, ledger: pl.DataFrame, flags: pl.DataFrame,
-               rules: list, suites: list, load: list, gate_reasons: list[str], secrets: list[str]) -> None:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    html = env.get_template("report.html").render(
-        m=manifest, rec=reconciliation, reject_reasons=reject_reasons(ledger).head(30).to_dicts(),
-        flags=flags.head(40).to_dicts(), rules=[asdict(r) for r in rules], suites=suites,
-        load=[asdict(r) for r in load], gate_reasons=gate_reasons,
-    )
-    path.write_text(scrub(html, secrets), encoding="utf-8")
+               rules: list, suites: list, load: list, gate, options: ReportOptions) -> None:
+    mask = _Masker(options)
+    reasons = [{**r, "template": mask.text(r["template"]), "examples": [mask.text(e) for e in r["examples"]]}
+               for r in reject_reasons(ledger).head(40).to_dicts()]
+    rule_rows = []
+    for r in rules:
+        row = asdict(r)
+        row["examples"] = [(mask.field(r.field, b), mask.field(r.field, a)) for b, a in r.examples]
+        rule_rows.append(row)
+    gate_rows = [{"reason": reason, "examples": [mask.text(str(e)) for e in examples]}
+                 for reason, examples in zip(gate.reasons, gate.examples)]
+    verdict, verdict_class = _verdict(manifest)
+    _render("report.html", path, options, m=manifest, verdict=verdict, verdict_class=verdict_class, rec=reconciliation,
+            reject_reasons=reasons, flags=[{**f, "_flags": mask.text(f["_flags"])} for f in flags.head(40).to_dicts()],
+            rules=rule_rows, suites=suites, load=[asdict(r) for r in load], gate=gate_rows,
+            inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask)
+
+
+def write_failure_html(path: Path, manifest: dict, options: ReportOptions) -> None:
+    """The report of a run that failed or was interrupted: the error, the stage, what was read so far."""
+    mask = _Masker(options)
+    verdict, verdict_class = _verdict(manifest)
+    error = dict(manifest.get("error") or {})
+    error["message"] = mask.text(error.get("message"))
+    _render("report.html", path, options, m={**manifest, "counts": manifest.get("counts", {"dispositions": {}})},
+            verdict=verdict, verdict_class=verdict_class, rec=None, reject_reasons=[], flags=[], rules=[], suites=[], load=[],
+            gate=[], inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask, error=error)
 
 
 def _sheet(wb, name: str, frame: pl.DataFrame, header_fmt) -> None:

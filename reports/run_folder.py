@@ -69,3 +69,46 @@ def manifest(ctx, status: str, counts: dict, inputs: list[dict], extra: dict) ->
         "counts": counts,
         **extra,
     }
+
+
+def _base(ctx, status: str) -> dict:
+    return {
+        "run_id": ctx.run_id,
+        "project": ctx.config.project,
+        "status": status,
+        "dry_run": ctx.dry_run,
+        "started_at": ctx.started.isoformat(),
+        "stage": ctx.current_stage,
+        "timings_seconds": ctx.timings,
+        "config": {"path": str(ctx.loaded.path)},
+        "target": ctx.config.target.url,
+    }
+
+
+def write_running(ctx) -> None:
+    """manifest.json while the run is under way: a run killed (kill -9, power cut) leaves this, with
+    the stage it was in, so nobody mistakes it for a run that finished."""
+    write_json(ctx.run_dir / "manifest.json", _base(ctx, "running"), ctx.loaded.secrets)
+
+
+def failure_manifest(ctx, status: str, error: dict, extra: dict) -> dict:
+    return {**_base(ctx, status), "finished_at": datetime.now(timezone.utc).isoformat(), "error": error,
+            "config": {"path": str(ctx.loaded.path), "sha256": ctx.loaded.digest(), "files": [str(p) for p in ctx.loaded.files()]},
+            "code": code_version(), **extra}
+
+
+def write_non_records(run_dir: Path, non_records: dict[str, list]) -> None:
+    """non_records.csv: every row that is not a record (footers, totals, repeated headers, title rows),
+    with its source, sheet, row and content, so nothing is dropped unseen."""
+    rows = [{"source": src, **n.as_dict()} for src, items in non_records.items() for n in items]
+    schema = {"source": pl.String, "row": pl.Int64, "rule": pl.String, "content": pl.String, "sheet": pl.String, "lines": pl.Int64}
+    frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+    frame.write_csv(run_dir / "non_records.csv")
+
+
+def write_traceback(run_dir: Path, exc: BaseException, secrets: list[str]) -> None:
+    """traceback.txt for an unexpected error: what a bug report needs; never printed to the console."""
+    import traceback
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    (run_dir / "traceback.txt").write_text(scrub(text, secrets), encoding="utf-8")

@@ -74,8 +74,10 @@ def build_ledger(run_id: str, entity: str, dispositions: pl.DataFrame) -> pl.Dat
     ).cast(LEDGER_SCHEMA).sort("entity", "source", "source_row")
 
 
-def accounting(extracted: dict[tuple[str, str], int], ledger: pl.DataFrame) -> list[dict]:
-    """Per (entity, source): extracted = loaded + merged + rejected + archived, and no record twice."""
+def accounting(extracted: dict[tuple[str, str], int], ledger: pl.DataFrame, physical: dict[str, dict] | None = None) -> list[dict]:
+    """Per (entity, source): extracted = loaded + merged + rejected + archived, and no record twice.
+    `physical` (source -> how its input divides, counted from the file or table itself): the parts
+    must add up, and the ledger must hold exactly the records the physical count leaves."""
     counts = ledger.group_by("entity", "source", "disposition").len()
     dupes = ledger.group_by("entity", "source", "source_key", "source_row").len().filter(pl.col("len") > 1)
     rows = []
@@ -84,6 +86,11 @@ def accounting(extracted: dict[tuple[str, str], int], ledger: pl.DataFrame) -> l
         by = {d: int(sub.filter(pl.col("disposition") == d)["len"].sum()) for d in (LOADED, MERGED, REJECTED, ARCHIVED)}
         repeated = dupes.filter((pl.col("entity") == entity) & (pl.col("source") == source)).height
         total = sum(by.values())
-        rows.append({"entity": entity, "source": source, "extracted": n, **by, "ledgered": total,
-                     "difference": n - total, "repeated_records": repeated, "balanced": n == total and repeated == 0})
+        row = {"entity": entity, "source": source, "extracted": n, **by, "ledgered": total,
+               "difference": n - total, "repeated_records": repeated, "balanced": n == total and repeated == 0}
+        count = (physical or {}).get(source)
+        if count is not None:
+            row["physical"] = count
+            row["balanced"] = row["balanced"] and count["balanced"] and count["records"] == total
+        rows.append(row)
     return rows
