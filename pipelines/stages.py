@@ -10,7 +10,7 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
-from crm_migrate.contracts import CUSTOMER, FLAGS, OPPORTUNITY, QUARANTINE, RID, SOURCE
+from crm_migrate.contracts import CUSTOMER, FLAGS, OPPORTUNITY, QUARANTINE, RID, SOURCE, SOURCE_KEY
 from crm_migrate.errors import MigrationError
 from expectations.runner import SuiteOutcome, run_suite
 from extractors import Extracted, extract_source
@@ -27,8 +27,8 @@ from reports.reconciliation import reconcile as reconcile_frames
 from transforms.archive import ARCHIVE_REASON, mark_stale
 from crm_migrate.flags import add_flag
 from transforms.ledger import REJECT, accounting, build_ledger, customer_dispositions, opportunity_dispositions
-from transforms.mapping import ColumnSpec, map_table
-from transforms.opportunities import dedupe_opportunities, link_opportunities
+from transforms.mapping import ColumnSpec, key_problems, map_table
+from transforms.opportunities import COLLISION, LINK_REASON, dedupe_opportunities, key_collisions, link_opportunities
 from transforms.resolve import CARRIED, PRIORITY, carry_over, cluster_customers, golden_records
 from transforms.standardize import RuleStat, SourceMappingSpec, standardize as standardize_frame
 
@@ -206,9 +206,11 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
                 earlier = earlier.join(keys, on=[SOURCE, "_source_key"], how="anti")
                 keys = pl.concat([keys, earlier.with_columns(pl.lit(None, dtype=pl.String).alias("reject_reason"))], how="diagonal")
             linked = link_opportunities(opps, keys, members, customer_source_of)
-            ok = linked.filter(pl.col(REJECT).is_null() & pl.col("__link_reason").is_null())
-            deduped = dedupe_opportunities(ok, cfg.resolution.opportunity_duplicate_keys)
-            linked = linked.join(deduped.select(RID, "target_id", "_survivor"), on=RID, how="left")
+            ok = key_collisions(linked.filter(pl.col(REJECT).is_null() & pl.col(LINK_REASON).is_null()))
+            linked = linked.join(ok.select(RID, COLLISION, FLAGS), on=RID, how="left", validate="1:1", suffix="__ok").with_columns(
+                pl.coalesce(f"{FLAGS}__ok", FLAGS).alias(FLAGS)).drop(f"{FLAGS}__ok")
+            deduped = dedupe_opportunities(ok.filter(pl.col(COLLISION).is_null()), cfg.resolution.opportunity_duplicate_keys)
+            linked = linked.join(deduped.select(RID, "target_id", "_survivor"), on=RID, how="left", validate="1:1")
             opp_disp = opportunity_dispositions(linked, cfg.resolution.opportunity_duplicate_keys)
             with_opps = deduped.get_column("customer_target_id")
         else:
@@ -244,10 +246,15 @@ def map_to_target(ctx: RunContext, resolution: Resolution) -> Mapped:
     frames, problems = {}, {}
     with ctx.stage("map"):
         if CUSTOMER in specs:
-            frames[CUSTOMER], problems[CUSTOMER] = map_table(resolution.golden_to_load(), specs[CUSTOMER][2])
+            golden = resolution.golden_to_load()
+            frames[CUSTOMER], problems[CUSTOMER] = map_table(golden, specs[CUSTOMER][2])
+            problems[CUSTOMER] += key_problems(frames[CUSTOMER], specs[CUSTOMER][1], golden.get_column("survivor"))
         if OPPORTUNITY in specs and resolution.opportunities.height:
-            loaded = resolution.opportunities.filter(pl.col("_survivor").fill_null(False) & pl.col(REJECT).is_null() & pl.col("__link_reason").is_null())
+            loaded = resolution.opportunities.filter(pl.col("_survivor").fill_null(False) & pl.col(REJECT).is_null()
+                                                     & pl.col(LINK_REASON).is_null() & pl.col(COLLISION).is_null())
             frames[OPPORTUNITY], problems[OPPORTUNITY] = map_table(loaded, specs[OPPORTUNITY][2])
+            problems[OPPORTUNITY] += key_problems(frames[OPPORTUNITY], specs[OPPORTUNITY][1],
+                                                  loaded.select(pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)).to_series())
         for e, f in frames.items():
             ctx.progress("map", f"{specs[e][0]}: {f.height:,} rows")
     return Mapped(frames, specs, problems)

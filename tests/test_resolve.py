@@ -147,3 +147,67 @@ def test_carried_records_build_golden_values_but_are_not_this_runs_survivors():
     assert dict(members.select("_source_key", "_survivor").rows()) == {"1": False, "2": True, "9": False}
     again = carry_over(now, customers([("crm", "2", "旧名字", A, 10, None, None)]), {"crm"})
     assert again.height == 2  # a record re-read in this run replaces its earlier version
+
+
+def opportunities(rows):
+    """rows: (source, key, row, customer_source_key, name, amount)."""
+    return pl.DataFrame({
+        "_rid": list(range(len(rows))), "_source": [r[0] for r in rows], "_source_key": [r[1] for r in rows],
+        "_row": [r[2] for r in rows], "_priority": [10] * len(rows), "customer_source_key": [r[3] for r in rows],
+        "customer_name": [None] * len(rows), "customer_name_key": [None] * len(rows), "name": [r[4] for r in rows],
+        "amount": [r[5] for r in rows], "stage": ["proposal"] * len(rows), "_flags": [[]] * len(rows),
+    }, schema_overrides={"customer_name": pl.String, "customer_name_key": pl.String})
+
+
+def test_a_repeated_customer_key_never_fans_opportunities_out():
+    # Key "7" names two different companies (a reused ERP code): no evidence joins them.
+    cust = customers([("erp", "7", "腾飞电子科技有限公司", None, 10, None, "+8613800000001"),
+                      ("erp", "7", "华鑫贸易有限公司", None, 10, None, "+8613800000002"),
+                      ("erp", "8", "恒远物流有限公司", None, 10, None, None),
+                      ("erp", "8", "恒远物流有限公司", None, 10, None, None)])  # the same key twice, one company
+    cust = cust.with_columns(pl.Series("_row", [2, 3, 4, 5]))
+    clustered = cluster_customers(cust)
+    assert groups(clustered) == {frozenset({"7"}), frozenset({"7"}), frozenset({"8"}), frozenset({"8"})} and clustered["target_id"].n_unique() == 4
+    _, members = golden_records(clustered)
+    keys = members.select("_source", "_source_key", "target_id").with_columns(pl.lit(None, dtype=pl.String).alias("reject_reason"))
+    opps = opportunities([("o", f"k{i}", i + 2, "7", f"单{i}", 100 + i) for i in range(20)])
+    linked = link_opportunities(opps, keys, members, {"o": "erp"})
+    assert linked.height == 20  # each opportunity once
+    assert linked["customer_target_id"].null_count() == 20
+    assert all(r.startswith("customer key 7 of source erp belongs to 2 different customers (CUS-") for r in linked["__link_reason"])
+
+
+def test_a_customer_key_links_when_all_its_kept_records_are_one_customer():
+    cust = customers([("erp", "7", "深圳市腾飞电子科技有限公司", A, 10, None, None),
+                      ("erp", "7", "深圳腾飞电子科技有限公司", A, 10, None, None)])
+    _, members = golden_records(cluster_customers(cust))
+    keys = pl.concat([members.select("_source", "_source_key", "target_id", pl.lit(None, dtype=pl.String).alias("reject_reason")),
+                      pl.DataFrame({"_source": ["erp"], "_source_key": ["7"], "target_id": [None], "reject_reason": ["name empty"]},
+                                   schema={"_source": pl.String, "_source_key": pl.String, "target_id": pl.String, "reject_reason": pl.String})])
+    linked = link_opportunities(opportunities([("o", "k1", 2, "7", "单", 1)]), keys, members, {"o": "erp"})
+    assert linked["customer_target_id"].to_list() == [members["target_id"][0]] and linked["__link_reason"].to_list() == [None]
+
+
+def test_identical_customer_rows_of_one_source_merge_but_a_name_alone_does_not():
+    cust = customers([("xl", "2", "腾飞电子科技有限公司", None, 30, None, "+8613800000001"),
+                      ("xl", "9", "腾飞电子科技有限公司", None, 30, None, "+8613800000001"),  # pasted twice
+                      ("erp", "5", "腾飞电子科技有限公司", None, 30, None, "+8613800000001")])  # another source: not on this rule
+    out = cluster_customers(cust)
+    assert groups(out) == {frozenset({"2", "9"}), frozenset({"5"})}
+    assert out.filter(pl.col("_source_key") == "9")["_match"].to_list() == ["duplicate"]
+
+
+def test_opportunities_pasted_twice_merge_and_conflicting_keys_are_rejected():
+    from transforms.opportunities import key_collisions
+
+    opps = opportunities([("o", "A1", 2, "1", "年度采购", 100), ("o", "A1", 9, "1", "年度采购", 100),  # the same row twice
+                          ("o", "B2", 3, "1", "扩容", 50), ("o", "B2", 7, "1", "扩容", 80)])  # one key, two different deals
+    opps = opps.with_columns(pl.lit("CUS-1").alias("customer_target_id"))
+    checked = key_collisions(opps)
+    reasons = checked["__collision_reason"].to_list()
+    assert reasons[:2] == [None, None]
+    assert reasons[2] == reasons[3] == ("key B2 of o is used by 2 records that differ (rows 3, 7): they would share one target id; "
+                                        "keep one in the source or give each its own key")
+    assert checked["_flags"].to_list()[2] == ["target_key_collision"]
+    deduped = dedupe_opportunities(checked.filter(pl.col("__collision_reason").is_null()), ["customer_target_id", "name", "amount"])
+    assert deduped["_survivor"].to_list() == [True, False] and deduped["target_id"].n_unique() == 1

@@ -13,7 +13,8 @@ from crm_migrate.contracts import (
 )
 from transforms.archive import ARCHIVE_REASON
 from crm_migrate.flags import flags_text
-from transforms.opportunities import LINK_REASON
+from transforms.opportunities import COLLISION, LINK_REASON
+from transforms.text import CONTROL_CHARACTERS
 
 REJECT = "reject_reason"
 
@@ -25,7 +26,9 @@ def customer_dispositions(members: pl.DataFrame, rejected: pl.DataFrame, opportu
     has_opps = pl.col("target_id").is_in(opportunity_customers.drop_nulls().implode())
     all_stale = pl.col(ARCHIVE_REASON).is_not_null().all().over("target_id")
     archived = all_stale & ~has_opps
-    how = pl.when(pl.col("_match") == "identifier").then(pl.lit("same credit/organization code")).otherwise(pl.lit("same name and region"))
+    how = (pl.when(pl.col("_match") == "identifier").then(pl.lit("same credit/organization code"))
+           .when(pl.col("_match") == "duplicate").then(pl.lit("identical record of the same source"))
+           .otherwise(pl.lit("same name and region")))
     kept = members.with_columns(
         pl.when(archived).then(pl.lit(ARCHIVED)).when(pl.col("_survivor")).then(pl.lit(LOADED)).otherwise(pl.lit(MERGED)).alias("disposition"),
         pl.when(archived).then(pl.col(ARCHIVE_REASON))
@@ -41,7 +44,7 @@ def customer_dispositions(members: pl.DataFrame, rejected: pl.DataFrame, opportu
 
 def opportunity_dispositions(opps: pl.DataFrame, duplicate_keys: list[str]) -> pl.DataFrame:
     """opps: every opportunity with reject_reason, __link_reason, and for linked ones target_id/_survivor."""
-    reason_rejected = pl.coalesce(REJECT, LINK_REASON)
+    reason_rejected = pl.coalesce(REJECT, LINK_REASON, COLLISION) if COLLISION in opps.columns else pl.coalesce(REJECT, LINK_REASON)
     keys = ", ".join(k.replace("customer_target_id", "customer") for k in duplicate_keys)
     out = opps.with_columns(
         pl.when(reason_rejected.is_not_null()).then(pl.lit(REJECTED))
@@ -64,14 +67,20 @@ def build_ledger(run_id: str, entity: str, dispositions: pl.DataFrame) -> pl.Dat
         pl.lit(run_id).alias("run_id"),
         pl.lit(entity).alias("entity"),
         pl.col(SOURCE).alias("source"),
-        pl.col(SOURCE_KEY).alias("source_key"),
+        visible(pl.col(SOURCE_KEY)).alias("source_key"),
         pl.col(ROW).alias("source_row"),
         "disposition",
         "target_id",
-        pl.col("reason").fill_null(""),
-        flags_text().alias("flags"),
+        visible(pl.col("reason").fill_null("")),
+        visible(flags_text()).alias("flags"),
         "customer_target_id",
     ).cast(LEDGER_SCHEMA).sort("entity", "source", "source_row")
+
+
+def visible(text: pl.Expr) -> pl.Expr:
+    """Ledger text without control characters (a NUL in a source key or a quoted value would stop the
+    ledger's write to PostgreSQL): each becomes U+FFFD, so the row still shows where one was."""
+    return text.str.replace_all(CONTROL_CHARACTERS, "\ufffd")
 
 
 def accounting(extracted: dict[tuple[str, str], int], ledger: pl.DataFrame, physical: dict[str, dict] | None = None) -> list[dict]:

@@ -59,3 +59,21 @@ def map_table(frame: pl.DataFrame, columns: list[ColumnSpec]) -> tuple[pl.DataFr
                 problems.append({"column": col.name, "problem": label, "count": hits.height,
                                  "examples": hits.get_column(col.name).cast(pl.String).head(3).to_list()})
     return out, problems
+
+
+def key_problems(rows: pl.DataFrame, key: str, origin: pl.Series) -> list[dict]:
+    """Target keys that are empty or shared by several rows, with the source records behind them: such
+    rows must never reach the database (an upsert keyed on them would collide or overwrite).
+    `origin`: per row of `rows`, the record it came from (`source:key`)."""
+    frame = rows.select(pl.col(key).cast(pl.String).alias("__key")).with_columns(origin.alias("__origin"))
+    problems = []
+    empty = frame.filter(pl.col("__key").is_null())
+    if empty.height:
+        problems.append({"column": key, "problem": "target keys empty", "count": empty.height,
+                         "examples": empty.get_column("__origin").head(5).to_list()})
+    shared = frame.filter(pl.col("__key").is_not_null() & pl.col("__key").is_duplicated())
+    if shared.height:
+        groups = shared.group_by("__key").agg(pl.col("__origin").sort().str.join(" + ")).sort("__origin")
+        problems.append({"column": key, "problem": f"rows share a target key ({groups.height} keys)", "count": shared.height,
+                         "examples": groups.get_column("__origin").head(5).to_list()})
+    return problems

@@ -6,17 +6,21 @@ Exact matching, precision first (a false merge destroys data):
 - a name joins records only when it carries a region (two 腾飞科技有限公司 of different cities are
   different companies) and its name group holds at most one identifier; a name group with several
   identifiers leaves its code-less records alone, flagged `ambiguous_name_match`;
-- branches (分公司, 办事处) keep their branch suffix in the key, so never meet their head office.
+- branches (分公司, 办事处) keep their branch suffix in the key, so never meet their head office;
+- a record with none of these stands alone, keyed by its source and key (with its row when the key
+  repeats in the source: a repeated key is no evidence), except that records of one source identical
+  in every field are one customer typed or pasted twice.
 """
 from __future__ import annotations
 
 import polars as pl
 
-from crm_migrate.contracts import CANONICAL, CUSTOMER, RID, SOURCE, SOURCE_KEY
+from crm_migrate.contracts import CANONICAL, CUSTOMER, RID, ROW, SOURCE, SOURCE_KEY
 from crm_migrate.flags import add_flag
 from transforms.ids import stable_id
 
 GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
+DUPLICATE_EVIDENCE = ("credit_code", "phone", "email", "address", "contact_name")
 PRIORITY = "_priority"
 
 
@@ -41,6 +45,21 @@ def identifiers(customers: pl.DataFrame) -> pl.Expr:
     )
 
 
+def record_anchors(df: pl.DataFrame) -> pl.DataFrame:
+    """Add `__own` and `__shared` anchors for records with no identifier and no region-bearing name.
+    Own: `R:<source>:<key>`, with `#<row>` when the key repeats in the source (two companies behind one
+    reused key must not merge). Shared: records of one source equal in every canonical field are one
+    customer typed or pasted twice, and take the own anchor of the first of them, provided they hold
+    something that identifies a company besides its name (two 腾飞科技有限公司 of different cities)."""
+    own = pl.lit("R:") + pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)
+    df = df.with_columns(pl.when(pl.struct(SOURCE, SOURCE_KEY).is_duplicated()).then(own + "#" + pl.col(ROW).cast(pl.String))
+                         .otherwise(own).alias("__own"))
+    content = pl.struct([pl.col(f) for f in GOLDEN_FIELDS if f in df.columns])
+    evidence = pl.any_horizontal([pl.col(f).is_not_null() for f in DUPLICATE_EVIDENCE if f in df.columns])
+    return df.with_columns(pl.when(evidence).then(pl.col("__own").sort_by(ROW).first().over(SOURCE, content))
+                           .otherwise(pl.col("__own")).alias("__shared"))
+
+
 def cluster_customers(customers: pl.DataFrame) -> pl.DataFrame:
     """Add `target_id` (golden id) and `_match` (identifier | name | none)."""
     name_ok = pl.col("name_has_region").fill_null(False) & pl.col("name_key").is_not_null()
@@ -50,23 +69,24 @@ def cluster_customers(customers: pl.DataFrame) -> pl.DataFrame:
         .group_by("name_key")
         .agg(pl.col("__ident").drop_nulls().n_unique().alias("__n_ids"), pl.col("__ident").drop_nulls().min().alias("__group_id"))
     )
-    df = df.join(groups, on="name_key", how="left", maintain_order="left")
+    df = record_anchors(df.join(groups, on="name_key", how="left", maintain_order="left", validate="m:1"))
     anchor = (
         pl.when(pl.col("__ident").is_not_null()).then(pl.col("__ident"))
         .when(pl.col("__name_ok") & (pl.col("__n_ids") == 1)).then(pl.col("__group_id"))
         .when(pl.col("__name_ok") & (pl.col("__n_ids") == 0)).then(pl.lit("N:") + pl.col("name_key"))
-        .otherwise(pl.lit("R:") + pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY))
+        .otherwise(pl.col("__shared"))
     )
     match = (
         pl.when(pl.col("__ident").is_not_null()).then(pl.lit("identifier"))
         .when(pl.col("__name_ok") & (pl.col("__n_ids") <= 1)).then(pl.lit("name"))
+        .when(pl.col("__shared") != pl.col("__own")).then(pl.lit("duplicate"))
         .otherwise(pl.lit("none"))
     )
     df = df.with_columns(anchor.alias("__anchor"), match.alias("_match"))
     df = add_flag(df, pl.col("__name_ok") & (pl.col("__n_ids") >= 2) & pl.col("__ident").is_null(), "ambiguous_name_match")
     df = add_flag(df, pl.col("__ident").is_null() & ~pl.col("__name_ok"), "no_match_key")
     df = df.with_columns(stable_id("CUS-", pl.col("__anchor")).alias("target_id"))
-    return df.drop("__ident", "__name_ok", "__n_ids", "__group_id", "__anchor")
+    return df.drop("__ident", "__name_ok", "__n_ids", "__group_id", "__anchor", "__own", "__shared")
 
 
 def survivorship_order(df: pl.DataFrame) -> pl.DataFrame:
