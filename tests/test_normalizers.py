@@ -219,3 +219,46 @@ def test_flags_are_credited_to_the_rule_that_raised_them():
     by = {s.rule: s.flagged for s in stats}
     assert by["credit_code"] == 1  # one record, though it carries invalid_credit_code and legacy_organization_code
     assert (by["created_at"], by["updated_at"]) == (0, 1)
+
+
+@pytest.mark.parametrize("raw, amount", [("12.5w", "125000.00"), ("3K", "3000.00"), ("2万亿", "2000000000000.00"),
+                                         ("1 234 567", "1234567.00"), ("12.5 万", "125000.00"), ("-100", "-100.00")])
+def test_amount_units_and_separators(raw, amount):
+    assert parse_amount(raw)[0] == Decimal(amount)
+
+
+@pytest.mark.parametrize("raw", ["1,2,3", "12,5", "1.234,56", "12.5万万", "1亿亿", "1 2 3", "1,234.5.6", "1e5", "12.5万元万"])
+def test_amounts_nobody_can_be_sure_of_are_flagged_not_guessed(raw):
+    assert parse_amount(raw)[0] is None and parse_amount(raw)[2] == "invalid_amount"
+
+
+@pytest.mark.parametrize("raw, flag", [("99999", "invalid_date"), ("0001-01-01", "implausible_date"), ("9999-12-31", "implausible_date"),
+                                       ("2173-10-13", "implausible_date"), ("1899-12-31 00:00:00", "implausible_date")])
+def test_implausible_dates_are_flagged_not_read(raw, flag):
+    assert parse_date(raw) == (None, flag)
+
+
+def test_an_excel_serial_stays_a_date_inside_the_plausible_years():
+    assert parse_date("45000") == (datetime(2023, 3, 15), None) and parse_date("73050") == (datetime(2099, 12, 31), None)
+
+
+@pytest.mark.parametrize("raw, code", [
+    ("`91330110MA56TDJKX5", "91330110MA56TDJKX5"), ('="91440300708461136T"', "91440300708461136T"),
+    ('"91440300708461136T"', "91440300708461136T"), ("统一社会信用代码：91440300708461136T", "91440300708461136T"),
+    ("【91440300708461136T】", "91440300708461136T"), ("\u200b91440300708461136T\ufeff", "91440300708461136T"),
+    ("91440300708461136T*", "91440300708461136T"), ("\t914403001922038216 ", "914403001922038216")])
+def test_credit_codes_lose_the_junk_spreadsheets_wrap_around_them(raw, code):
+    assert cc.normalize(raw)[0] == code and cc.normalize(raw)[1] in (cc.VALID, cc.REPAIRED)
+
+
+def test_control_and_bidi_characters_are_removed_and_flagged():
+    from transforms.standardize import SourceMappingSpec, standardize
+
+    raw = pl.DataFrame({"_source": ["s"] * 3, "_source_key": ["1", "2", "3"], "_row": [2, 3, 4],
+                        "名称": ["深圳市腾飞\x00科技有限公司", "\u202e广州市华鑫贸易有限公司", "正常公司"], "电话": ["138\u200b00001111", None, None]})
+    out, stats = standardize(raw, "customer", "s", SourceMappingSpec({"name": "名称", "phone": "电话"}, {}, False, {}))
+    assert out["name"].to_list() == ["深圳市腾飞科技有限公司", "广州市华鑫贸易有限公司", "正常公司"]
+    assert out["phone"].to_list()[0] == "+8613800001111"
+    assert [sorted(f for f in fl if f.startswith("control")) for fl in out["_flags"].to_list()] == [
+        ["control_characters:name", "control_characters:phone"], ["control_characters:name"], []]
+    assert {(s.rule, s.field, s.changed) for s in stats if s.rule == "control_characters"} == {("control_characters", "name", 2), ("control_characters", "phone", 1)}

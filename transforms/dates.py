@@ -18,10 +18,19 @@ _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _SERIAL = re.compile(r"^\d{5}(\.\d+)?$")
 _ZERO = re.compile(r"^0{4}-0{2}-0{2}")
+# Dates outside these years are typing errors or placeholders (0001-01-01, 9999-12-31), and a 5-digit
+# number read as an Excel serial must land inside them (99999 would be the year 2173).
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+_LAST_SERIAL = (datetime(LAST_YEAR, 12, 31) - _EXCEL_EPOCH).days
 
 
 def parse_date(raw: str | None, day_first: bool = False) -> tuple[datetime | None, str | None]:
-    """(datetime, flag): `invalid_date` for text that is not a real date (0000-00-00, 2023-02-30)."""
+    """(datetime, flag): `invalid_date` for text that is not a real date (0000-00-00, 2023-02-30),
+    `implausible_date` for a date outside 1900-2100 (0001-01-01, 9999-12-31, a year typed 2173)."""
+    return _plausible(_parse_date(raw, day_first))
+
+
+def _parse_date(raw: str | None, day_first: bool) -> tuple[datetime | None, str | None]:
     if raw is None:
         return None, None
     text = unicodedata.normalize("NFKC", str(raw)).strip()
@@ -43,11 +52,18 @@ def parse_date(raw: str | None, day_first: bool = False) -> tuple[datetime | Non
             a, b, y = int(m[1]), int(m[2]), int(m[3])
             day, month = (a, b) if day_first else (b, a)
             return datetime(y, month, day), None
-        if _SERIAL.match(text) and 1 <= float(text) < 2958466:
+        if _SERIAL.match(text) and 1 <= float(text) <= _LAST_SERIAL:
             return _EXCEL_EPOCH + timedelta(days=float(text)), None
     except ValueError:
         return None, "invalid_date"
     return None, "invalid_date"
+
+
+def _plausible(parsed: tuple[datetime | None, str | None]) -> tuple[datetime | None, str | None]:
+    value, flag = parsed
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        return None, "implausible_date"
+    return value, flag
 
 
 def standardize_dates(frame: pl.DataFrame, column: str, day_first: bool, as_date: bool = False) -> pl.DataFrame:

@@ -17,6 +17,7 @@ from crm_migrate.flags import add_flag, init_flags
 from transforms.distinct import map_distinct
 from transforms.names import parse_name, standardize_names
 from transforms.phones import standardize_phones
+from transforms.text import CONTROL_CHARACTERS
 from transforms.value_maps import apply_value_map
 
 # Columns standardization adds beyond the canonical model, used by later stages.
@@ -87,8 +88,16 @@ def shown(column: str, dtype: pl.DataType) -> pl.Expr:
 
 
 def _trim(column: str) -> pl.Expr:
-    text = pl.col(column).cast(pl.String).str.strip_chars()
+    text = pl.col(column).cast(pl.String).str.replace_all(r"[\t\r\n]+", " ").str.strip_chars()
     return pl.when(text == "").then(None).otherwise(text).alias(column)
+
+
+def remove_control_characters(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Take control, zero-width and bidi characters out of a text field; flag `control_characters:<field>`."""
+    bad = pl.col(column).str.contains(CONTROL_CHARACTERS)
+    frame = add_flag(frame, bad, f"control_characters:{column}")
+    cleaned = pl.col(column).str.replace_all(CONTROL_CHARACTERS, "").str.strip_chars()
+    return frame.with_columns(pl.when(bad).then(pl.when(cleaned != "").then(cleaned)).otherwise(pl.col(column)).alias(column))
 
 
 class _Accountant:
@@ -133,6 +142,9 @@ def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappi
     df = init_flags(rename_to_canonical(frame, entity, spec))
     text_fields = [f for f, t in CANONICAL[entity].items() if t == pl.String()]
     df = df.with_columns([_trim(f) for f in text_fields])
+    dirty = df.select([pl.col(f).str.contains(CONTROL_CHARACTERS).any().alias(f) for f in text_fields]).row(0, named=True)
+    for f in (f for f, found in dirty.items() if found):  # only where a source has them: most have none
+        df = acc.run(df, "control_characters", f, lambda d, f=f: remove_control_characters(d, f))
     if entity == CUSTOMER:
         df = acc.run(df, "company_name", "name", standardize_names, output="name_normalized")
         df = acc.run(df, "credit_code", "credit_code", _credit_codes, "__credit_code_flag")

@@ -5,6 +5,9 @@ import re
 import unicodedata
 
 _SPACE = re.compile(r"\s+")
+# Characters that carry no text and break targets or reading (a polars/Rust regex): NUL (PostgreSQL
+# refuses it), other C0/C1 controls, zero-width characters and bidi overrides (公司ABC shown as CBA公司).
+CONTROL_CHARACTERS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\x{200B}-\x{200F}\x{202A}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{2069}\x{FEFF}]"
 
 
 def fold(text: str, keep_ascii_spaces: bool = False) -> str:
