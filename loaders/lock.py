@@ -25,7 +25,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from crm_migrate.errors import LockTimeout
+from crm_migrate.errors import LockTimeout, MigrationError
 from crm_migrate.secrets import mask_url
 from loaders.target import connect_target
 
@@ -68,8 +68,14 @@ def _sqlite(url: sa.URL, run_id: str, wait_seconds: float) -> TargetLock:
     import fcntl
 
     database = Path(url.database)
+    if not database.parent.exists():  # the preflight check names the missing folder
+        return TargetLock("no folder: no lock", lambda: None)
     path = database.with_name(database.name + ".crm-migrate.lock")
-    fh = open(path, "a+", encoding="utf-8")
+    try:
+        fh = open(path, "a+", encoding="utf-8")
+    except OSError as exc:
+        raise MigrationError(f"cannot create the lock file {path.name} beside the target: {exc.strerror}", file=str(database),
+                             hint="give the user running crm-migrate write access to the target's folder") from None
 
     def try_once() -> bool:
         try:

@@ -39,3 +39,13 @@ def ledger_table(metadata: sa.MetaData, name: str) -> sa.Table:
         sa.Column("customer_target_id", sa.String(40)),
         sa.Index(f"ix_{name}_run", "run_id", "entity", "source"),
     )
+
+
+def run_tables(specs: dict[str, tuple[str, str, list[ColumnSpec]]], ledger_name: str) -> tuple[list[sa.Table], dict[str, dict]]:
+    """The tables a run writes (the mapped target tables and the ledger), and per table the mapping's
+    column types (type, length, precision, scale) for the preflight comparison."""
+    md = sa.MetaData()
+    tables = [target_table(md, name, key, cols) for name, key, cols in specs.values()]
+    tables.append(ledger_table(md, ledger_name))
+    types = {name: {c.name: (c.type, c.length, c.precision, c.scale) for c in cols} for name, _, cols in specs.values()}
+    return tables, types

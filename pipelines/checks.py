@@ -1,4 +1,9 @@
-"""`crm-migrate check`: everything a run needs, verified without moving data."""
+"""`crm-migrate check`: everything a run needs, verified without moving data.
+
+The same checks a run makes before it reads anything (loaders/preflight.py): the target reachable,
+writable (a test write inside a rolled-back transaction), its existing tables able to take what the
+mapping writes, and no other run holding its lock; plus every source readable with its mapped
+columns (SQL sources inside a read-only transaction)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,29 +11,41 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
-from crm_migrate.errors import MigrationError
+from crm_migrate.db_errors import driver_message
+from crm_migrate.errors import LockTimeout, MigrationError
 from crm_migrate.secrets import mask_url
 from expectations.runner import load_suite
 from extractors.base import require_columns
-from extractors.sql import connect
+from extractors.sql import _hint, begin_read_only, connect
+from loaders.lock import acquire
+from loaders.preflight import check_target
+from loaders.schema import run_tables
 from loaders.target import make_engine
 from pipelines.config import load_config
 
 
 def _probe_sql(src, expected: list[str]) -> str:
     engine = connect(src.url)
+    where = mask_url(src.url)
     try:
         with engine.connect() as conn:
+            begin_read_only(conn)
             if src.table:
                 if not sa.inspect(conn).has_table(src.table, schema=src.db_schema):
-                    raise MigrationError(f"table '{src.table}' does not exist", file=mask_url(src.url))
+                    tables = sa.inspect(conn).get_table_names(schema=src.db_schema)
+                    raise MigrationError(f"table '{src.table}' does not exist", file=where, hint=f"tables: {', '.join(tables[:30])}")
                 columns = [c["name"] for c in sa.inspect(conn).get_columns(src.table, schema=src.db_schema)]
             else:
-                columns = list(conn.execute(sa.text(f"SELECT * FROM ({src.query}) AS q WHERE 1 = 0")).keys())
-            require_columns(columns, expected + ([src.key] if src.key else []), file=mask_url(src.url), table=src.table or "query")
+                columns = list(conn.execute(sa.text(f"SELECT * FROM ({src.query}\n) AS q WHERE 1 = 0")).keys())
+            require_columns(columns, expected + ([src.key] if src.key else []) + ([src.watermark] if src.watermark else []),
+                            file=where, table=src.table or "query")
+    except sa.exc.SQLAlchemyError as exc:
+        detail = driver_message(exc)
+        raise MigrationError(f"reading failed: {detail}", file=where, table=src.table or "query",
+                             hint=_hint(detail, "check the table, the query and the permissions")) from None
     finally:
         engine.dispose()
-    return f"{src.name}: {mask_url(src.url)} {src.table or 'query'} has the mapped columns"
+    return f"{src.name}: {where} {src.table or 'query'} has the mapped columns"
 
 
 def check_config(path: Path) -> Iterator[str]:
@@ -46,19 +63,26 @@ def check_config(path: Path) -> Iterator[str]:
             from extractors import extract_source
 
             x = extract_source(src, expected)
-            yield f"{src.name}: {x.location} has the mapped columns ({x.frame.height:,} records)"
+            skipped = sum(x.skipped.values())
+            yield (f"{src.name}: {x.location} has the mapped columns ({x.frame.height:,} records"
+                   + (f", {skipped:,} rows that are not records" if skipped else "") + ")")
+            for warning in x.warnings:
+                yield f"warning: {warning}"
     url = sa.make_url(cfg.target.url)
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" and not Path(url.database).exists():
+        folder = Path(url.database).parent
+        if not folder.exists():
+            raise MigrationError(f"the folder of the SQLite target does not exist: {folder}", file=mask_url(cfg.target.url),
+                                 hint="create the folder, or fix target.url")
         yield f"target {mask_url(cfg.target.url)} does not exist yet; a run creates it"  # connecting would create it now
         return
+    tables, types = run_tables(loaded.target_specs(), cfg.target.ledger_table)
+    yield from check_target(cfg.target.url, tables, types)
     engine = make_engine(cfg.target.url)
     try:
-        with engine.connect() as conn:
-            existing = set(sa.inspect(conn).get_table_names())
-    except Exception as exc:  # noqa: BLE001
-        raise MigrationError(f"cannot connect to the target {mask_url(cfg.target.url)}: {mask_url(str(getattr(exc, 'orig', exc)).splitlines()[0])}") from None
+        acquire(engine, "check", 0).release()
+        yield "no run holds the target's lock"
+    except LockTimeout as exc:
+        yield f"warning: {exc.message} (a run is under way; a new run would wait target.lock_wait_seconds for it)"
     finally:
         engine.dispose()
-    tables = [t.table for t in loaded.target_mapping.tables.values()]
-    present = [t for t in tables if t in existing]
-    yield f"target {mask_url(cfg.target.url)} reachable; tables present: {', '.join(present) or 'none yet (a run creates them)'}"

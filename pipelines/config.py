@@ -14,6 +14,7 @@ from crm_migrate.errors import ConfigError
 from extractors.csv_file import MAX_FIELD_LINES
 from extractors.non_records import FOOTER_PATTERNS, TOTALS_WORDS
 from pipelines.yamlfile import YamlDocument
+from transforms.mapping import ColumnSpec
 
 Entity = Literal["customer", "opportunity"]
 # A source query: comments, then SELECT or WITH (a read-only transaction guards the rest).
@@ -332,6 +333,14 @@ class LoadedConfig:
         missing = [e for e in ENTITIES if any(s.entity == e for s in self.config.sources) and e not in self.target_mapping.tables]
         if missing:
             raise ConfigError(f"no target table for {', '.join(missing)}", file=str(self.config.target.mapping))
+
+    def target_specs(self) -> dict[str, tuple[str, str, list[ColumnSpec]]]:
+        """entity -> (target table, key column, column specs), as the pure mapping code takes them."""
+        return {
+            e: (t.table, t.key, [ColumnSpec(c.name, c.source, c.type, c.length, c.precision, c.scale, c.required, c.default, c.picklist)
+                                 for c in t.columns])
+            for e, t in self.target_mapping.tables.items()
+        }
 
     def files(self) -> list[Path]:
         paths = {self.path, self.config.target.mapping}

@@ -22,16 +22,21 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
     ctx = start_run(config, dry_run, out, progress, target_url, full_refresh)
     done: dict = {}  # what the stages produced so far, for the failure report
     lock = None
+
+    def step(name: str, fn: Callable, *args):
+        ctx.current_stage = name  # a failure names its stage, even one that fails before it starts its timer
+        return wrap(fn)(ctx, *args)
+
     try:
-        lock = wrap(stages.preflight)(ctx)  # the target is locked, reachable, writable, and fits the mapping
-        done["extracted"] = extracted = wrap(stages.extract)(ctx)
-        done["canonical"] = canonical = wrap(stages.standardize)(ctx, extracted)
-        validated = wrap(stages.validate)(ctx, canonical)
-        done["resolution"] = resolution = wrap(stages.resolve)(ctx, validated)
-        mapped = wrap(stages.map_to_target)(ctx, resolution)
-        gate = wrap(stages.validate_target)(ctx, canonical, resolution, mapped)
-        loaded = wrap(stages.load)(ctx, canonical, resolution, mapped, gate)  # writes, reads back, proves, commits
-        manifest = wrap(stages.report)(ctx, canonical, validated, resolution, gate, loaded)
+        lock = step("preflight", stages.preflight)  # the target is locked, reachable, writable, and fits the mapping
+        done["extracted"] = extracted = step("extract", stages.extract)
+        done["canonical"] = canonical = step("standardize", stages.standardize, extracted)
+        validated = step("validate", stages.validate, canonical)
+        done["resolution"] = resolution = step("resolve", stages.resolve, validated)
+        mapped = step("map", stages.map_to_target, resolution)
+        gate = step("validate_target", stages.validate_target, canonical, resolution, mapped)
+        loaded = step("load", stages.load, canonical, resolution, mapped, gate)  # writes, reads back, proves, commits
+        manifest = step("report", stages.report, canonical, validated, resolution, gate, loaded)
         manifest["run_dir"] = str(ctx.run_dir)
         if loaded.committed:
             manifest["watermarks_advanced"] = stages.save_state(ctx, extracted, resolution)

@@ -19,7 +19,7 @@ from loaders.crosswalk import previous_crosswalk
 from loaders.lock import TargetLock, acquire
 from loaders.preflight import check_target
 from loaders.readback import read_back
-from loaders.schema import ledger_table, target_table
+from loaders.schema import ledger_table, run_tables, target_table
 from loaders.target import Abandon, make_engine, target_session
 from loaders.upsert import UpsertResult, append, upsert
 from pipelines.context import RunContext
@@ -35,16 +35,6 @@ from transforms.standardize import RuleStat, SourceMappingSpec, standardize as s
 
 # ---- preflight --------------------------------------------------------------------------------
 
-def target_tables(ctx: RunContext) -> tuple[list[sa.Table], dict[str, dict]]:
-    """The tables a run writes (target tables and the ledger), and per table the mapping's column types."""
-    md = sa.MetaData()
-    specs = column_specs(ctx)
-    tables = [target_table(md, name, key, cols) for name, key, cols in specs.values()]
-    tables.append(ledger_table(md, ctx.config.target.ledger_table))
-    types = {name: {c.name: (c.type, c.length, c.precision, c.scale) for c in cols} for name, _, cols in specs.values()}
-    return tables, types
-
-
 def preflight(ctx: RunContext) -> TargetLock:
     """Before any data moves: take the target's lock (one run at a time), then check that the target is
     reachable, writable and that its existing tables fit the mapping. Returns the held lock."""
@@ -58,7 +48,7 @@ def preflight(ctx: RunContext) -> TargetLock:
             raise
         held = TargetLock(lock.description, lambda: (lock.release(), engine.dispose()))
         try:
-            tables, types = target_tables(ctx)
+            tables, types = run_tables(ctx.loaded.target_specs(), target.ledger_table)
             for line in check_target(target.url, tables, types):
                 ctx.progress("preflight", line)
         except BaseException:
@@ -234,15 +224,8 @@ class Mapped:
     problems: dict[str, list[dict]]
 
 
-def column_specs(ctx: RunContext) -> dict[str, tuple[str, str, list[ColumnSpec]]]:
-    return {
-        e: (t.table, t.key, [ColumnSpec(c.name, c.source, c.type, c.length, c.precision, c.scale, c.required, c.default, c.picklist) for c in t.columns])
-        for e, t in ctx.loaded.target_mapping.tables.items()
-    }
-
-
 def map_to_target(ctx: RunContext, resolution: Resolution) -> Mapped:
-    specs = column_specs(ctx)
+    specs = ctx.loaded.target_specs()
     frames, problems = {}, {}
     with ctx.stage("map"):
         if CUSTOMER in specs:

@@ -24,6 +24,10 @@ class YamlDocument:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError("file not found", file=str(path), hint="check the path; relative paths are resolved against the config file's folder") from None
+        except PermissionError:
+            raise ConfigError("permission denied", file=str(path), hint="give the user running crm-migrate read access") from None
+        except IsADirectoryError:
+            raise ConfigError("is a folder, not a file", file=str(path), hint="name the YAML file") from None
         except UnicodeDecodeError as exc:
             raise ConfigError(f"not UTF-8 text ({exc.reason})", file=str(path), hint="save the file as UTF-8") from None
         try:
