@@ -11,7 +11,12 @@ Writes, deterministically for a given seed:
   truth_customers.csv      true entity of every customer source record
   truth_opportunities.csv  true opportunity and customer entity of every opportunity record
   injected_errors.csv      every error put in on purpose, with the record it is in
-About 30% of companies appear in two or more sources, with the variants real data has.
+  truth_non_records.csv    every row that is not a record (footers, totals, a repeated header), where it is
+About 30% of companies appear in two or more sources, with the variants real data has, and the
+accidents real exports have (each in injected_errors.csv): rows pasted twice, a header repeated where
+two exports were joined, totals and export footers under the data, a quoted address spanning two
+lines, a customer code reused for another company, codes wrapped in back-ticks or ="…", zero-width
+and NUL characters, informal amounts (12.5w).
 """
 from __future__ import annotations
 
@@ -107,6 +112,8 @@ class Generator:
         self.n = entities
         self.rng = random.Random(seed)
         self.errors: list[dict] = []
+        self.non_records: list[dict] = []  # rows that are not records, where the writers put them
+        self.position: dict[str, int] = {}  # source -> index of the record being written (for error rows)
         self.used_names: set[str] = set()
         self.used_org: set[str] = set()
 
@@ -238,10 +245,17 @@ class Generator:
             org = code[8:17]
             self.error(source, "customer", key, "credit_code", "legacy_organization_code", f"{org[:8]}-{org[8]}")
             return f"{org[:8]}-{org[8]}"
+        if r < 0.30:  # what exports wrap around a code to keep it text, or leave behind
+            kinds = [f"`{code}", f'="{code}"', f'"{code}"', f"\t{code}", f"{code} ", f"{code}*"]
+            junk = rng.choice(kinds + ([] if source == "erp_export" else [f"\u200b{code}"]))  # GBK has no zero-width space
+            self.error(source, "customer", key, "credit_code", "credit_code_junk", junk)
+            return junk
         return code
 
     def error(self, source: str, entity: str, key: str, column: str, error: str, value) -> None:
-        self.errors.append({"source": source, "entity": entity, "source_key": key, "column": column, "error": error, "value": value})
+        # `_pos`: which record of its source (keys repeat); turned into the row a reader reports at the end.
+        self.errors.append({"source": source, "entity": entity, "source_key": key, "column": column, "error": error, "value": value,
+                            "_pos": self.position.get(source)})
 
     # ---- output --------------------------------------------------------------------------
     def assign_sources(self, companies: list[Company]) -> None:
@@ -296,6 +310,7 @@ def generate(entities: int, seed: int, out: Path) -> dict:
         for src in c.appearances:
             name = g.name_variant(c) if src != c.appearances[0] else c.name
             if src == "legacy_crm":
+                g.position[src] = len(crm_rows)
                 key = str(next_crm)
                 next_crm += 1
                 crm_key_of[c.entity_id] = int(key)
@@ -317,13 +332,25 @@ def generate(entities: int, seed: int, out: Path) -> dict:
                 xl_name_of[c.entity_id] = name
                 continue
             else:
-                key = f"KH{next_erp:06d}"
-                next_erp += 1
+                g.position[src] = len(erp_rows)
+                if erp_rows and rng.random() < 0.003:  # the ERP reused a retired code for another company
+                    key = erp_rows[-1][0]
+                    g.error(src, "customer", key, "单位编码", "reused_key", key)
+                else:
+                    key = f"KH{next_erp:06d}"
+                    next_erp += 1
                 phone = g.phone_variant(c.phone)
                 if rng.random() < 0.02:
                     phone = phone[:6]
                     g.error(src, "customer", key, "phone", "phone_too_short", phone)
-                erp_rows.append([key, name, g.code_variant(c.code, src, key), phone, c.address,
+                address = c.address
+                if rng.random() < 0.005:  # a line break typed into the address: a quoted field over two lines
+                    address = address.replace("区", "区\n", 1)
+                    g.error(src, "customer", key, "address", "multiline_address", address)
+                if rng.random() < 0.002:
+                    name = name.replace("市", "市\x00", 1)
+                    g.error(src, "customer", key, "name", "nul_character", name)
+                erp_rows.append([key, name, g.code_variant(c.code, src, key), phone, address,
                                  f"{c.created.year}.{c.created.month}.{c.created.day}", "停用" if c.status == "inactive" else "正常"])
             truth_c.append({"source": src, "source_key": key, "entity_id": c.entity_id, "head_office_entity_id": c.head_of or ""})
 
@@ -367,10 +394,39 @@ def generate(entities: int, seed: int, out: Path) -> dict:
     _write_sqlite(out / "legacy_crm.sqlite", crm_rows, crm_opps)
     _write_erp_csv(out / "erp_export.csv", erp_rows, g)
     _write_workbook(out / "sales_team.xlsx", xl_rows, xl_opps, g, truth_c, truth_o)
-    _write_csv(out / "truth_customers.csv", truth_c, ["source", "source_key", "entity_id", "head_office_entity_id"])
+    _number_rows(truth_c, erp_rows, g.errors)
+    _write_csv(out / "truth_customers.csv", truth_c, ["source", "source_key", "source_row", "entity_id", "head_office_entity_id"])
     _write_csv(out / "truth_opportunities.csv", truth_o, ["source", "source_key", "opportunity_entity_id", "customer_entity_id"])
-    _write_csv(out / "injected_errors.csv", g.errors, ["source", "entity", "source_key", "column", "error", "value"])
+    _write_csv(out / "injected_errors.csv", g.errors, ["source", "entity", "source_key", "source_row", "column", "error", "value"])
+    _write_csv(out / "truth_non_records.csv", g.non_records, ["source", "row", "rule"])
     return {"companies": len(companies), "customer_records": len(truth_c), "opportunity_records": len(truth_o), "errors": len(g.errors)}
+
+
+def _number_rows(truth_c: list[dict], erp_rows: list, errors: list[dict]) -> None:
+    """The row a reader reports for each customer record and each error (keys repeat: rows never do):
+    the read order of the legacy table, the physical line of the ERP export, the sheet row of the workbook."""
+    legacy = 0
+    lines = _erp_lines(erp_rows)
+    erp_lines = iter(lines)
+    for t in truth_c:
+        if t["source"] == "legacy_crm":
+            legacy += 1
+            t["source_row"] = legacy
+        elif t["source"] == "erp_export":
+            t["source_row"] = next(erp_lines)
+        else:
+            t["source_row"] = int(t["source_key"])
+    for e in errors:
+        pos = e.pop("_pos")
+        e["source_row"] = {"legacy_crm": lambda: pos + 1, "erp_export": lambda: lines[pos]}.get(e["source"], lambda: int(e["source_key"]))()
+
+
+def _erp_lines(rows: list) -> list[int]:
+    out, line = [], 2  # line 1 holds the header
+    for r in rows:
+        out.append(line)
+        line += 1 + r[4].count("\n")
+    return out
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
@@ -403,6 +459,9 @@ def _write_erp_csv(path: Path, rows: list, g: Generator) -> None:
         w = csv.writer(fh)
         w.writerow(["单位编码", "单位名称", "税号", "联系电话", "地址", "建档日期", "状态"])
         w.writerows(rows)
+        w.writerow([])  # the export ends with a blank line and its footer: not records
+        w.writerow([f"共{len(rows)}条记录，导出时间：2024-07-01 09:30", "", "", "", "", "", ""])
+    g.non_records.append({"source": "erp_export", "row": len(rows) + 3 + sum(r[4].count("\n") for r in rows), "rule": "export_footer"})
 
 
 def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth_c: list, truth_o: list) -> None:
@@ -415,38 +474,58 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
     datefmt = wb.add_format({"num_format": "yyyy-mm-dd"})
     ws = wb.add_worksheet("客户")
     ws.merge_range(0, 0, 0, 7, "2024年客户清单（销售部维护，请勿删除表头）", bold)
+    g.non_records.append({"source": "sales_workbook", "row": 1, "rule": "title_row"})
     headers = ["客户名称", "统一社会信用代码", "联系电话", "邮箱", "地址", "行业", "负责人", "录入日期"]
     ws.write_row(1, 0, headers, bold)
     row = 2
-    for c, name, phone in customers:
+    joined_at = int(len(customers) * 0.6)  # the sheet is two exports pasted together: the header again
+    for i, (c, name, phone) in enumerate(customers):
         if rng.random() < 0.01:
             row += 1  # a blank row left by someone deleting a customer
+        if i == joined_at and len(customers) > 20:
+            ws.write_row(row, 0, headers, bold)
+            g.non_records.append({"source": "sales_workbook", "row": row + 1, "rule": "repeated_header"})
+            row += 1
         key = str(row + 1)  # the row number a person sees in Excel
         code = g.code_variant(c.code, "sales_workbook", key)
         if rng.random() < 0.006:
             g.error("sales_workbook", "customer", key, "name", "name_missing", "")
             name = ""
+        elif rng.random() < 0.003:
+            name = name[:2] + "\u200b" + name[2:]  # a zero-width space pasted from a web page
+            g.error("sales_workbook", "customer", key, "name", "zero_width_character", name)
         email = c.email if rng.random() > 0.3 else ""
         if email and rng.random() < 0.03:
             email = email.replace("@", "#")
             g.error("sales_workbook", "customer", key, "email", "email_invalid", email)
         values = [name, code, phone, email, c.address, c.industry[2], c.owner]
-        for col, v in enumerate(values):
-            ws.write_string(row, col, v) if v != "" else None
         created = date_text(rng, c.created)
-        if isinstance(created, date):
-            ws.write_datetime(row, 7, datetime(created.year, created.month, created.day), datefmt)
-        else:
-            ws.write_string(row, 7, created)
-        truth_c.append({"source": "sales_workbook", "source_key": key, "entity_id": c.entity_id, "head_office_entity_id": c.head_of or ""})
-        row += 1
+        copies = 2 if rng.random() < 0.005 and name else 1  # the same customer pasted twice
+        for copy in range(copies):
+            key = str(row + 1)
+            for col, v in enumerate(values):
+                ws.write_string(row, col, v) if v != "" else None
+            if isinstance(created, date):
+                ws.write_datetime(row, 7, datetime(created.year, created.month, created.day), datefmt)
+            else:
+                ws.write_string(row, 7, created)
+            if copy:
+                g.error("sales_workbook", "customer", key, "*", "pasted_twice", str(row))  # value: the row of the first copy
+            truth_c.append({"source": "sales_workbook", "source_key": key, "entity_id": c.entity_id, "head_office_entity_id": c.head_of or ""})
+            row += 1
+    row += 1
+    ws.write_string(row, 0, f"共{len(customers)}条记录，导出时间：2024-07-01 10:12")
+    g.non_records.append({"source": "sales_workbook", "row": row + 1, "rule": "export_footer"})
     ws2 = wb.add_worksheet("商机")
     ws2.write_row(0, 0, ["客户名称", "商机名称", "阶段", "金额", "预计成交日期", "备注"], bold)
     row = 1
     for opp_entity, c, cust_name, opp_name, stage, yuan, close in opps:
         key = str(row + 1)
         amount = amount_text(rng, yuan)
-        if c is not None and rng.random() < 0.01:
+        if c is not None and yuan % 1000 == 0 and rng.random() < 0.02:
+            amount = f"{yuan / 10000:g}w"  # 12.5w: how sales people write 万
+            g.error("sales_workbook_opps", "opportunity", key, "amount", "informal_amount", amount)
+        elif c is not None and rng.random() < 0.01:
             amount = f"-{yuan}"
             g.error("sales_workbook_opps", "opportunity", key, "amount", "negative_amount", amount)
         if c is not None and rng.random() < 0.01:
@@ -454,20 +533,29 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
             g.error("sales_workbook_opps", "opportunity", key, "stage", "unknown_stage", stage)
         if c is None:
             g.error("sales_workbook_opps", "opportunity", key, "customer_name", "customer_not_found", cust_name)
-        ws2.write_string(row, 0, cust_name)
-        ws2.write_string(row, 1, opp_name)
-        ws2.write_string(row, 2, stage)
-        ws2.write(row, 3, amount)
         closed = date_text(rng, close)
-        if isinstance(closed, date):
-            ws2.write_datetime(row, 4, datetime(closed.year, closed.month, closed.day), datefmt)
-        else:
-            ws2.write_string(row, 4, closed)
-        if rng.random() < 0.1:
-            ws2.write_string(row, 5, rng.choice(["客户预算紧张", "老客户推荐", "需要上门演示"]))
-        truth_o.append({"source": "sales_workbook_opps", "source_key": key, "opportunity_entity_id": opp_entity,
-                        "customer_entity_id": c.entity_id if c else ""})
-        row += 1
+        note = rng.choice(["客户预算紧张", "老客户推荐", "需要上门演示"]) if rng.random() < 0.1 else None
+        copies = 2 if c is not None and rng.random() < 0.01 else 1  # the same deal pasted twice
+        for copy in range(copies):
+            key = str(row + 1)
+            ws2.write_string(row, 0, cust_name)
+            ws2.write_string(row, 1, opp_name)
+            ws2.write_string(row, 2, stage)
+            ws2.write(row, 3, amount)
+            if isinstance(closed, date):
+                ws2.write_datetime(row, 4, datetime(closed.year, closed.month, closed.day), datefmt)
+            else:
+                ws2.write_string(row, 4, closed)
+            if note:
+                ws2.write_string(row, 5, note)
+            if copy:
+                g.error("sales_workbook_opps", "opportunity", key, "*", "pasted_twice", str(row))  # value: the row of the first copy
+            truth_o.append({"source": "sales_workbook_opps", "source_key": key, "opportunity_entity_id": opp_entity,
+                            "customer_entity_id": c.entity_id if c else ""})
+            row += 1
+    ws2.write_string(row, 0, "合计")  # the totals under the data: a SUM the sheet keeps
+    ws2.write_formula(row, 3, f"=SUM(D2:D{row})", None, 0)
+    g.non_records.append({"source": "sales_workbook_opps", "row": row + 1, "rule": "totals_row"})
     wb.close()
 
 
