@@ -62,21 +62,54 @@ def decode(path: Path, encoding: str) -> tuple[str, str]:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as exc:
         first_error = exc
+    mixed = _mixed(data)
+    if mixed is not None:
+        return mixed
+    enc = _legacy_encoding(data)
+    if enc is None:
+        _undecodable(path, data, first_error, ["utf-8", "gb18030", "big5"])
+    return data.decode(enc), enc
+
+
+def _is_cjk_utf8(line: bytes) -> bool:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _mixed(data: bytes) -> tuple[str, str] | None:
+    """A file whose lines come in two encodings (a UTF-8 export appended to a GBK one): each line is
+    decoded on its own, UTF-8 where the line is UTF-8 Chinese, else the legacy encoding. None when
+    the file is in one encoding."""
+    lines = data.split(b"\n")
+    utf8 = [_is_cjk_utf8(line) for line in lines]
+    legacy = [not u and not line.isascii() for u, line in zip(utf8, lines)]
+    if not any(utf8) or not any(legacy):
+        return None
+    rest = b"\n".join(line for line, is_legacy in zip(lines, legacy) if is_legacy)
+    enc = _legacy_encoding(rest)
+    if enc is None:
+        return None
+    text = "\n".join(line.decode("utf-8") if u else line.decode(enc, errors="strict") if not line.isascii() else line.decode("ascii")
+                     for line, u in zip(lines, utf8))
+    return text.lstrip("\ufeff"), f"mixed: {sum(utf8)} lines utf-8, {sum(legacy)} lines {enc}, decoded line by line"
+
+
+def _legacy_encoding(data: bytes) -> str | None:
+    """GB18030 or Big5, whichever decodes `data` into common characters; None if neither decodes it."""
     candidates = {}
     for enc in ("gb18030", "big5"):
         try:
             candidates[enc] = data.decode(enc)
         except UnicodeDecodeError:
             pass
-    if not candidates:
-        _undecodable(path, data, first_error, ["utf-8", "gb18030", "big5"])
     if len(candidates) == 2:
         gb = _common_share(candidates["gb18030"], "gb2312", 0xB0, 0xD7) if candidates["gb18030"] else 0
         big5 = _common_share(candidates["big5"], "big5", 0xA4, 0xC6)
-        enc = "big5" if big5 > gb else "gb18030"
-    else:
-        enc = next(iter(candidates))
-    return candidates[enc], enc
+        return "big5" if big5 > gb else "gb18030"
+    return next(iter(candidates), None)
 
 
 def _undecodable(path: Path, data: bytes, exc: UnicodeDecodeError, tried: list[str]) -> None:
@@ -239,6 +272,14 @@ def extract_csv(source, expected_columns: list[str]) -> Extracted:
     if count.continuation:
         notes.append(f"{count.continuation} lines continue records whose quoted fields span several lines")
     warnings = [] if frame.height else [f"{path.name}: the file has a header but no records"]
+    if used.startswith("mixed"):
+        warnings.append(f"{path.name}: the file mixes encodings ({used[7:]}); check the names of those lines, or re-export in one encoding")
+    if untrusted:
+        warnings.append(f"{path.name}: an unbalanced quote made {len(untrusted)} quoted fields span lines "
+                        f"{', '.join(f'{f}-{l}' for f, l in untrusted[:5])}: those lines were quarantined; fix the quoting")
+    if bad:
+        warnings.append(f"{path.name}: {len(bad)} records have more fields than the header (lines {', '.join(map(str, bad[:5]))}): "
+                        "quarantined; check the delimiter and quoting")
     skipped = {"blank_rows": count.blank} if count.blank else {}
     for nr in non_records:
         skipped[nr.rule] = skipped.get(nr.rule, 0) + 1

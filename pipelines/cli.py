@@ -145,7 +145,10 @@ def check(
 
     try:
         for line in check_config(config):
-            console.print(f"[green]✔[/green] {line}")
+            if line.startswith("warning: "):
+                console.print(f"[yellow]![/yellow] {line}")
+            else:
+                console.print(f"[green]✔[/green] {line}")
     except Exception as exc:  # noqa: BLE001
         _fail(exc, debug)
     console.print("[bold green]config OK[/bold green]")

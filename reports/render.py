@@ -12,6 +12,9 @@ from crm_migrate.secrets import scrub
 from reports.masking import mask_field, mask_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Source text goes into the analysts' workbooks as text, never as a formula, number or link: a customer
+# named `=HYPERLINK(...)` or `=cmd|'/C calc'!A0` must not run when the report is opened.
+SAFE_CELLS = {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False}
 
 
 @dataclass
@@ -131,7 +134,7 @@ def _sheet(wb, name: str, frame: pl.DataFrame, header_fmt) -> None:
 def write_xlsx(path: Path, reconciliation: dict, ledger: pl.DataFrame, flags: pl.DataFrame, rules: list, golden: pl.DataFrame) -> None:
     import xlsxwriter
 
-    wb = xlsxwriter.Workbook(path)
+    wb = xlsxwriter.Workbook(path, SAFE_CELLS)
     head = wb.add_format({"bold": True, "bg_color": "#E2E8F0"})
     _sheet(wb, "Summary", pl.DataFrame(reconciliation["accounting"]), head)
     _sheet(wb, "Rejects", ledger.filter(pl.col("disposition") == "rejected").drop("run_id"), head)
@@ -149,7 +152,7 @@ def write_review_queue(path: Path, ledger: pl.DataFrame) -> int:
     import xlsxwriter
 
     doubtful = ledger.filter(pl.col("flags").str.contains("ambiguous_name_match|legacy_organization_code|legacy_registration_number|customer_matched_without_region"))
-    wb = xlsxwriter.Workbook(path)
+    wb = xlsxwriter.Workbook(path, SAFE_CELLS)
     head = wb.add_format({"bold": True, "bg_color": "#FEF3C7"})
     _sheet(wb, "Review", doubtful.drop("run_id").with_columns(pl.lit("").alias("decision (merge / keep apart)")), head)
     wb.close()
