@@ -72,7 +72,7 @@ VENV = ROOT / ".venv"
 # Module under test -> the tests that are about it. Edit freely; a module whose test files do not
 # exist yet is skipped with a note.
 MODULES: dict[str, list[str]] = {
-    "transforms/credit_code.py": ["tests/test_credit_code.py"],
+    "transforms/credit_code.py": ["tests/test_credit_code.py", "tests/test_normalizers.py"],
     "transforms/resolve.py": ["tests/test_resolve.py"],
     "transforms/ledger.py": ["tests/test_ledger.py", "tests/test_resolve.py"],
     "transforms/archive.py": ["tests/test_archive.py"],

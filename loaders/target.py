@@ -47,6 +47,16 @@ def connect_target(engine: sa.Engine, url: str) -> sa.Connection:
         raise MigrationError(f"cannot connect to the target {mask_url(url)}: {detail}", hint=hint) from None
 
 
+def _temporary_copy(table: sa.Table) -> sa.Table:
+    """The same table as a TEMPORARY one (MySQL's DDL would commit), without its indexes (not needed for
+    a scratch table). A copy: the caller's Table stays a real table for a later committed run."""
+    copy = table.to_metadata(sa.MetaData())
+    copy._prefixes = ["TEMPORARY"]  # what Table(..., prefixes=["TEMPORARY"]) sets
+    for ix in list(copy.indexes):
+        copy.indexes.discard(ix)
+    return copy
+
+
 class Abandon(Exception):
     """Raised inside a target session to roll it back without failing the caller (the load's proof
     did not hold: nothing of this run may stay in the target)."""
@@ -75,11 +85,7 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool) -> Iterator[
             if missing and dry_run:
                 temporary = engine.dialect.name in ("mysql", "mariadb")
                 for t in missing:
-                    if temporary:  # what Table(..., prefixes=["TEMPORARY"]) would set
-                        t._prefixes = ["TEMPORARY"]
-                        for ix in list(t.indexes):  # created inline is not needed for a scratch table
-                            t.indexes.discard(ix)
-                    t.create(conn)
+                    (_temporary_copy(t) if temporary else t).create(conn)
             try:
                 yield conn
             except Abandon:

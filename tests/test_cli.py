@@ -58,3 +58,46 @@ def test_config_schema_is_json():
 def test_help(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+@pytest.mark.parametrize("error, code", [
+    ("ConfigError", 2), ("GateFailed", 3), ("AccountingError", 4), ("LockTimeout", 5), ("MigrationError", 1), ("RuntimeError", 1),
+    ("KeyboardInterrupt", 130)])
+def test_every_failure_has_its_documented_exit_code(monkeypatch, tmp_path, error, code):
+    import pipelines.run
+    from crm_migrate import errors
+
+    def fail(*args, **kwargs):
+        exc = getattr(errors, error)("it went wrong at 深圳市某客户有限公司", file="x.csv", row=7) if hasattr(errors, error) \
+            else {"RuntimeError": RuntimeError, "KeyboardInterrupt": KeyboardInterrupt}[error]("secret 13800138000 inside")
+        exc.run_dir, exc.stage = tmp_path / "run1", "resolve"
+        raise exc
+
+    monkeypatch.setattr(pipelines.run, "run_pipeline", fail)
+    result = runner.invoke(app, ["run", str(DEMO_CONFIG), "--no-prefect"])
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    if error == "RuntimeError":  # an unexpected error: its type and where the details are, never its text
+        assert "unexpected error in stage resolve: RuntimeError" in result.output and "13800138000" not in result.output
+        assert f"the run folder {tmp_path / 'run1'} holds the message and the traceback" in result.output
+    elif error == "KeyboardInterrupt":
+        assert "interrupted" in result.output and "13800138000" not in result.output
+    else:
+        assert "x.csv, row 7: it went wrong" in result.output
+        assert (f"run folder: {tmp_path / 'run1'}" in result.output) == (error not in ("GateFailed",))
+
+
+def test_debug_shows_the_traceback(monkeypatch):
+    import pipelines.run
+
+    monkeypatch.setattr(pipelines.run, "run_pipeline", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    result = runner.invoke(app, ["run", str(DEMO_CONFIG), "--no-prefect", "--debug"])
+    assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
+
+
+def test_check_marks_warnings(monkeypatch):
+    import pipelines.checks
+
+    monkeypatch.setattr(pipelines.checks, "check_config", lambda path: iter(["config fine", "warning: a run holds the lock"]))
+    result = runner.invoke(app, ["check", str(DEMO_CONFIG)])
+    assert result.exit_code == 0 and "✔ config fine" in result.output and "! warning: a run holds the lock" in result.output

@@ -130,3 +130,70 @@ def test_agrees_with_python_stdnum_except_letter_authorities():
             assert code[1] not in cc.CATEGORIES.get(code[0], ""), code
             seen["category"] = seen.get("category", 0) + 1
     assert seen["agree"] > 3000 and seen["letter_authority"] > 100
+
+
+def gb11714_check(body8: str) -> str:
+    """The organization code check character as GB 11714 states it (docs: domain notes): digits are
+    their value, letters A-Z are 10-35; weights 3 7 9 10 5 8 4 2; 11 - (sum mod 11), 10 -> X, 11 -> 0."""
+    value = [int(ch) if ch.isdigit() else ord(ch) - ord("A") + 10 for ch in body8]
+    c = 11 - sum(v * w for v, w in zip(value, [3, 7, 9, 10, 5, 8, 4, 2])) % 11
+    return {10: "X", 11: "0"}.get(c, str(c))
+
+
+@pytest.mark.parametrize("body", ["12345677", "Z2345670", "12345671", "A2345674", "ABCDEFGH", "ZZZZZZZZ", "A0000000", "0000000Z",
+                                  "70846113", "MA56TDJK"])
+def test_organization_codes_with_letters_and_the_check_characters_x_and_0(body):
+    check = gb11714_check(body)
+    assert cc.org_check_char(body) == check
+    assert cc.is_valid_org_code(body + check)
+    for other in "0123456789X":
+        if other != check:
+            assert not cc.is_valid_org_code(body + other)
+    code = cc.make_code("91", "440300", body) if body.isalnum() and all(ch in cc.CHARSET for ch in body) else None
+    if code:
+        assert cc.is_valid(code) and code[8:17] == body + check
+
+
+def test_the_check_characters_x_and_0_are_not_swapped():
+    assert cc.org_check_char("12345677") == "X" and cc.org_check_char("12345671") == "0"
+    assert cc.legacy_kind("12345677X") == "organization_code" and cc.legacy_kind("123456770") is None
+    assert cc.legacy_kind("123456710") == "organization_code" and cc.legacy_kind("12345671X") is None
+
+
+def test_check_char_of_text_outside_the_alphabet_is_none():
+    assert cc.check_char("9144030070846113O") is None  # letter O is not in the code's alphabet
+    assert cc.org_check_char("1234567*") is None
+
+
+@pytest.mark.parametrize("mutate", [lambda c: c[:17], lambda c: c + "0", lambda c: c[:2] + "A" + c[3:], lambda c: c[:7] + "B" + c[8:],
+                                    lambda c: "Z" + c[1:], lambda c: "94" + c[2:]])
+def test_structure_length_division_and_authority_are_checked(mutate):
+    """17 or 19 characters, a letter in the 6-digit division, an unknown authority or category: invalid,
+    even with a check character recomputed to match."""
+    bad = mutate(PUBLISHED[0])
+    assert not cc.is_valid(bad)
+    if len(bad) == 18:
+        assert not cc.is_valid(bad[:17] + (cc.check_char(bad[:17]) or "0"))
+
+
+def test_repairs_stop_at_the_candidate_limit():
+    code = cc.make_code("91", "110111", "11111111")  # fourteen 1s
+    ones = [i for i, ch in enumerate(code) if ch == "1"]
+    typed = lambda k: "".join("I" if i in ones[:k] else ch for i, ch in enumerate(code))  # noqa: E731
+    assert cc.normalize(typed(12)) == (code, cc.REPAIRED)  # 2**12 = 4096 candidates: enumerated
+    assert cc.normalize(typed(13)) == (typed(13), cc.INVALID)  # 8192: too many to trust, not repaired
+    assert cc.repairs(typed(13)) == []
+
+
+def test_a_code_with_exactly_two_repairs_is_flagged_and_a_plain_invalid_one_is_not(monkeypatch):
+    monkeypatch.setattr(cc, "LOOK_ALIKES", {**cc.LOOK_ALIKES, "O": "12TP"})  # category 1 or 2, check T or P
+    two = "9O440300708461136O"
+    assert sorted(cc.repairs(two)) == ["91440300708461136T", "92440300708461136P"]
+    out = cc.standardize_credit_code(pl.DataFrame({"credit_code": [two, "91440300708461136X", "70846113-6"]}))
+    assert out["__credit_code_flag"].to_list() == ["ambiguous_credit_code_repair", None, "legacy_organization_code"]
+    assert out["credit_code_status"].to_list() == ["invalid", "invalid", "invalid"]
+
+
+@pytest.mark.parametrize("raw", ['="91440300708461136T"', "= \"91440300708461136T\""])
+def test_excel_text_formulas_around_a_code_are_unwrapped(raw):
+    assert cc.clean(raw) == "91440300708461136T"

@@ -2,6 +2,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 
 from loaders.schema import target_table
@@ -62,3 +63,72 @@ def test_dry_run_on_existing_target_changes_nothing(any_db_url):
     res = load(any_db_url, frame(["a", "CHANGED", "c"], ["1", "2", "3"]), dry_run=True)
     assert (res.inserted, res.updated) == (1, 1)
     assert rows(any_db_url).equals(first)
+
+
+def test_abandon_rolls_the_session_back_without_failing(any_db_url):
+    from loaders.target import Abandon
+
+    first = frame(["a"], ["1"])
+    load(any_db_url, first)
+    table = target_table(sa.MetaData(), "crm_thing", "external_id", COLUMNS)
+    with target_session(any_db_url, [table], dry_run=False) as conn:
+        upsert(conn, table, frame(["CHANGED", "b"], ["9", "2"]), "external_id", batch_size=10)
+        raise Abandon
+    assert rows(any_db_url).equals(first)
+
+
+def test_a_failure_inside_the_session_rolls_back_and_propagates(any_db_url):
+    first = frame(["a"], ["1"])
+    load(any_db_url, first)
+    table = target_table(sa.MetaData(), "crm_thing", "external_id", COLUMNS)
+    with pytest.raises(KeyError):
+        with target_session(any_db_url, [table], dry_run=False) as conn:
+            upsert(conn, table, frame(["CHANGED"], ["9"]), "external_id", batch_size=10)
+            raise KeyError("stop")
+    assert rows(any_db_url).equals(first)
+
+
+def test_a_refused_write_is_a_clear_error_without_the_values(any_db_url):
+    from crm_migrate.errors import MigrationError
+
+    load(any_db_url, frame(["深圳市腾飞"], ["1"]))
+    table = target_table(sa.MetaData(), "crm_thing", "external_id", COLUMNS)
+    with pytest.raises(MigrationError) as info:
+        with target_session(any_db_url, [table], dry_run=False) as conn:
+            conn.execute(table.insert(), [{"external_id": "K0", "name": "深圳市腾飞秘密客户", "amount": Decimal("1")}])  # the key exists
+    text = info.value.describe()
+    assert text.startswith(f"{mask(any_db_url)}: the target refused a write:") and "rolled back" in text
+    assert "深圳市腾飞秘密客户" not in text and "[parameters" not in text and "INSERT" not in text
+    assert rows(any_db_url)["name"].to_list() == ["深圳市腾飞"]
+
+
+def test_a_committed_run_creates_missing_tables_and_a_dry_run_leaves_none(any_db_url):
+    table = target_table(sa.MetaData(), "crm_other", "external_id", COLUMNS[:2])
+    with target_session(any_db_url, [table], dry_run=True) as conn:
+        conn.execute(table.insert(), [{"external_id": "K1", "name": "x"}])
+    engine = sa.create_engine(any_db_url)
+    assert not sa.inspect(engine).has_table("crm_other")
+    with target_session(any_db_url, [table], dry_run=False) as conn:
+        conn.execute(table.insert(), [{"external_id": "K1", "name": "x"}])
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT name FROM crm_other")).scalars().all() == ["x"]
+    engine.dispose()
+
+
+def test_a_bad_target_url_and_an_unreachable_server_are_clear_errors():
+    from crm_migrate.errors import MigrationError
+    from loaders.target import connect_target, make_engine
+
+    with pytest.raises(MigrationError, match="invalid target URL nosuchdb://u:\\*\\*\\*@h/x"):
+        make_engine("nosuchdb://u:pw123@h/x")
+    url = "postgresql+psycopg://crm:Pw123456@127.0.0.1:1/crm"
+    with pytest.raises(MigrationError) as info:
+        connect_target(make_engine(url), url)
+    assert "cannot connect to the target postgresql+psycopg://crm:***@127.0.0.1:1/crm" in info.value.describe()
+    assert "Pw123456" not in info.value.describe() and "check target.url" in info.value.describe()
+
+
+def mask(url):
+    from crm_migrate.secrets import mask_url
+
+    return mask_url(url)

@@ -1,0 +1,81 @@
+"""The proof of a run: what should be in the target against what is, by key, column and total."""
+from decimal import Decimal
+
+import polars as pl
+
+from reports.reconciliation import diff_values, reconcile, totals
+from transforms.ledger import build_ledger
+
+SCHEMA = {"external_id": pl.String, "name": pl.String, "stage": pl.String, "amount": pl.Decimal(18, 2)}
+
+
+def rows(data):
+    return pl.DataFrame(data, schema=SCHEMA, orient="row")
+
+
+EXPECTED = rows([("K1", "甲", "won", Decimal("100.00")), ("K2", "乙", "lost", Decimal("20.50")), ("K3", "丙", "won", None)])
+
+
+def test_a_target_equal_to_what_was_loaded_has_no_difference():
+    diff = diff_values(EXPECTED, EXPECTED, "external_id")
+    assert diff == {"expected_rows": 3, "found_rows": 3, "missing_keys": 0, "missing_examples": [], "rows_with_differences": 0, "columns": {}}
+
+
+def test_missing_keys_and_changed_values_are_counted_per_column_with_examples():
+    actual = rows([("K1", "甲（改）", "won", Decimal("100.00")), ("K3", "丙", "won", Decimal("5.00")), ("K9", "外", "won", Decimal("1"))])
+    diff = diff_values(EXPECTED, actual, "external_id")
+    assert diff["missing_keys"] == 1 and diff["missing_examples"] == ["K2"]
+    assert diff["found_rows"] == 2 and diff["rows_with_differences"] == 2
+    assert diff["columns"] == {
+        "name": {"count": 1, "examples": [{"key": "K1", "expected": "甲", "target": "甲（改）"}]},
+        "amount": {"count": 1, "examples": [{"key": "K3", "expected": None, "target": "5.00"}]},
+    }
+    assert len(diff_values(EXPECTED, rows([(f"K{i}", "x", "won", None) for i in range(1, 4)]), "external_id", examples=2)
+               ["columns"]["name"]["examples"]) == 2
+
+
+def test_totals_are_exact_decimals_overall_and_per_group():
+    t = totals(EXPECTED, "amount", "stage")
+    assert t == {"rows": 3, "amount": "120.50", "by_stage": {"lost": {"rows": 1, "amount": "20.50"}, "won": {"rows": 2, "amount": "100.00"}}}
+    assert totals(EXPECTED.head(0), "amount", "stage") == {"rows": 0, "amount": "0", "by_stage": {}}
+    assert totals(EXPECTED, None, "stage") == {"rows": 3, "by_stage": {"lost": {"rows": 1}, "won": {"rows": 2}}}
+    assert totals(EXPECTED, "amount", None) == {"rows": 3, "amount": "120.50"}
+    assert totals(EXPECTED, "amount", "no_such_column") == {"rows": 3, "amount": "120.50"}
+    tiny = rows([("K1", "a", "won", Decimal("0.10")), ("K2", "b", "won", Decimal("0.20"))])
+    assert totals(tiny, "amount", None)["amount"] == "0.30"  # no float rounding
+
+
+def ledger(n_loaded):
+    data = [("s", f"{i}", i + 2, "loaded", f"K{i + 1}", None, []) for i in range(n_loaded)]
+    return build_ledger("r", "opportunity", pl.DataFrame(data, schema={"_source": pl.String, "_source_key": pl.String, "_row": pl.Int64,
+                                                                         "disposition": pl.String, "target_id": pl.String, "reason": pl.String,
+                                                                         "_flags": pl.List(pl.String)}, orient="row"))
+
+
+BALANCED = [{"entity": "opportunity", "source": "s", "balanced": True}]
+
+
+def run(expected, actual, accounting=BALANCED, led=None):
+    return reconcile(accounting, led if led is not None else ledger(3), {"opportunity": expected}, {"opportunity": actual},
+                     {"opportunity": "external_id"}, {"opportunity": "amount"}, {"opportunity": "stage"})
+
+
+def test_reconcile_holds_only_when_everything_matches():
+    ok = run(EXPECTED, EXPECTED)
+    assert ok["balanced"] is True and ok["tables"]["opportunity"]["matches"] is True
+    assert ok["tables"]["opportunity"]["ledger_loaded"] == 3 and ok["tables"]["opportunity"]["expected_target_rows"] == 3
+    assert run(EXPECTED, EXPECTED.head(2))["balanced"] is False  # a row missing
+    changed = EXPECTED.with_columns(pl.when(pl.col("external_id") == "K2").then(pl.lit("won")).otherwise(pl.col("stage")).alias("stage"))
+    assert run(EXPECTED, changed)["balanced"] is False  # a value changed
+    assert run(EXPECTED, EXPECTED, led=ledger(2))["balanced"] is False  # the ledger loaded fewer records than the target should hold
+    assert run(EXPECTED, EXPECTED, accounting=[{"balanced": False}])["balanced"] is False
+    assert run(EXPECTED, EXPECTED, accounting=[{"balanced": False}])["tables"]["opportunity"]["matches"] is True
+
+
+def test_totals_that_differ_fail_the_reconciliation_even_when_rows_match():
+    expected = EXPECTED.with_columns(pl.col("amount").cast(pl.Decimal(18, 2)))
+    result = reconcile(BALANCED, ledger(3), {"opportunity": expected}, {"opportunity": expected.with_columns(pl.lit(None, dtype=pl.Decimal(18, 2)).alias("amount"))},
+                       {"opportunity": "external_id"}, {"opportunity": "amount"}, {"opportunity": None})
+    table = result["tables"]["opportunity"]
+    assert table["totals_expected"]["amount"] == "120.50" and table["totals_in_target"]["amount"] == "0.00"
+    assert result["balanced"] is False
