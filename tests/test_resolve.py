@@ -211,3 +211,18 @@ def test_opportunities_pasted_twice_merge_and_conflicting_keys_are_rejected():
     assert checked["_flags"].to_list()[2] == ["target_key_collision"]
     deduped = dedupe_opportunities(checked.filter(pl.col("__collision_reason").is_null()), ["customer_target_id", "name", "amount"])
     assert deduped["_survivor"].to_list() == [True, False] and deduped["target_id"].n_unique() == 1
+
+
+def test_an_organization_code_embedded_in_two_credit_codes_joins_neither():
+    org8 = "70846113"
+    one, two = make_code("91", "440300", org8), make_code("91", "110108", org8)  # two registrations, one organization code
+    org = one[8:17]
+    assert two[8:17] == org and one != two
+    df = customers([("crm", "1", "深圳市腾飞电子科技有限公司", one, 10, None, None),
+                    ("crm", "2", "北京市腾飞电子科技有限公司", two, 10, None, None),
+                    ("erp", "3", "腾飞电子科技有限公司", org, 20, None, None)])
+    df = df.with_columns(pl.when(pl.col("_source_key") == "3").then(pl.lit("invalid")).otherwise(pl.col("credit_code_status")).alias("credit_code_status"))
+    df = with_flags(df, "3", ["legacy_organization_code"])
+    out = cluster_customers(df)
+    assert groups(out) == {frozenset({"1"}), frozenset({"2"}), frozenset({"3"})}
+    assert out.filter(pl.col("_source_key") == "3")["_match"].to_list() == ["identifier"]  # its own O: anchor, not a guess
