@@ -52,25 +52,6 @@ def write_ledger(run_dir: Path, ledger: pl.DataFrame, name: str = "ledger") -> N
     ledger.write_parquet(run_dir / f"{name}.parquet")
 
 
-def manifest(ctx, status: str, counts: dict, inputs: list[dict], extra: dict) -> dict:
-    return {
-        "run_id": ctx.run_id,
-        "project": ctx.config.project,
-        "status": status,
-        "dry_run": ctx.dry_run,
-        "started_at": ctx.started.isoformat(),
-        "finished_at": datetime.now(timezone.utc).isoformat(),
-        "timings_seconds": ctx.timings,
-        "config": {"path": str(ctx.loaded.path), "sha256": ctx.loaded.digest(),
-                   "files": [str(p) for p in ctx.loaded.files()]},
-        "inputs": inputs,
-        "target": ctx.config.target.url,
-        "code": code_version(),
-        "counts": counts,
-        **extra,
-    }
-
-
 def _base(ctx, status: str) -> dict:
     return {
         "run_id": ctx.run_id,
@@ -85,16 +66,24 @@ def _base(ctx, status: str) -> dict:
     }
 
 
+def _finished(ctx, status: str) -> dict:
+    return {**_base(ctx, status), "finished_at": datetime.now(timezone.utc).isoformat(),
+            "config": {"path": str(ctx.loaded.path), "sha256": ctx.loaded.digest(), "files": [str(p) for p in ctx.loaded.files()]},
+            "code": code_version()}
+
+
 def write_running(ctx) -> None:
     """manifest.json while the run is under way: a run killed (kill -9, power cut) leaves this, with
     the stage it was in, so nobody mistakes it for a run that finished."""
     write_json(ctx.run_dir / "manifest.json", _base(ctx, "running"), ctx.loaded.secrets)
 
 
+def manifest(ctx, status: str, counts: dict, inputs: list[dict], extra: dict) -> dict:
+    return {**_finished(ctx, status), "inputs": inputs, "counts": counts, **extra}
+
+
 def failure_manifest(ctx, status: str, error: dict, extra: dict) -> dict:
-    return {**_base(ctx, status), "finished_at": datetime.now(timezone.utc).isoformat(), "error": error,
-            "config": {"path": str(ctx.loaded.path), "sha256": ctx.loaded.digest(), "files": [str(p) for p in ctx.loaded.files()]},
-            "code": code_version(), **extra}
+    return {**_finished(ctx, status), "error": error, **extra}
 
 
 def write_non_records(run_dir: Path, non_records: dict[str, list]) -> None:

@@ -46,7 +46,7 @@ def test_phones_and_person_names_are_masked_in_the_report(tmp_path):
 
 def test_masking_can_be_turned_off(tmp_path):
     html = run(tmp_path, report={"mask_personal_data": False})
-    assert "138 0013 0001" in html and "张三丰" in html
+    assert re.search(r"<code>138 0013 000\d</code>", html) and "张三丰" in html
 
 
 def test_a_gate_stop_says_nothing_was_written(tmp_path):

@@ -124,7 +124,7 @@ class _Accountant:
             changed.sum().alias("changed"),
             (pl.col(FLAGS).list.len() > pl.col("__nflags")).sum().alias("flagged"),
         ).row(0)
-        examples = frame.filter(changed).select("__before", shown(column, frame.schema[column]).alias("a")).unique().head(3).rows()
+        examples = frame.filter(changed).select("__before", shown(column, frame.schema[column]).alias("a")).unique(maintain_order=True).head(3).rows()
         self.stats.append(RuleStat(self.entity, self.source, rule, column, summary[0], summary[1], summary[2], [(b, a) for b, a in examples],
                                    round(time.perf_counter() - started, 3)))
         return frame.drop("__before", "__nflags")
