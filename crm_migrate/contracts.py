@@ -17,6 +17,8 @@ FLAGS = "_flags"  # list[str] of machine-readable issue codes
 # is kept and ends in the ledger as rejected with this reason.
 QUARANTINE = "_quarantine"
 EXTRA = "extra"  # JSON text of source columns the mapping does not use
+# Set by validation (or linking) on a record that will be `rejected`: the reason in words, for the ledger.
+REJECT = "reject_reason"
 LINEAGE = (SOURCE, SOURCE_KEY, ROW)
 
 CUSTOMER = "customer"

@@ -10,7 +10,7 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
-from crm_migrate.contracts import CUSTOMER, FLAGS, OPPORTUNITY, QUARANTINE, RID, SOURCE, SOURCE_KEY
+from crm_migrate.contracts import CUSTOMER, FLAGS, OPPORTUNITY, QUARANTINE, REJECT, RID, SOURCE, SOURCE_KEY
 from crm_migrate.errors import MigrationError
 from expectations.runner import SuiteOutcome, run_suite
 from extractors import Extracted, extract_source
@@ -26,9 +26,9 @@ from pipelines.context import RunContext
 from reports.reconciliation import reconcile as reconcile_frames
 from transforms.archive import ARCHIVE_REASON, mark_stale
 from crm_migrate.flags import add_flag
-from transforms.ledger import REJECT, accounting, build_ledger, customer_dispositions, opportunity_dispositions
+from transforms.ledger import accounting, build_ledger, customer_dispositions, opportunity_dispositions
 from transforms.mapping import ColumnSpec, key_problems, map_table
-from transforms.opportunities import COLLISION, LINK_REASON, dedupe_opportunities, key_collisions, link_opportunities
+from transforms.opportunities import COLLISION, LINK_REASON, resolve_opportunities
 from transforms.resolve import CARRIED, PRIORITY, carry_over, cluster_customers, golden_records
 from transforms.standardize import RuleStat, SourceMappingSpec, standardize as standardize_frame
 
@@ -187,22 +187,17 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
             # Customer keys -> golden ids: this run's records (rejected ones with their reason), records
             # carried from earlier runs, and in delta runs the target's ledger for any key still missing.
             keys = pl.concat([
-                members.select(SOURCE, "_source_key", "target_id", pl.lit(None, dtype=pl.String).alias("reject_reason")),
-                rejected.select(SOURCE, "_source_key", pl.lit(None, dtype=pl.String).alias("target_id"), pl.col(REJECT).alias("reject_reason")),
+                members.select(SOURCE, "_source_key", "target_id", pl.lit(None, dtype=pl.String).alias(REJECT)),
+                rejected.select(SOURCE, "_source_key", pl.lit(None, dtype=pl.String).alias("target_id"), pl.col(REJECT)),
             ])
             customer_source_of = {s.name: s.customer_source for s in cfg.sources if s.entity == OPPORTUNITY}
             if incremental:
                 earlier = previous_crosswalk(cfg.target.url, cfg.target.ledger_table, sorted({c for c in customer_source_of.values() if c}))
                 earlier = earlier.join(keys, on=[SOURCE, "_source_key"], how="anti")
-                keys = pl.concat([keys, earlier.with_columns(pl.lit(None, dtype=pl.String).alias("reject_reason"))], how="diagonal")
-            linked = link_opportunities(opps, keys, members, customer_source_of)
-            ok = key_collisions(linked.filter(pl.col(REJECT).is_null() & pl.col(LINK_REASON).is_null()))
-            linked = linked.join(ok.select(RID, COLLISION, FLAGS), on=RID, how="left", validate="1:1", suffix="__ok").with_columns(
-                pl.coalesce(f"{FLAGS}__ok", FLAGS).alias(FLAGS)).drop(f"{FLAGS}__ok")
-            deduped = dedupe_opportunities(ok.filter(pl.col(COLLISION).is_null()), cfg.resolution.opportunity_duplicate_keys)
-            linked = linked.join(deduped.select(RID, "target_id", "_survivor"), on=RID, how="left", validate="1:1")
+                keys = pl.concat([keys, earlier.with_columns(pl.lit(None, dtype=pl.String).alias(REJECT))], how="diagonal")
+            linked = resolve_opportunities(opps, keys, members, customer_source_of, cfg.resolution.opportunity_duplicate_keys)
             opp_disp = opportunity_dispositions(linked, cfg.resolution.opportunity_duplicate_keys)
-            with_opps = deduped.get_column("customer_target_id")
+            with_opps = linked.filter(pl.col("target_id").is_not_null()).get_column("customer_target_id")
         else:
             linked, opp_disp, with_opps = None, None, pl.Series([], dtype=pl.String)
         cust_disp = customer_dispositions(members, rejected, with_opps)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import polars as pl
 
 from crm_migrate.contracts import (
-    ARCHIVED, FLAGS, LEDGER_SCHEMA, LOADED, MERGED, REJECTED, ROW, SOURCE, SOURCE_KEY,
+    ARCHIVED, FLAGS, LEDGER_SCHEMA, LOADED, MERGED, REJECT, REJECTED, ROW, SOURCE, SOURCE_KEY,
 )
 from transforms.archive import ARCHIVE_REASON
 from crm_migrate.flags import flags_text
 from transforms.opportunities import COLLISION, LINK_REASON
 from transforms.text import CONTROL_CHARACTERS
 
-REJECT = "reject_reason"
 
 
 def customer_dispositions(members: pl.DataFrame, rejected: pl.DataFrame, opportunity_customers: pl.Series) -> pl.DataFrame:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from crm_migrate.contracts import CANONICAL, OPPORTUNITY, RID, ROW, SOURCE, SOURCE_KEY
+from crm_migrate.contracts import CANONICAL, FLAGS, OPPORTUNITY, REJECT, RID, ROW, SOURCE, SOURCE_KEY
 from crm_migrate.flags import add_flag
 from transforms.ids import stable_id
 
@@ -29,7 +29,7 @@ def key_index(customer_keys: pl.DataFrame) -> pl.DataFrame:
     return (
         customer_keys.group_by(pl.col(SOURCE).alias("__cust_source"), pl.col(SOURCE_KEY).alias("customer_source_key"))
         .agg(kept.n_unique().alias("__n_keyed"), kept.unique().sort().head(5).str.join(", ").alias("__candidates"),
-             kept.unique().first().alias("__by_key"), pl.col("reject_reason").drop_nulls().first().alias("__cust_reject"))
+             kept.unique().first().alias("__by_key"), pl.col(REJECT).drop_nulls().first().alias("__cust_reject"))
         .with_columns(pl.when(pl.col("__n_keyed") == 1).then(pl.col("__by_key")).alias("__by_key"))
     )
 
@@ -110,3 +110,16 @@ def dedupe_opportunities(linked: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     first = ordered.group_by(keys, maintain_order=True).agg(pl.col("__own_id").first().alias("target_id"), pl.col(RID).first().alias("__first"))
     df = df.join(first, on=keys, how="left", nulls_equal=True, maintain_order="left", validate="m:1")
     return df.with_columns((pl.col(RID) == pl.col("__first")).alias("_survivor")).drop("__own_id", "__first")
+
+
+def resolve_opportunities(opps: pl.DataFrame, customer_keys: pl.DataFrame, members: pl.DataFrame,
+                          customer_source_of: dict[str, str | None], duplicate_keys: list[str]) -> pl.DataFrame:
+    """Every opportunity, once: linked to its golden customer (or `__link_reason`), records sharing a
+    key with different content marked (`__collision_reason`), and the rest de-duplicated (`target_id`,
+    `_survivor`; both null for the opportunities that will be rejected)."""
+    linked = link_opportunities(opps, customer_keys, members, customer_source_of)
+    ok = key_collisions(linked.filter(pl.col(REJECT).is_null() & pl.col(LINK_REASON).is_null()))
+    linked = linked.join(ok.select(RID, COLLISION, pl.col(FLAGS).alias("__flags_ok")), on=RID, how="left", validate="1:1")
+    linked = linked.with_columns(pl.coalesce("__flags_ok", FLAGS).alias(FLAGS)).drop("__flags_ok")
+    deduped = dedupe_opportunities(ok.filter(pl.col(COLLISION).is_null()), duplicate_keys)
+    return linked.join(deduped.select(RID, "target_id", "_survivor"), on=RID, how="left", validate="1:1")
