@@ -51,6 +51,9 @@ def decode(path: Path, encoding: str) -> tuple[str, str]:
         data = path.read_bytes()
     except PermissionError:
         raise MigrationError("permission denied", file=str(path), hint="give the user running crm-migrate read access") from None
+    if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        kind = "an Excel workbook (.xlsx)" if data.startswith(b"PK") else "an Excel 97-2003 workbook (.xls) or another Office file"
+        raise MigrationError(f"the file is {kind}, not a CSV export", file=str(path), hint="configure this source with `kind: excel`")
     if encoding != "auto":
         try:
             return data.decode(encoding), encoding
@@ -259,8 +262,9 @@ def extract_csv(source, expected_columns: list[str]) -> Extracted:
     count.continuation = int(frame.get_column("__lines").sum() or 0) - frame.height
     frame = frame.drop("__lines")
     notes.insert(0, f"decoded as {used}, delimiter {delimiter!r}, header on line {head_first}")
-    bad = [n for n, q in zip(starts, quarantine) if q and n not in {u for f, l in untrusted for u in range(f, l + 1)}]
-    short = [n for n, f in zip(starts, flags) if f == ["short_record"]]
+    kept_flags = frame.get_column(FLAGS).to_list()
+    bad = frame.filter(pl.col(QUARANTINE).is_not_null() & ~pl.col(FLAGS).list.contains("suspicious_quoting")).get_column(ROW).to_list()
+    short = [n for n, f in zip(frame.get_column(ROW).to_list(), kept_flags) if "short_record" in f]
     if untrusted:
         spans_text = ", ".join(f"{f}-{l}" for f, l in untrusted[:10])
         notes.append(f"{len(untrusted)} quoted fields spanning lines were not trusted (lines {spans_text}): their "

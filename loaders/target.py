@@ -8,6 +8,7 @@ a dry run creates them inside its transaction (SQLite, PostgreSQL) or as TEMPORA
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import sqlalchemy as sa
@@ -105,3 +106,26 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool) -> Iterator[
                 trans.commit()
     finally:
         engine.dispose()
+
+
+def new_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite target that does not exist yet (connecting creates it), else None."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
+def remove_if_empty(path: Path) -> None:
+    """A dry run against a SQLite target that did not exist leaves no file behind: the database the
+    checks and the rolled-back load created (no tables in it), and its lock file."""
+    import sqlite3
+
+    if path.exists():
+        with sqlite3.connect(path) as con:
+            tables = con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+        if tables:
+            return
+        path.unlink()
+    path.with_name(path.name + ".crm-migrate.lock").unlink(missing_ok=True)

@@ -210,19 +210,29 @@ class Config(Strict):
         return _resolve(v, info)
 
     @model_validator(mode="after")
-    def _cross(self) -> "Config":
-        names = [s.name for s in self.sources]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+    def _defaults(self) -> "Config":
         for s in self.sources:
             if s.non_records is None:
                 s.non_records = self.non_records
-        customers = {s.name for s in self.sources if s.entity == "customer"}
-        for s in self.sources:
-            if s.customer_source and s.customer_source not in customers:
-                raise ValueError(f"source {s.name}: customer_source '{s.customer_source}' is not a customer source ({', '.join(sorted(customers))})")
         return self
+
+
+def _cross_check(config: Config, doc: YamlDocument) -> None:
+    """Checks across sources, reported at the key they are about (a model validator could only point
+    at the top of the file)."""
+    problems = []
+    first: dict[str, int] = {}
+    for i, s in enumerate(config.sources):
+        if s.name in first:
+            problems.append(f"{doc.where(('sources', i, 'name'))}: source name '{s.name}' is already used by sources[{first[s.name]}]; names must be unique")
+        first.setdefault(s.name, i)
+    customers = sorted({s.name for s in config.sources if s.entity == "customer"})
+    for i, s in enumerate(config.sources):
+        if s.customer_source and s.customer_source not in customers:
+            problems.append(f"{doc.where(('sources', i, 'customer_source'))}: '{s.customer_source}' is not a customer source "
+                            f"(customer sources: {', '.join(customers) or 'none'})")
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems), hint="see docs/configuration.md")
 
 
 # ---- mapping files -------------------------------------------------------------------------------
@@ -241,20 +251,37 @@ class SourceMapping(Strict):
         classmethod(lambda cls, v, info: {k: _resolve(p, info) for k, p in v.items()})
     )
 
-    @model_validator(mode="after")
-    def _fields_exist(self) -> "SourceMapping":
-        allowed = mappable_fields(self.entity)
-        for field in list(self.columns) + list(self.constants):
+    @field_validator("columns", "constants")
+    @classmethod
+    def _fields_exist(cls, v: dict, info: ValidationInfo) -> dict:
+        entity = info.data.get("entity")
+        if entity is None:  # the entity itself is wrong: that error is reported
+            return v
+        allowed = mappable_fields(entity)
+        for field in v:
             if field not in allowed:
-                raise ValueError(f"'{field}' is not a canonical {self.entity} field; allowed: {', '.join(allowed)}")
-        if "name" not in self.columns:
+                raise ValueError(f"'{field}' is not a canonical {entity} field; allowed: {', '.join(allowed)}")
+        if info.field_name == "columns" and "name" not in v:
             raise ValueError("`columns` must map `name`")
-        return self
+        return v
 
 
 class ValueMap(Strict):
     field: str
     values: dict[str, list[str]] = Field(description="canonical value: [source spellings]")
+
+    @field_validator("values")
+    @classmethod
+    def _v_unambiguous(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        """A spelling listed under two values would silently take the last one: refuse it."""
+        seen: dict[str, str] = {}
+        for canonical, spellings in v.items():
+            for spelling in [canonical, *spellings]:
+                key = str(spelling).strip().lower()
+                if key in seen and seen[key] != canonical:
+                    raise ValueError(f"the spelling {spelling!r} is listed under both {seen[key]!r} and {canonical!r}; keep it under one")
+                seen[key] = canonical
+        return v
 
     def lookup(self) -> dict[str, str]:
         table: dict[str, str] = {}
@@ -306,6 +333,7 @@ class LoadedConfig:
         doc = YamlDocument(self.path, substitute_env=True)
         self.secrets = doc.secrets
         self.config: Config = doc.validate(Config, base_dir=self.path.parent)
+        _cross_check(self.config, doc)
         self.source_mappings: dict[str, SourceMapping] = {}
         self.value_maps: dict[str, dict[str, ValueMap]] = {}
         for src in self.config.sources:

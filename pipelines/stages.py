@@ -20,7 +20,7 @@ from loaders.lock import TargetLock, acquire
 from loaders.preflight import check_target
 from loaders.readback import read_back
 from loaders.schema import ledger_table, run_tables, target_table
-from loaders.target import Abandon, make_engine, target_session
+from loaders.target import Abandon, make_engine, new_sqlite_file, remove_if_empty, target_session
 from loaders.upsert import UpsertResult, append, upsert
 from pipelines.context import RunContext
 from reports.reconciliation import reconcile as reconcile_frames
@@ -41,12 +41,20 @@ def preflight(ctx: RunContext) -> TargetLock:
     target = ctx.config.target
     with ctx.stage("preflight"):
         engine = make_engine(target.url)
+        created = new_sqlite_file(target.url) if ctx.dry_run else None  # a dry run leaves no new file behind
         try:
             lock = acquire(engine, ctx.run_id, target.lock_wait_seconds)
         except BaseException:
             engine.dispose()
             raise
-        held = TargetLock(lock.description, lambda: (lock.release(), engine.dispose()))
+
+        def release() -> None:
+            lock.release()
+            engine.dispose()
+            if created is not None:
+                remove_if_empty(created)
+
+        held = TargetLock(lock.description, release)
         try:
             tables, types = run_tables(ctx.loaded.target_specs(), target.ledger_table)
             for line in check_target(target.url, tables, types):
@@ -223,16 +231,19 @@ def map_to_target(ctx: RunContext, resolution: Resolution) -> Mapped:
     specs = ctx.loaded.target_specs()
     frames, problems = {}, {}
     with ctx.stage("map"):
+        rows: dict[str, tuple[pl.DataFrame, pl.Series]] = {}  # entity -> (rows to map, the source record of each)
         if CUSTOMER in specs:
             golden = resolution.golden_to_load()
-            frames[CUSTOMER], problems[CUSTOMER] = map_table(golden, specs[CUSTOMER][2])
-            problems[CUSTOMER] += key_problems(frames[CUSTOMER], specs[CUSTOMER][1], golden.get_column("survivor"))
+            rows[CUSTOMER] = golden, golden.get_column("survivor")
         if OPPORTUNITY in specs and resolution.opportunities.height:
             loaded = resolution.opportunities.filter(pl.col("_survivor").fill_null(False) & pl.col(REJECT).is_null()
                                                      & pl.col(LINK_REASON).is_null() & pl.col(COLLISION).is_null())
-            frames[OPPORTUNITY], problems[OPPORTUNITY] = map_table(loaded, specs[OPPORTUNITY][2])
-            problems[OPPORTUNITY] += key_problems(frames[OPPORTUNITY], specs[OPPORTUNITY][1],
-                                                  loaded.select(pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)).to_series())
+            rows[OPPORTUNITY] = loaded, loaded.select(pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)).to_series()
+        for entity, (frame, origin) in rows.items():
+            frames[entity], found = map_table(frame, specs[entity][2])
+            for p in found:  # the records behind a problem, by key: what a user needs to find them
+                p["records"] = [origin[i] for i in p.pop("positions")]
+            problems[entity] = found + key_problems(frames[entity], specs[entity][1], origin)
         for e, f in frames.items():
             ctx.progress("map", f"{specs[e][0]}: {f.height:,} rows")
     return Mapped(frames, specs, problems)
@@ -264,7 +275,8 @@ def validate_target(ctx: RunContext, canonical: Canonical, resolution: Resolutio
                 gate.stop(f"{source}: {r} of {n} {entity} records rejected ({r / n:.1%}), above max_reject_rate {gates.max_reject_rate:.1%}")
         for entity, problems in mapped.problems.items():
             for p in problems:
-                gate.stop(f"{mapped.specs[entity][0]}.{p['column']}: {p['count']} values {p['problem']}", p["examples"])
+                records = f" (records {', '.join(p['records'])}{', …' if p['count'] > len(p['records']) else ''})" if p.get("records") else ""
+                gate.stop(f"{mapped.specs[entity][0]}.{p['column']}: {p['count']} values {p['problem']}{records}", p["examples"])
         for entity, frame in mapped.frames.items():
             if entity in suites:
                 key = mapped.specs[entity][1]

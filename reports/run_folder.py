@@ -79,7 +79,8 @@ def write_running(ctx) -> None:
 
 
 def manifest(ctx, status: str, counts: dict, inputs: list[dict], extra: dict) -> dict:
-    return {**_finished(ctx, status), "inputs": inputs, "counts": counts, **extra}
+    """A run that got to its report: no stage is pending (`stage` names where a run stopped)."""
+    return {**_finished(ctx, status), "stage": None, "inputs": inputs, "counts": counts, **extra}
 
 
 def failure_manifest(ctx, status: str, error: dict, extra: dict) -> dict:

@@ -91,3 +91,35 @@ def test_json_schema_documents_every_top_level_key():
 
 def model_prefix(model: str) -> str:
     return {"NonRecordsConfig": "non_records.", "ReportConfig": "report.", "TargetConfig": "target."}.get(model, "")
+
+
+def line_of(text: str, needle: str, occurrence: int = 1) -> int:
+    return [i for i, line in enumerate(text.splitlines(), 1) if needle in line][occurrence - 1]
+
+
+def test_cross_source_errors_point_at_their_key(project):
+    text = project.read_text(encoding="utf-8").replace("name: erp_export", "name: legacy_crm").replace("customer_source: legacy_crm", "customer_source: nobody")
+    project.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(project)
+    message = info.value.describe()
+    assert f"demo.yaml:{line_of(text, 'name: legacy_crm', 2)}: sources[1].name: source name 'legacy_crm' is already used by sources[0]" in message
+    assert f"demo.yaml:{line_of(text, 'customer_source: nobody')}: sources[3].customer_source: 'nobody' is not a customer source" in message
+
+
+def test_a_value_map_with_one_spelling_under_two_values_is_refused(project):
+    status = project.parent.parent / "mappings" / "values" / "status.yaml"
+    text = status.read_text(encoding="utf-8")
+    canonical = [line.split(":")[0].strip() for line in text.splitlines() if line.startswith("  ") and ":" in line]
+    spelling = canonical[0]
+    status.write_text(text + f"  extra_value: [{spelling}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"status.yaml:\d+: values: .*the spelling '{spelling}' is listed under both '{spelling}' and 'extra_value'"):
+        load_config(project)
+
+
+def test_mapping_field_errors_point_at_the_columns(project):
+    m = project.parent.parent / "mappings" / "erp_export_customer.yaml"
+    text = m.read_text(encoding="utf-8").replace("address: 地址", "adress: 地址")
+    m.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"erp_export_customer.yaml:{line_of(text, 'columns:') + 1}: columns: .*'adress'"):  # the first line under it
+        load_config(project)

@@ -184,7 +184,9 @@ def test_the_review_queue_holds_every_doubtful_record(demo):
 def test_dry_run_on_an_empty_target_creates_nothing(tmp_path):
     url = f"sqlite:///{tmp_path / 't.sqlite'}"
     manifest = run_pipeline(DEMO_CONFIG, out=tmp_path, target_url=url, dry_run=True)
-    assert manifest["status"] == "succeeded" and manifest["load"][0]["inserted"] > 1000
+    golden = pl.read_parquet(Path(manifest["run_dir"]) / "golden_customers.parquet").filter(~pl.col("archived")).height
+    assert manifest["status"] == "succeeded" and manifest["load"][0]["inserted"] == golden
+    assert not (tmp_path / "t.sqlite").exists() and not (tmp_path / "t.sqlite.crm-migrate.lock").exists()  # no file left behind
     assert target_counts(url) == {"crm_account": None, "crm_opportunity": None, "crm_migrate_ledger": None}
 
 

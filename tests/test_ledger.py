@@ -115,5 +115,5 @@ def test_accounting_per_source_and_against_the_physical_count():
 def test_ledger_text_never_holds_control_characters():
     led = ledger([("s", "K\x001", 2, "rejected", None, "bad\u202evalue", ["unknown_stage:x\x07"])])
     row = led.row(0, named=True)
-    assert (row["source_key"], row["reason"], row["flags"]) == ("K\ufffd1", "bad\ufffdvalue", "unknown_stage:x\ufffd")
+    assert (row["source_key"], row["reason"], row["flags"]) == ("K\ufffd1", "bad\ufffdvalue", "control_characters:source_key;unknown_stage:x\ufffd")
     assert pl.select(visible(pl.lit("正常"))).item() == "正常"

@@ -262,3 +262,9 @@ def test_control_and_bidi_characters_are_removed_and_flagged():
     assert [sorted(f for f in fl if f.startswith("control")) for fl in out["_flags"].to_list()] == [
         ["control_characters:name", "control_characters:phone"], ["control_characters:name"], []]
     assert {(s.rule, s.field, s.changed) for s in stats if s.rule == "control_characters"} == {("control_characters", "name", 2), ("control_characters", "phone", 1)}
+
+
+@pytest.mark.parametrize("raw, phone", [("0755-26781234-801", "+8675526781234;ext=801"), ("010-12345678-12", "+861012345678;ext=12"),
+                                        ("021-5555-6666", "+862155556666")])
+def test_an_extension_after_a_dash(raw, phone):
+    assert parse_phone(raw)[0] == phone

@@ -203,3 +203,22 @@ def test_workbook_format_is_told_by_content_not_name(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(MigrationError, match="empty"):
         extract_source(source(kind="excel", path=empty), ["客户名称"])
+
+
+def test_a_workbook_named_csv_says_what_it_is(tmp_path):
+    book = tmp_path / "book.xlsx"
+    wb = xlsxwriter.Workbook(book)
+    wb.add_worksheet("S").write_row(0, 0, ["客户名称"])
+    wb.close()
+    misnamed = tmp_path / "export.csv"
+    misnamed.write_bytes(book.read_bytes())
+    with pytest.raises(MigrationError, match="(?s)export.csv: the file is an Excel workbook .*kind: excel"):
+        extract_source(source(path=misnamed), ["客户名称"])
+
+
+def test_notes_count_only_what_stays_a_record(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("客户名称,电话,地址\n甲,1\n乙,2,x\n合计,3,\n共3条记录\n", encoding="utf-8")
+    x = extract_source(source(path=path), ["客户名称"])
+    assert [n.rule for n in x.non_records] == ["totals_row", "export_footer"]
+    assert any("1 records with fewer fields than the header padded (lines [2])" in n for n in x.notes)

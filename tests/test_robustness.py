@@ -307,3 +307,14 @@ def test_a_ledger_that_misses_a_record_is_never_loaded(tmp_path, monkeypatch):
     with pytest.raises(AccountingError, match="crm: extracted 3, ledgered 2"):
         run_pipeline(cfg)
     assert count(f"sqlite:///{tmp_path / 'target.sqlite'}", "crm_account") is None
+
+
+def test_a_gate_stop_for_a_value_too_long_names_the_record(tmp_path):
+    data = customers(3)
+    data[1][4] = "长" * 400
+    cfg = two_sources(tmp_path, data, [], validation={})
+    with pytest.raises(Exception) as info:
+        run_pipeline(cfg)
+    assert type(info.value).__name__ == "GateFailed"
+    assert "crm_account.address: 1 values longer than 300 characters (records crm:C002)" in info.value.describe()
+    assert "长长长" not in info.value.describe()  # values stay in the report, not on the console

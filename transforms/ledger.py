@@ -71,14 +71,16 @@ def build_ledger(run_id: str, entity: str, dispositions: pl.DataFrame) -> pl.Dat
         "disposition",
         "target_id",
         visible(pl.col("reason").fill_null("")),
-        visible(flags_text()).alias("flags"),
+        visible(flags_text(pl.when(pl.col(SOURCE_KEY).str.contains(CONTROL_CHARACTERS))
+                           .then(pl.concat_list(pl.col(FLAGS), pl.lit(["control_characters:source_key"]))).otherwise(pl.col(FLAGS)))).alias("flags"),
         "customer_target_id",
     ).cast(LEDGER_SCHEMA).sort("entity", "source", "source_row")
 
 
 def visible(text: pl.Expr) -> pl.Expr:
     """Ledger text without control characters (a NUL in a source key or a quoted value would stop the
-    ledger's write to PostgreSQL): each becomes U+FFFD, so the row still shows where one was."""
+    ledger's write to PostgreSQL): each becomes U+FFFD, so the row still shows where one was; a key
+    changed this way is flagged `control_characters:source_key`."""
     return text.str.replace_all(CONTROL_CHARACTERS, "\ufffd")
 
 

@@ -34,7 +34,8 @@ def polars_type(col: ColumnSpec) -> pl.DataType:
 
 def map_table(frame: pl.DataFrame, columns: list[ColumnSpec]) -> tuple[pl.DataFrame, list[dict]]:
     """Return the target rows and the problems found (values over length, required values missing,
-    values outside a picklist), each with a count and examples."""
+    values outside a picklist), each with a count, example values and the positions of the first rows
+    (the caller names the source records behind them)."""
     exprs, problems = [], []
     for col in columns:
         expr = pl.col(col.source)
@@ -54,10 +55,11 @@ def map_table(frame: pl.DataFrame, columns: list[ColumnSpec]) -> tuple[pl.DataFr
         if col.picklist:
             checks.append(("not in picklist", c.is_not_null() & ~c.is_in(list(col.picklist.values()))))
         for label, bad in checks:
-            hits = out.filter(bad)
+            hits = out.with_row_index("__position").filter(bad)
             if hits.height:
                 problems.append({"column": col.name, "problem": label, "count": hits.height,
-                                 "examples": hits.get_column(col.name).cast(pl.String).head(3).to_list()})
+                                 "examples": hits.get_column(col.name).cast(pl.String).head(3).to_list(),
+                                 "positions": hits.get_column("__position").head(5).to_list()})
     return out, problems
 
 
@@ -69,11 +71,11 @@ def key_problems(rows: pl.DataFrame, key: str, origin: pl.Series) -> list[dict]:
     problems = []
     empty = frame.filter(pl.col("__key").is_null())
     if empty.height:
-        problems.append({"column": key, "problem": "target keys empty", "count": empty.height,
-                         "examples": empty.get_column("__origin").head(5).to_list()})
+        problems.append({"column": key, "problem": "target keys empty", "count": empty.height, "examples": [],
+                         "records": empty.get_column("__origin").head(5).to_list()})
     shared = frame.filter(pl.col("__key").is_not_null() & pl.col("__key").is_duplicated())
     if shared.height:
         groups = shared.group_by("__key").agg(pl.col("__origin").sort().str.join(" + ")).sort("__origin")
         problems.append({"column": key, "problem": f"rows share a target key ({groups.height} keys)", "count": shared.height,
-                         "examples": groups.get_column("__origin").head(5).to_list()})
+                         "examples": [], "records": groups.get_column("__origin").head(5).to_list()})
     return problems

@@ -14,6 +14,17 @@ _LABEL = re.compile(r"^(手机|电话|座机|固话|tel|mobile|phone)[:：]?", r
 _EXT = re.compile(r"(转|分机|ext\.?|x)\s*(\d{1,6})$", re.I)
 
 
+_DASH_EXT = re.compile(r"^(.*\d)\s*-\s*(\d{1,5})$")
+
+
+def _valid(digits: str):
+    try:
+        num = phonenumbers.parse(digits, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    return num if phonenumbers.is_valid_number(num) else None
+
+
 def _one(text: str) -> tuple[str | None, str | None]:
     """(E.164 with optional ;ext=, kind) or (None, None)."""
     text = _LABEL.sub("", text.strip()).strip()
@@ -24,11 +35,10 @@ def _one(text: str) -> tuple[str | None, str | None]:
     digits = re.sub(r"[^\d+]", "", text)
     if not digits:
         return None, None
-    try:
-        num = phonenumbers.parse(digits, "CN")
-    except phonenumbers.NumberParseException:
-        return None, None
-    if not phonenumbers.is_valid_number(num):
+    num = _valid(digits)
+    if num is None and ext is None and (m := _DASH_EXT.match(text)):  # 0755-26781234-801: the extension after a dash
+        num, ext = _valid(re.sub(r"[^\d+]", "", m.group(1))), m.group(2)
+    if num is None:
         return None, None
     kind = "mobile" if phonenumbers.number_type(num) == phonenumbers.PhoneNumberType.MOBILE else "landline"
     e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
