@@ -6,7 +6,7 @@ Exact matching, precision first (a false merge destroys data):
 - a name joins records only when it carries a region (two 腾飞科技有限公司 of different cities are
   different companies) and its name group holds at most one identifier; a name group with several
   identifiers leaves its code-less records alone, flagged `ambiguous_name_match`;
-- branches (分公司, 办事处) keep their branch suffix in the key, so never meet their head office;
+- branches (分公司, 办事处) keep their branch suffix in the key, so never join their head office by name;
 - a record with none of these stands alone, keyed by its source and key (with its row when the key
   repeats in the source: a repeated key is no evidence), except that records of one source identical
   in every field are one customer typed or pasted twice.
