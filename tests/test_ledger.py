@@ -117,3 +117,15 @@ def test_ledger_text_never_holds_control_characters():
     row = led.row(0, named=True)
     assert (row["source_key"], row["reason"], row["flags"]) == ("K\ufffd1", "bad\ufffdvalue", "control_characters:source_key;unknown_stage:x\ufffd")
     assert pl.select(visible(pl.lit("正常"))).item() == "正常"
+
+
+def test_a_record_twice_in_one_source_does_not_unbalance_another():
+    schema = {"_source": pl.String, "_source_key": pl.String, "_row": pl.Int64, "disposition": pl.String, "target_id": pl.String,
+              "reason": pl.String, "_flags": pl.List(pl.String)}
+    twice_in = lambda src, other: build_ledger("r", "customer", pl.DataFrame(  # noqa: E731
+        [(src, "1", 2, "loaded", "C1", None, []), (src, "1", 2, "merged", "C1", "x", []), (other, "1", 2, "loaded", "C2", None, [])],
+        schema=schema, orient="row"))
+    rows = {r["source"]: r for r in accounting({("customer", "s"): 2, ("customer", "t"): 1}, twice_in("s", "t"))}
+    assert (rows["s"]["repeated_records"], rows["s"]["balanced"], rows["t"]["repeated_records"], rows["t"]["balanced"]) == (1, False, 0, True)
+    rows = {r["source"]: r for r in accounting({("customer", "t"): 2, ("customer", "s"): 1}, twice_in("t", "s"))}
+    assert (rows["t"]["repeated_records"], rows["t"]["balanced"], rows["s"]["repeated_records"], rows["s"]["balanced"]) == (1, False, 0, True)

@@ -226,3 +226,75 @@ def test_an_organization_code_embedded_in_two_credit_codes_joins_neither():
     out = cluster_customers(df)
     assert groups(out) == {frozenset({"1"}), frozenset({"2"}), frozenset({"3"})}
     assert out.filter(pl.col("_source_key") == "3")["_match"].to_list() == ["identifier"]  # its own O: anchor, not a guess
+
+
+def test_code_less_records_with_the_same_region_name_merge_under_their_name():
+    from transforms.ids import stable_id
+
+    df = customers([("crm", "1", "深圳市腾飞电子科技有限公司", None, 10, None, None),
+                    ("xl", "2", "腾飞电子科技（深圳）有限公司", None, 30, None, None),
+                    ("erp", "3", "腾飞电子科技有限公司", None, 20, None, None)])  # no region: stands alone
+    out = cluster_customers(df)
+    assert groups(out) == {frozenset({"1", "2"}), frozenset({"3"})}
+    match = dict(out.select("_source_key", "_match").rows())
+    assert match == {"1": "name", "2": "name", "3": "none"}
+    key = df.filter(pl.col("_source_key") == "1")["name_key"][0]
+    expected = pl.select(stable_id("CUS-", pl.lit("N:" + key))).item()
+    assert out.filter(pl.col("_source_key") == "1")["target_id"][0] == expected  # the name anchors the golden id
+    assert out.filter(pl.col("_source_key") == "3")["_flags"].to_list() == [["no_match_key"]]
+
+
+def test_name_joins_are_called_name_joins_and_only_ambiguous_groups_are_flagged():
+    C = make_code("91", "440300", "12345670")
+    one = cluster_customers(customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None),
+                                       ("xl", "2", "深圳腾飞电子科技有限公司", None, 30, None, None)]))
+    assert dict(one.select("_source_key", "_match").rows()) == {"1": "identifier", "2": "name"}
+    assert one["_flags"].to_list() == [[], []]
+    three = cluster_customers(customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None),
+                                         ("crm", "2", "深圳市腾飞电子科技有限公司", B, 10, None, None),
+                                         ("crm", "4", "深圳市腾飞电子科技有限公司", C, 10, None, None),
+                                         ("xl", "3", "深圳市腾飞电子科技有限公司", None, 30, None, None)]))
+    assert dict(three.select("_source_key", "_match").rows())["3"] == "none"
+    assert dict(zip(three["_source_key"], three["_flags"].to_list())) == {"1": [], "2": [], "4": [], "3": ["ambiguous_name_match"]}
+
+
+def test_duplicate_rows_are_marked_whatever_order_their_keys_sort_in():
+    cust = customers([("xl", "9", "腾飞电子科技有限公司", None, 30, None, "+8613800000001"),  # the first copy has the larger key
+                      ("xl", "2", "腾飞电子科技有限公司", None, 30, None, "+8613800000001"),
+                      ("xl", "5", "华鑫贸易有限公司", None, 30, None, "+8613800000005")])
+    out = cluster_customers(cust)
+    assert dict(out.select("_source_key", "_match").rows()) == {"9": "none", "2": "duplicate", "5": "none"}
+    assert groups(out) == {frozenset({"9", "2"}), frozenset({"5"})}
+
+
+def test_survivorship_order_priority_recency_completeness_then_lineage():
+    from transforms.resolve import survivorship_order
+
+    rows = [("b", "2", "深圳市腾飞电子科技有限公司", A, 10, datetime(2023, 1, 1), None),   # older
+            ("b", "3", "深圳市腾飞电子科技有限公司", A, 10, datetime(2024, 1, 1), None),   # newest of priority 10
+            ("b", "4", "深圳市腾飞电子科技有限公司", A, 10, None, None),                   # no date: last of its priority
+            ("a", "5", "深圳市腾飞电子科技有限公司", A, 10, datetime(2022, 1, 1), "+8613800000001"),
+            ("a", "6", "深圳市腾飞电子科技有限公司", A, 10, datetime(2022, 1, 1), None),   # same date, less complete than 5
+            ("b", "7", "深圳市腾飞电子科技有限公司", A, 10, datetime(2022, 1, 1), "+8613800000002"),  # as complete as 5: source b after a
+            ("a", "8", "深圳市腾飞电子科技有限公司", A, 10, datetime(2022, 1, 1), "+8613800000003"),  # same as 5 but a later key
+            ("a", "1", "深圳市腾飞电子科技有限公司", A, 5, datetime(2000, 1, 1), None)]    # most trusted source wins whatever its age
+    order = survivorship_order(customers(rows))["_source_key"].to_list()
+    assert order == ["1", "3", "2", "5", "8", "7", "6", "4"]
+
+
+def test_carried_records_get_row_ids_after_this_runs_and_an_empty_past_carries_nothing():
+    from transforms.resolve import carry_over
+
+    now = customers([("crm", "2", "深圳腾飞电子科技有限公司", A, 10, None, None), ("xl", "9", "深圳市华鑫有限公司", None, 30, None, None)])
+    now = now.with_columns(pl.Series("_rid", [4, 7]))
+    earlier = customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None), ("crm", "3", "深圳市恒远有限公司", None, 10, None, None),
+                         ("xl", "8", "深圳市旧有限公司", None, 30, None, None)])
+    both = carry_over(now, earlier, {"crm"})
+    assert both.filter(pl.col("_carried"))["_rid"].to_list() == [8, 9]  # after the largest of this run
+    assert both["_rid"].is_unique().all()
+    assert carry_over(now, pl.DataFrame(), {"crm"}).height == 2
+    assert carry_over(now, earlier, set()).height == 2
+    older_snapshot = earlier.drop("_rid")  # written before row ids were kept
+    assert carry_over(now, older_snapshot, {"crm"}).filter(pl.col("_carried"))["_rid"].to_list() == [8, 9]
+    first = carry_over(now.head(0), earlier, {"crm"})
+    assert first["_rid"].to_list() == [0, 1]
