@@ -79,3 +79,48 @@ def test_totals_that_differ_fail_the_reconciliation_even_when_rows_match():
     table = result["tables"]["opportunity"]
     assert table["totals_expected"]["amount"] == "120.50" and table["totals_in_target"]["amount"] == "0.00"
     assert result["balanced"] is False
+
+
+def test_examples_are_capped_at_five_by_default():
+    many = rows([(f"K{i}", f"n{i}", "won", Decimal("1")) for i in range(8)])
+    changed = many.with_columns(pl.lit("x").alias("name"))
+    diff = diff_values(many, changed, "external_id")
+    assert diff["columns"]["name"]["count"] == 8 and len(diff["columns"]["name"]["examples"]) == 5
+    assert len(diff_values(many, many.head(1), "external_id")["missing_examples"]) == 5
+
+
+def test_a_table_of_keys_only_has_no_differences():
+    keys = EXPECTED.select("external_id")
+    assert diff_values(keys, keys, "external_id")["rows_with_differences"] == 0
+
+
+def test_groups_are_listed_in_order_with_the_empty_group_last():
+    data = EXPECTED.with_columns(pl.when(pl.col("external_id") == "K3").then(None).otherwise(pl.col("stage")).alias("stage"))
+    assert list(totals(data, "amount", "stage")["by_stage"]) == ["lost", "won", "None"]
+
+
+def mixed_ledger(loaded_opportunities):
+    """Loaded opportunities K1..Kn, one merged into K1, one rejected; and customers of their own."""
+    schema = {"_source": pl.String, "_source_key": pl.String, "_row": pl.Int64, "disposition": pl.String, "target_id": pl.String,
+              "reason": pl.String, "_flags": pl.List(pl.String)}
+    opps = [("o", f"{i}", i + 2, "loaded", f"K{i + 1}", None, []) for i in range(loaded_opportunities)]
+    opps += [("o", "m", 90, "merged", "K1", "dup", []), ("o", "r", 91, "rejected", None, "bad", [])]
+    customers = [("c", "1", 2, "loaded", "C1", None, []), ("c", "2", 3, "loaded", "C2", None, []), ("c", "3", 4, "archived", "C3", "old", [])]
+    return pl.concat([build_ledger("r", "opportunity", pl.DataFrame(opps, schema=schema, orient="row")),
+                      build_ledger("r", "customer", pl.DataFrame(customers, schema=schema, orient="row"))])
+
+
+def test_loaded_ids_count_only_this_entitys_loaded_records():
+    ok = run(EXPECTED, EXPECTED, led=mixed_ledger(3))
+    assert ok["tables"]["opportunity"]["ledger_loaded"] == 3 and ok["balanced"] is True
+    assert run(EXPECTED, EXPECTED, led=mixed_ledger(4))["balanced"] is False  # the ledger loaded more than the target holds
+
+
+def test_each_check_fails_the_proof_on_its_own():
+    other_key = EXPECTED.with_columns(pl.when(pl.col("external_id") == "K2").then(pl.lit("K9")).otherwise(pl.col("external_id")).alias("external_id"))
+    result = run(EXPECTED, other_key)  # same totals, one key missing
+    assert result["tables"]["opportunity"]["totals_expected"] == result["tables"]["opportunity"]["totals_in_target"]
+    assert result["balanced"] is False
+    renamed = EXPECTED.with_columns(pl.lit("改名").alias("name"))  # same totals, values differ
+    assert run(EXPECTED, renamed)["tables"]["opportunity"]["totals_expected"] == run(EXPECTED, renamed)["tables"]["opportunity"]["totals_in_target"]
+    assert run(EXPECTED, renamed)["balanced"] is False
