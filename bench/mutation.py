@@ -25,7 +25,8 @@ PYTHONPATH set to the copy so that the copy's modules, not the editable install'
 smoke test checks that per module: it changes the module in the copy and asserts, under pytest, that
 `module.__file__` is in the copy and the change is seen). Tests run as
 `pytest -x -q -p no:cacheprovider --rootdir <copy> <tests>` without CRM_TEST_PG_URL and
-CRM_TEST_MYSQL_URL, so the PostgreSQL and MariaDB tests skip. Before mutating, the tests run once
+CRM_TEST_MYSQL_URL, so the PostgreSQL and MariaDB tests skip (`--databases` keeps them: slower, but
+dialect-specific code is then tested too). Before mutating, the tests run once
 unmutated: a module whose tests fail then is reported "baseline failing" and not mutated. Each mutant
 gets max(3 x the baseline time, 10 s) before it counts as a timeout.
 
@@ -81,7 +82,8 @@ MODULES: dict[str, list[str]] = {
     "pipelines/cli.py": ["tests/test_cli.py"],
 }
 
-DATABASE_ENV_VARS = ("CRM_TEST_PG_URL", "CRM_TEST_MYSQL_URL")  # removed: those tests skip
+DATABASE_ENV_VARS = ("CRM_TEST_PG_URL", "CRM_TEST_MYSQL_URL")  # removed (those tests skip) unless --databases
+KEEP_DATABASES = False
 PYTEST_ARGS = ["-x", "-q", "-p", "no:cacheprovider"]
 TIMEOUT_FACTOR, MIN_TIMEOUT = 3.0, 10.0  # per mutant: max(3 x baseline, 10 s)
 BASELINE_TIMEOUT = 900.0
@@ -119,7 +121,7 @@ def snapshot(dest: Path) -> int:
 
 
 def child_env(copy: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in DATABASE_ENV_VARS}
+    env = {k: v for k, v in os.environ.items() if KEEP_DATABASES or k not in DATABASE_ENV_VARS}
     env["PYTHONPATH"] = str(copy)  # the copy's modules come before the editable install's finder
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
@@ -422,7 +424,12 @@ def main() -> int:
     ap.add_argument("--max-mutants", type=int, metavar="N", help="test a random sample of N mutants per module")
     ap.add_argument("--seed", type=int, default=0, help="seed of that sample (default 0)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (copies, sessions, logs)")
+    ap.add_argument("--databases", action="store_true", help=(
+        "keep CRM_TEST_PG_URL and CRM_TEST_MYSQL_URL for the tests, so dialect-specific code (MySQL's TEMPORARY "
+        "tables, PostgreSQL's errors) is tested too; each test makes its own scratch database"))
     args = ap.parse_args()
+    global KEEP_DATABASES
+    KEEP_DATABASES = args.databases
     if args.jobs < 1:
         ap.error("--jobs must be at least 1")
 

@@ -132,3 +132,21 @@ def mask(url):
     from crm_migrate.secrets import mask_url
 
     return mask_url(url)
+
+
+def test_the_target_engine_never_echoes_statement_values(any_db_url):
+    from loaders.target import make_engine
+
+    load(any_db_url, frame(["深圳市腾飞"], ["1"]))
+    engine = make_engine(any_db_url)
+    table = target_table(sa.MetaData(), "crm_thing", "external_id", COLUMNS)
+    try:
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [{"external_id": "K0", "name": "深圳市秘密客户有限公司", "amount": Decimal("1")}])
+    except sa.exc.DBAPIError as exc:
+        text = str(exc)
+    else:
+        raise AssertionError("the duplicate key was accepted")
+    finally:
+        engine.dispose()
+    assert "深圳市秘密客户有限公司" not in text and "hidden due to hide_parameters" in text
