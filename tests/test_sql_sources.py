@@ -86,3 +86,24 @@ def test_permission_denied_says_what_to_grant(pg_url):
         extract_source(source(reader, table="t_secret", key=None), ["name"])
     text = info.value.describe()
     assert "permission denied" in text and "grant SELECT" in text and "Rd3r-pw" not in text
+
+
+def test_a_source_query_runs_in_a_read_only_transaction(pg_url):
+    make_table(pg_url, [{"id": 1, "name": "深圳市腾飞", "updated": datetime(2024, 1, 1)}])
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE SEQUENCE IF NOT EXISTS crm_probe_seq")
+    engine.dispose()
+    with pytest.raises(MigrationError, match="reading failed: cannot execute nextval\\(\\) in a read-only transaction"):
+        extract_source(source(pg_url, table=None, query="SELECT t.*, nextval('crm_probe_seq') AS n FROM t_customer t"), ["name"])
+    with pytest.raises(MigrationError, match="data-modifying statement"):  # a DELETE hidden in a CTE never runs either
+        extract_source(source(pg_url, table=None, query="WITH gone AS (DELETE FROM t_customer RETURNING *) SELECT * FROM gone"), ["name"])
+    x = extract_source(source(pg_url, table=None, query="SELECT * FROM t_customer"), ["name"])
+    assert x.frame["name"].to_list() == ["深圳市腾飞"] and x.physical.total == 1 and x.physical.balanced()
+
+
+def test_a_missing_sqlite_source_is_an_error_and_is_never_created(tmp_path):
+    path = tmp_path / "legacy.sqlite"
+    with pytest.raises(MigrationError, match="the SQLite database file does not exist"):
+        extract_source(source(f"sqlite:///{path}"), ["name"])
+    assert not path.exists()
