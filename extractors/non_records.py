@@ -77,46 +77,59 @@ def _totals_pattern(words: tuple[str, ...], whole: bool = True) -> str:
 def classify(frame: pl.DataFrame, columns: list[str], header: list[str], rules: NonRecordRules,
              formula_rows: pl.Series | None = None) -> Classified:
     """Classify each row of `frame` (text cells in `columns`, whose header cells are `header`).
-    `formula_rows`: per row, whether every filled cell is a formula (Excel; None elsewhere)."""
+    `formula_rows`: per row, whether every filled cell is a formula (Excel; None elsewhere).
+
+    A cheap pass over every row finds the candidates (a header cell repeated, a totals word first, few
+    filled cells, only formulas); the rules, whose regular expressions are costly on long rows, run on
+    the candidates only: a sheet of real records has almost none."""
+    nothing = pl.Series([None] * frame.height, dtype=pl.String)
     if frame.height == 0 or not columns:
-        empty = pl.Series([None] * frame.height, dtype=pl.String)
-        return Classified(empty, empty)
+        return Classified(nothing, nothing)
     cells = [pl.col(c) for c in columns]
-    filled = pl.sum_horizontal([c.is_not_null() for c in cells])
-    first = pl.coalesce(cells)
+    same_as_header = pl.sum_horizontal([
+        (pl.col(c).str.strip_chars() == h.strip()).fill_null(False) for c, h in zip(columns, header) if h
+    ]) if any(h for h in header) else pl.lit(0)
+    base = frame.select(
+        pl.sum_horizontal([c.is_not_null() for c in cells]).alias("__filled"),
+        _squeeze(pl.coalesce(cells)).alias("__first"),
+        same_as_header.alias("__same"),
+        (pl.lit(formula_rows) if formula_rows is not None else pl.lit(False)).alias("__formula"),
+        *cells,
+    ).with_row_index("__i")
+    candidate = ((pl.col("__same") >= 2) | (pl.col("__filled") <= 4) | pl.col("__formula")
+                 | pl.col("__first").str.contains(_totals_pattern(rules.totals_words, whole=False)))
+    rows = base.filter(candidate)
+    if rows.is_empty():
+        return Classified(nothing, nothing)
+    rows = rows.with_columns(
+        pl.concat_str([c.fill_null("") for c in cells], separator=" ").str.strip_chars().str.to_lowercase().alias("__text"))
+    filled, same = pl.col("__filled"), pl.col("__same")
     numeric_or_empty = [c.is_null() | c.str.contains(_NUMBER) for c in cells]
     # The other filled cells of a row whose first filled cell is a totals word are all numbers.
     others_numeric = pl.sum_horizontal([~ok for ok in numeric_or_empty]) <= 1
-    totals_word = _squeeze(first).str.contains(_totals_pattern(rules.totals_words))
-    starts_with_totals = _squeeze(first).str.contains(_totals_pattern(rules.totals_words, whole=False))
-    all_numeric = pl.all_horizontal(numeric_or_empty)
-    same_as_header = pl.sum_horizontal([
-        (pl.col(c).str.strip_chars() == h.strip()).fill_null(False) for c, h in zip(columns, header) if h
-    ]) if any(header) else pl.lit(0)
-    footer_text = pl.concat_str([c.fill_null("") for c in cells], separator=" ").str.strip_chars().str.to_lowercase()
-    footer_match = pl.any_horizontal([footer_text.str.contains(p) for p in rules.footer_patterns]) if rules.footer_patterns else pl.lit(False)
-    formula_only = pl.lit(formula_rows) if formula_rows is not None else pl.lit(False)
+    totals_word = pl.col("__first").str.contains(_totals_pattern(rules.totals_words))
+    starts_with_totals = pl.col("__first").str.contains(_totals_pattern(rules.totals_words, whole=False))
+    footer_match = pl.any_horizontal([pl.col("__text").str.contains(p) for p in rules.footer_patterns]) if rules.footer_patterns else pl.lit(False)
 
-    rule = pl.lit(None, dtype=pl.String)
-    doubt = pl.lit(None, dtype=pl.String)
     checks: list[tuple[str, pl.Expr, pl.Expr]] = []  # (rule, clearly, doubtful)
     if rules.repeated_header:
-        clearly = (same_as_header >= 2) & (same_as_header >= 0.8 * filled)
-        checks.append((REPEATED_HEADER, clearly, (same_as_header >= 2) & (same_as_header >= 0.5 * filled)))
+        checks.append((REPEATED_HEADER, (same >= 2) & (same >= 0.8 * filled), (same >= 2) & (same >= 0.5 * filled)))
     if rules.totals_row:
         checks.append((TOTALS_ROW, totals_word & others_numeric, starts_with_totals))
     if rules.export_footer:
         checks.append((EXPORT_FOOTER, footer_match & (filled <= 2), footer_match & (filled <= 4)))
     if rules.formula_row:
-        checks.append((FORMULA_ROW, formula_only & all_numeric, pl.lit(False)))
+        checks.append((FORMULA_ROW, pl.col("__formula") & pl.all_horizontal(numeric_or_empty), pl.lit(False)))
+    rule = pl.lit(None, dtype=pl.String)
+    doubt = pl.lit(None, dtype=pl.String)
     for name, clearly, _ in reversed(checks):  # the first rule that applies names the row
         rule = pl.when(clearly).then(pl.lit(name)).otherwise(rule)
     for name, clearly, doubtful in reversed(checks):
         doubt = pl.when(doubtful & ~clearly).then(pl.lit(f"possible_{name}")).otherwise(doubt)
-    out = frame.select(rule.alias("rule"), doubt.alias("doubt"))
-    rule_s = out.get_column("rule")
-    doubt_s = out.get_column("doubt")
-    return Classified(rule_s, doubt_s.zip_with(rule_s.is_null(), pl.Series([None] * frame.height, dtype=pl.String)))
+    found = rows.select("__i", rule.alias("rule"), doubt.alias("doubt"))
+    found = found.with_columns(pl.when(pl.col("rule").is_null()).then(pl.col("doubt")).alias("doubt"))
+    index = found.get_column("__i")
+    return Classified(nothing.clone().scatter(index, found.get_column("rule")), nothing.clone().scatter(index, found.get_column("doubt")))
 
 
 def describe(cells: list[str | None], limit: int = 120) -> str:
