@@ -400,6 +400,8 @@ def _inputs(ctx: RunContext, canonical: Canonical | None) -> list[dict]:
 
 
 def _status(gate: Gate, loaded: Loaded) -> str:
+    if not all(r["balanced"] for r in loaded.reconciliation["accounting"]):
+        return "unbalanced"
     if not gate.passed:
         return "stopped_at_gate"
     return "succeeded" if loaded.reconciliation["balanced"] else "unbalanced"
