@@ -101,3 +101,102 @@ def test_check_marks_warnings(monkeypatch):
     monkeypatch.setattr(pipelines.checks, "check_config", lambda path: iter(["config fine", "warning: a run holds the lock"]))
     result = runner.invoke(app, ["check", str(DEMO_CONFIG)])
     assert result.exit_code == 0 and "✔ config fine" in result.output and "! warning: a run holds the lock" in result.output
+
+
+def capture_run(monkeypatch, tmp_path):
+    """Replace the pipeline by a recorder; return the calls."""
+    import pipelines.run
+
+    calls = []
+
+    def fake(config, **kwargs):
+        calls.append(kwargs)
+        return {"status": "succeeded", "dry_run": kwargs.get("dry_run", False), "run_dir": str(tmp_path / "run"),
+                "counts": {"dispositions": {"loaded": 3}, "golden_customers": 2}}
+
+    monkeypatch.setattr(pipelines.run, "run_pipeline", fake)
+    return calls
+
+
+def test_run_commits_unless_asked_otherwise_and_says_what_it_did(monkeypatch, tmp_path):
+    calls = capture_run(monkeypatch, tmp_path)
+    result = runner.invoke(app, ["run", str(DEMO_CONFIG), "--no-prefect"])
+    assert result.exit_code == 0 and calls[-1]["dry_run"] is False and calls[-1]["full_refresh"] is False and calls[-1]["out"] is None
+    assert "✔ succeeded" in result.output and "dry run" not in result.output
+    assert "records: loaded 3, merged 0, rejected 0, archived 0" in result.output and "golden customers: 2" in result.output
+    result = runner.invoke(app, ["run", str(DEMO_CONFIG), "--no-prefect", "--dry-run", "--full-refresh", "--out", str(tmp_path)])
+    assert calls[-1]["dry_run"] is True and calls[-1]["full_refresh"] is True and calls[-1]["out"] == tmp_path
+    assert "(dry run: target rolled back)" in result.output
+    runner.invoke(app, ["demo", "--out", str(tmp_path / "new" / "nested"), "--no-prefect"])
+    assert calls[-1]["dry_run"] is False and (tmp_path / "new" / "nested").is_dir()
+
+
+def test_prefect_is_used_when_asked_or_when_a_server_is_configured(monkeypatch, tmp_path):
+    import pipelines.flow
+
+    seen = []
+    monkeypatch.setattr(pipelines.flow, "migrate", lambda config, **kw: seen.append(kw) or {
+        "status": "succeeded", "dry_run": False, "run_dir": str(tmp_path), "counts": {"dispositions": {}, "golden_customers": 0}})
+    plain = capture_run(monkeypatch, tmp_path)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    runner.invoke(app, ["run", str(DEMO_CONFIG)])
+    assert len(plain) == 1 and not seen
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    runner.invoke(app, ["run", str(DEMO_CONFIG)])
+    assert len(seen) == 1 and seen[0]["out"] is None
+    runner.invoke(app, ["run", str(DEMO_CONFIG), "--no-prefect"])
+    assert len(plain) == 2
+    monkeypatch.delenv("PREFECT_API_URL")
+    runner.invoke(app, ["run", str(DEMO_CONFIG), "--prefect", "--out", str(tmp_path)])
+    assert len(seen) == 2 and seen[1]["out"] == str(tmp_path)
+
+
+def test_progress_lines_say_the_stage_and_the_time_since_the_start(capsys):
+    from pipelines.cli import _Progress
+
+    progress = _Progress()
+    progress("extract", "started")
+    progress("extract", "crm: 3 records")
+    out = capsys.readouterr().out
+    assert "started" not in out and "extract" in out and "crm: 3 records" in out
+    assert out.split("s", 1)[0].strip() in ("0.0", "0.1")
+
+
+def test_errors_go_to_stderr_and_an_interrupt_names_the_run_folder(monkeypatch, tmp_path):
+    import pipelines.run
+    from crm_migrate.errors import MigrationError
+
+    def fail(*a, **k):
+        raise MigrationError("cannot read", file="x.csv")
+
+    monkeypatch.setattr(pipelines.run, "run_pipeline", fail)
+    result = runner.invoke(app, ["run", str(DEMO_CONFIG), "--no-prefect"])
+    assert "x.csv: cannot read" in result.stderr and "cannot read" not in result.stdout
+
+    def interrupt(*a, **k):
+        exc = KeyboardInterrupt()
+        exc.run_dir = tmp_path / "run7"
+        raise exc
+
+    monkeypatch.setattr(pipelines.run, "run_pipeline", interrupt)
+    result = runner.invoke(app, ["run", str(DEMO_CONFIG), "--no-prefect"])
+    assert result.exit_code == 130 and f"the run folder {tmp_path / 'run7'} says where the run was" in result.stderr
+
+
+def test_check_of_a_broken_config_is_a_clean_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sources: []\ntarget: {url: 'sqlite://', mapping: m.yaml}\n", encoding="utf-8")
+    result = runner.invoke(app, ["check", str(bad)])
+    assert result.exit_code == 2 and "bad.yaml:1: sources" in result.stderr and "Traceback" not in result.output
+
+
+def test_config_schema_file_keeps_chinese_readable(tmp_path):
+    out = tmp_path / "schema.json"
+    assert runner.invoke(app, ["config-schema", "-o", str(out)]).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "合计" in text and text.startswith('{\n  "')  # readable in an editor: not \\u escapes, two-space indent
+
+
+def test_no_arguments_shows_the_help_and_no_completion_option():
+    result = runner.invoke(app, [])
+    assert "Usage" in result.output and "run" in result.output and "--install-completion" not in result.output
