@@ -261,7 +261,7 @@ def test_a_killed_run_leaves_a_manifest_that_says_where_it_was(tmp_path):
                 manifest = json.loads((dirs[0] / "manifest.json").read_text(encoding="utf-8"))
             except ValueError:
                 manifest = None
-            if manifest and manifest.get("stage") == "standardize":
+            if manifest and manifest.get("stage") in ("standardize", "validate", "resolve"):
                 break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
