@@ -298,3 +298,23 @@ def test_carried_records_get_row_ids_after_this_runs_and_an_empty_past_carries_n
     assert carry_over(now, older_snapshot, {"crm"}).filter(pl.col("_carried"))["_rid"].to_list() == [8, 9]
     first = carry_over(now.head(0), earlier, {"crm"})
     assert first["_rid"].to_list() == [0, 1]
+
+
+def test_code_less_records_of_an_ambiguous_name_group_stay_apart():
+    df = customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None),
+                    ("crm", "2", "深圳市腾飞电子科技有限公司", B, 10, None, None),
+                    ("xl", "3", "深圳市腾飞电子科技有限公司", None, 30, None, None),
+                    ("erp", "4", "深圳腾飞电子科技有限公司", None, 20, None, None)])
+    out = cluster_customers(df)
+    assert groups(out) == {frozenset({k}) for k in "1234"}  # neither code can be chosen, nor can they join each other
+    assert dict(out.select("_source_key", "_match").rows()) == {"1": "identifier", "2": "identifier", "3": "none", "4": "none"}
+
+
+def test_carried_row_ids_follow_a_run_whose_only_row_id_is_zero():
+    from transforms.resolve import carry_over
+
+    now = customers([("crm", "9", "深圳市新有限公司", None, 10, None, None)])  # _rid 0
+    earlier = customers([("crm", "1", "深圳市甲有限公司", None, 10, None, None), ("crm", "2", "深圳市乙有限公司", None, 10, None, None),
+                         ("crm", "3", "深圳市丙有限公司", None, 10, None, None)])
+    both = carry_over(now, earlier, {"crm"})
+    assert both["_rid"].to_list() == [0, 1, 2, 3]
