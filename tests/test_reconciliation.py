@@ -124,3 +124,10 @@ def test_each_check_fails_the_proof_on_its_own():
     renamed = EXPECTED.with_columns(pl.lit("改名").alias("name"))  # same totals, values differ
     assert run(EXPECTED, renamed)["tables"]["opportunity"]["totals_expected"] == run(EXPECTED, renamed)["tables"]["opportunity"]["totals_in_target"]
     assert run(EXPECTED, renamed)["balanced"] is False
+
+
+def test_customers_count_neither_opportunities_nor_archived_records():
+    accounts = pl.DataFrame({"external_id": ["C1", "C2"], "status": ["Active", "Active"]})
+    result = reconcile([{"balanced": True}], mixed_ledger(3), {"customer": accounts}, {"customer": accounts},
+                       {"customer": "external_id"}, {"customer": None}, {"customer": "status"})
+    assert result["tables"]["customer"]["ledger_loaded"] == 2 and result["balanced"] is True
