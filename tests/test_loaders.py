@@ -150,3 +150,47 @@ def test_the_target_engine_never_echoes_statement_values(any_db_url):
     finally:
         engine.dispose()
     assert "深圳市秘密客户有限公司" not in text and "hidden due to hide_parameters" in text
+
+
+def test_tables_that_cannot_be_created_are_a_clear_error(tmp_path):
+    from crm_migrate.errors import MigrationError
+
+    url = f"sqlite:///{tmp_path / 't.sqlite'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # a view holds the name: the table cannot be created
+        conn.exec_driver_sql("CREATE VIEW crm_thing AS SELECT 1 AS x")
+    engine.dispose()
+    table = target_table(sa.MetaData(), "crm_thing", "external_id", COLUMNS)
+    with pytest.raises(MigrationError, match="cannot create the target tables: .*crm_thing") as info:
+        with target_session(url, [table], dry_run=False):
+            pass
+    assert "grant the user CREATE" in info.value.describe()
+
+
+def test_a_new_sqlite_file_is_told_apart_and_an_empty_one_removed(tmp_path):
+    from loaders.target import new_sqlite_file, remove_if_empty
+
+    missing = tmp_path / "new.sqlite"
+    assert new_sqlite_file(f"sqlite:///{missing}") == missing
+    assert new_sqlite_file("sqlite://") is None and new_sqlite_file("sqlite:///:memory:") is None
+    assert new_sqlite_file(f"sqlite:///file:{missing}?mode=ro&uri=true") is None
+    assert new_sqlite_file("postgresql+psycopg://u@h/db") is None
+    existing = tmp_path / "old.sqlite"
+    existing.write_bytes(b"")
+    assert new_sqlite_file(f"sqlite:///{existing}") is None
+
+    engine = sa.create_engine(f"sqlite:///{missing}")
+    with engine.connect():
+        pass
+    engine.dispose()
+    (tmp_path / "new.sqlite.crm-migrate.lock").write_text("")
+    remove_if_empty(missing)
+    assert not missing.exists() and not (tmp_path / "new.sqlite.crm-migrate.lock").exists()
+    kept = tmp_path / "kept.sqlite"
+    engine = sa.create_engine(f"sqlite:///{kept}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    engine.dispose()
+    remove_if_empty(kept)
+    assert kept.exists()
+    remove_if_empty(tmp_path / "never.sqlite")  # nothing there: nothing to do
