@@ -14,6 +14,7 @@ import csv
 import io
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -183,6 +184,82 @@ def _suspicion(cells: list[str], first: int, last: int, width: int, delimiter: s
     return None
 
 
+@dataclass
+class _Body:
+    """The records under the header, as the reader found them (aligned lists)."""
+
+    rows: list = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)  # the line each record starts on
+    spans: list[int] = field(default_factory=list)  # how many lines it spans
+    flags: list[list[str]] = field(default_factory=list)
+    quarantine: list[str | None] = field(default_factory=list)
+    untrusted: list[tuple[int, int]] = field(default_factory=list)  # (first, last) line of quoted fields not trusted
+
+    def add(self, row: list, start: int, span: int, flags: list[str], quarantine: str | None) -> None:
+        self.rows.append(row)
+        self.starts.append(start)
+        self.spans.append(span)
+        self.flags.append(flags)
+        self.quarantine.append(quarantine)
+
+
+def _read_body(records: list[tuple[int, int, list[str]]], width: int, delimiter: str, max_lines: int, lines: _Lines,
+               count: PhysicalCount) -> _Body:
+    """Blank lines counted; short records padded and flagged, long ones quarantined; records whose
+    quoted field is not trusted split into their lines, each quarantined with its line number."""
+    body = _Body()
+    for first, last, rec in records:
+        if not any(cell.strip() for cell in rec):
+            count.blank += last - first + 1
+            continue
+        why = _suspicion(rec, first, last, width, delimiter, max_lines, "\n".join(lines.get(first, last)) if last > first else "")
+        if why:
+            body.untrusted.append((first, last))
+            for n, line in enumerate(lines.get(first, last), start=first):
+                cells = next(csv.reader([line], delimiter=delimiter, quoting=csv.QUOTE_NONE), [])
+                if not any(c.strip() for c in cells):
+                    count.blank += 1
+                    continue
+                body.add((cells + [None] * width)[:width], n, 1, ["suspicious_quoting"],
+                         f"line {n}: {why}; the lines were read one by one without quote handling and quarantined (fix the quoting in the file)")
+            continue
+        if len(rec) > width:
+            body.add(rec[:width], first, last - first + 1, [],
+                     f"line {first} has {len(rec)} fields, the header {width}: extra fields {rec[width:]!r} (check delimiter and quoting)")
+        elif len(rec) < width:
+            body.add(rec + [None] * (width - len(rec)), first, last - first + 1, ["short_record"], None)
+        else:
+            body.add(rec, first, last - first + 1, [], None)
+    return body
+
+
+def _say(frame: pl.DataFrame, name: str, used: str, untrusted: list[tuple[int, int]], count: PhysicalCount, notes: list[str]) -> list[str]:
+    """Add to `notes` what the reader did (for the report); return the warnings for the console
+    (line numbers and counts, never values)."""
+    bad = frame.filter(pl.col(QUARANTINE).is_not_null() & ~pl.col(FLAGS).list.contains("suspicious_quoting")).get_column(ROW).to_list()
+    short = frame.filter(pl.col(FLAGS).list.contains("short_record")).get_column(ROW).to_list()
+    if untrusted:
+        spans_text = ", ".join(f"{f}-{l}" for f, l in untrusted[:10])
+        notes.append(f"{len(untrusted)} quoted fields spanning lines were not trusted (lines {spans_text}): their "
+                     f"{sum(l - f + 1 for f, l in untrusted)} lines were read one by one and quarantined")
+    if bad:
+        notes.append(f"{len(bad)} records with more fields than the header kept in quarantine (lines {bad[:10]})")
+    if short:
+        notes.append(f"{len(short)} records with fewer fields than the header padded (lines {short[:10]})")
+    if count.continuation:
+        notes.append(f"{count.continuation} lines continue records whose quoted fields span several lines")
+    warnings = [] if frame.height else [f"{name}: the file has a header but no records"]
+    if used.startswith("mixed"):
+        warnings.append(f"{name}: the file mixes encodings ({used[7:]}); check the names of those lines, or re-export in one encoding")
+    if untrusted:
+        warnings.append(f"{name}: an unbalanced quote made {len(untrusted)} quoted fields span lines "
+                        f"{', '.join(f'{f}-{l}' for f, l in untrusted[:5])}: those lines were quarantined; fix the quoting")
+    if bad:
+        warnings.append(f"{name}: {len(bad)} records have more fields than the header (lines {', '.join(map(str, bad[:5]))}): "
+                        "quarantined; check the delimiter and quoting")
+    return warnings
+
+
 def extract_csv(source, expected_columns: list[str]) -> Extracted:
     path = Path(source.path)
     if not path.exists():
@@ -215,43 +292,11 @@ def extract_csv(source, expected_columns: list[str]) -> Extracted:
             count.non_records += last - first + 1
         else:
             count.blank += last - first + 1
-    max_lines = getattr(source, "max_field_lines", None) or MAX_FIELD_LINES
-    lines = _Lines(text)
-    body, starts, spans, flags, quarantine, untrusted = [], [], [], [], [], []
-    for first, last, rec in records[at + depth:]:
-        if not any(cell.strip() for cell in rec):
-            count.blank += last - first + 1
-            continue
-        why = _suspicion(rec, first, last, width, delimiter, max_lines, "\n".join(lines.get(first, last)) if last > first else "")
-        if why:
-            untrusted.append((first, last))
-            for n, line in enumerate(lines.get(first, last), start=first):
-                cells = next(csv.reader([line], delimiter=delimiter, quoting=csv.QUOTE_NONE), [])
-                if not any(c.strip() for c in cells):
-                    count.blank += 1
-                    continue
-                body.append((cells + [None] * width)[:width])
-                starts.append(n)
-                spans.append(1)
-                flags.append(["suspicious_quoting"])
-                quarantine.append(f"line {n}: {why}; the lines were read one by one without quote handling and quarantined "
-                                  "(fix the quoting in the file)")
-            continue
-        problem, flag = None, []
-        if len(rec) > width:
-            problem = f"line {first} has {len(rec)} fields, the header {width}: extra fields {rec[width:]!r} (check delimiter and quoting)"
-            rec = rec[:width]
-        elif len(rec) < width:
-            flag = ["short_record"]
-            rec = rec + [None] * (width - len(rec))
-        body.append(rec)
-        starts.append(first)
-        spans.append(last - first + 1)
-        flags.append(flag)
-        quarantine.append(problem)
-    frame = rows_to_frame(source.name, columns, body, starts, source.key).with_columns(
-        pl.Series(FLAGS, flags, dtype=pl.List(pl.String)), pl.Series(QUARANTINE, quarantine, dtype=pl.String),
-        pl.Series("__lines", spans, dtype=pl.Int64))
+    body = _read_body(records[at + depth:], width, delimiter, getattr(source, "max_field_lines", None) or MAX_FIELD_LINES,
+                      _Lines(text), count)
+    frame = rows_to_frame(source.name, columns, body.rows, body.starts, source.key).with_columns(
+        pl.Series(FLAGS, body.flags, dtype=pl.List(pl.String)), pl.Series(QUARANTINE, body.quarantine, dtype=pl.String),
+        pl.Series("__lines", body.spans, dtype=pl.Int64))
     frame, notes = duplicate_headers(raw_header, columns, frame, expected_columns)
     frame, found = split_non_records(frame, columns, [c.strip() for c in raw_header], rules_of(source), ROW,
                                      eligible=frame.get_column(QUARANTINE).is_null(), lines_column="__lines")
@@ -262,28 +307,7 @@ def extract_csv(source, expected_columns: list[str]) -> Extracted:
     count.continuation = int(frame.get_column("__lines").sum() or 0) - frame.height
     frame = frame.drop("__lines")
     notes.insert(0, f"decoded as {used}, delimiter {delimiter!r}, header on line {head_first}")
-    kept_flags = frame.get_column(FLAGS).to_list()
-    bad = frame.filter(pl.col(QUARANTINE).is_not_null() & ~pl.col(FLAGS).list.contains("suspicious_quoting")).get_column(ROW).to_list()
-    short = [n for n, f in zip(frame.get_column(ROW).to_list(), kept_flags) if "short_record" in f]
-    if untrusted:
-        spans_text = ", ".join(f"{f}-{l}" for f, l in untrusted[:10])
-        notes.append(f"{len(untrusted)} quoted fields spanning lines were not trusted (lines {spans_text}): their "
-                     f"{sum(l - f + 1 for f, l in untrusted)} lines were read one by one and quarantined")
-    if bad:
-        notes.append(f"{len(bad)} records with more fields than the header kept in quarantine (lines {bad[:10]})")
-    if short:
-        notes.append(f"{len(short)} records with fewer fields than the header padded (lines {short[:10]})")
-    if count.continuation:
-        notes.append(f"{count.continuation} lines continue records whose quoted fields span several lines")
-    warnings = [] if frame.height else [f"{path.name}: the file has a header but no records"]
-    if used.startswith("mixed"):
-        warnings.append(f"{path.name}: the file mixes encodings ({used[7:]}); check the names of those lines, or re-export in one encoding")
-    if untrusted:
-        warnings.append(f"{path.name}: an unbalanced quote made {len(untrusted)} quoted fields span lines "
-                        f"{', '.join(f'{f}-{l}' for f, l in untrusted[:5])}: those lines were quarantined; fix the quoting")
-    if bad:
-        warnings.append(f"{path.name}: {len(bad)} records have more fields than the header (lines {', '.join(map(str, bad[:5]))}): "
-                        "quarantined; check the delimiter and quoting")
+    warnings = _say(frame, path.name, used, body.untrusted, count, notes)
     skipped = {"blank_rows": count.blank} if count.blank else {}
     for nr in non_records:
         skipped[nr.rule] = skipped.get(nr.rule, 0) + 1
