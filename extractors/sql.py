@@ -52,11 +52,11 @@ def connect(url: str) -> sa.Engine:
         raise
     except Exception as exc:  # driver errors differ per dialect
         detail = driver_message(exc)
-        hint = _hint(detail, "check the URL, that the server is running, and the credentials (use ${ENV_VAR} for the password)")
+        hint = read_hint(detail, "check the URL, that the server is running, and the credentials (use ${ENV_VAR} for the password)")
         raise MigrationError(f"cannot connect to {mask_url(url)}: {detail}", hint=hint) from None
 
 
-def _hint(detail: str, otherwise: str) -> str:
+def read_hint(detail: str, otherwise: str) -> str:
     return hint_for(detail, "grant SELECT on the source", otherwise)
 
 
@@ -216,7 +216,7 @@ def extract_sql(source, expected_columns: list[str], since: str | None = None) -
         raise
     except SQLAlchemyError as exc:
         detail = driver_message(exc)
-        raise MigrationError(f"reading failed: {detail}", file=where, hint=_hint(detail, "check the table, query and permissions")) from None
+        raise MigrationError(f"reading failed: {detail}", file=where, hint=read_hint(detail, "check the table, query and permissions")) from None
     finally:
         engine.dispose()
     frame = pl.concat(frames, how="vertical_relaxed", rechunk=False) if frames else rows_to_frame(source.name, columns, [], [], source.key)

@@ -16,7 +16,7 @@ from crm_migrate.errors import LockTimeout, MigrationError
 from crm_migrate.secrets import mask_url
 from expectations.runner import load_suite
 from extractors.base import require_columns
-from extractors.sql import _hint, begin_read_only, connect
+from extractors.sql import begin_read_only, connect, read_hint
 from loaders.lock import acquire
 from loaders.preflight import check_target
 from loaders.schema import run_tables
@@ -42,7 +42,7 @@ def _probe_sql(src, expected: list[str]) -> str:
     except sa.exc.SQLAlchemyError as exc:
         detail = driver_message(exc)
         raise MigrationError(f"reading failed: {detail}", file=where, table=src.table or "query",
-                             hint=_hint(detail, "check the table, the query and the permissions")) from None
+                             hint=read_hint(detail, "check the table, the query and the permissions")) from None
     finally:
         engine.dispose()
     return f"{src.name}: {where} {src.table or 'query'} has the mapped columns"
