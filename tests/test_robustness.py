@@ -244,9 +244,10 @@ def test_a_killed_run_leaves_a_manifest_that_says_where_it_was(tmp_path):
     from data_samples.generate import generate
 
     generate(20000, 3, tmp_path / "data")  # big enough to be killed in the middle
-    text = (ROOT / "data_samples" / "demo.yaml").read_text(encoding="utf-8").replace("../", f"{ROOT}/").replace("demo/", f"{tmp_path}/data/")
+    text = (ROOT / "data_samples" / "demo.yaml").read_text(encoding="utf-8")
     text = text.replace("${CRM_DEMO_TARGET_URL:-sqlite:///../out/demo_target.sqlite}", f"sqlite:///{tmp_path / 't.sqlite'}")
-    text = text.replace(f"output_dir: {ROOT}/out", f"output_dir: {tmp_path}/out")
+    text = text.replace("output_dir: ../out", f"output_dir: {tmp_path}/out").replace("../", f"{ROOT}/").replace("demo/", f"{tmp_path}/data/")
+    assert f"sqlite:///{tmp_path / 't.sqlite'}" in text and f"output_dir: {tmp_path}/out" in text
     cfg = tmp_path / "big.yaml"
     cfg.write_text(text, encoding="utf-8")
     proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "crm-migrate"), "run", str(cfg), "--no-prefect"],
