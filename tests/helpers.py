@@ -76,3 +76,25 @@ def xlsx_file(path: Path, sheets: dict[str, list[list]]) -> Path:
 def run_dirs(root: Path) -> list[Path]:
     out = root / "out"
     return sorted(p for p in out.iterdir() if p.is_dir() and p.name != "state") if out.exists() else []
+
+
+def make_read_only(path: Path) -> bool:
+    """Make a file read-only for this process: chmod for a normal user; for root (who writes through
+    chmod), the immutable attribute. False when that cannot be done here."""
+    import os
+    import subprocess
+
+    if os.geteuid() == 0:
+        return subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+    path.chmod(0o444)
+    return True
+
+
+def undo_read_only(path: Path) -> None:
+    import os
+    import subprocess
+
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    if path.exists():
+        path.chmod(0o644)

@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from loaders.schema import target_table
+from tests.helpers import sqlite_db
 from loaders.target import target_session
 from loaders.upsert import read_table, upsert
 from transforms.mapping import ColumnSpec
@@ -155,11 +156,7 @@ def test_the_target_engine_never_echoes_statement_values(any_db_url):
 def test_tables_that_cannot_be_created_are_a_clear_error(tmp_path):
     from crm_migrate.errors import MigrationError
 
-    url = f"sqlite:///{tmp_path / 't.sqlite'}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:  # a view holds the name: the table cannot be created
-        conn.exec_driver_sql("CREATE VIEW crm_thing AS SELECT 1 AS x")
-    engine.dispose()
+    url = sqlite_db(tmp_path / "t.sqlite", "CREATE VIEW crm_thing AS SELECT 1 AS x")  # a view holds the name: no table
     table = target_table(sa.MetaData(), "crm_thing", "external_id", COLUMNS)
     with pytest.raises(MigrationError, match="cannot create the target tables: .*crm_thing") as info:
         with target_session(url, [table], dry_run=False):
@@ -187,10 +184,7 @@ def test_a_new_sqlite_file_is_told_apart_and_an_empty_one_removed(tmp_path):
     remove_if_empty(missing)
     assert not missing.exists() and not (tmp_path / "new.sqlite.crm-migrate.lock").exists()
     kept = tmp_path / "kept.sqlite"
-    engine = sa.create_engine(f"sqlite:///{kept}")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
-    engine.dispose()
+    sqlite_db(kept, "CREATE TABLE t (x INTEGER)")
     remove_if_empty(kept)
     assert kept.exists()
     remove_if_empty(tmp_path / "never.sqlite")  # nothing there: nothing to do

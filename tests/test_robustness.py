@@ -2,7 +2,6 @@
 loses a record, never lets a target-key collision reach the database, and always leaves a run folder
 that explains itself. Real files, real SQLite / PostgreSQL / MariaDB targets."""
 import json
-import os
 import signal
 import subprocess
 import time
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 
 from crm_migrate.errors import AccountingError, LockTimeout, MigrationError
 from pipelines.run import run_pipeline
-from tests.helpers import ROOT, csv_file, project, run_dirs, xlsx_file
+from tests.helpers import ROOT, csv_file, make_read_only, project, run_dirs, sqlite_db, undo_read_only, xlsx_file
 
 CUSTOMER_HEADER = ["客户编号", "客户名称", "统一社会信用代码", "联系电话", "地址"]
 OPP_HEADER = ["商机编号", "客户编号", "商机名称", "金额", "阶段"]
@@ -121,33 +120,24 @@ def test_a_missing_target_folder_fails_before_reading_anything(tmp_path):
 
 
 @pytest.fixture
-def read_only(tmp_path):
-    """Make a file read-only for this process: chmod for a normal user; for root (who writes through
-    chmod), the immutable attribute. Undone afterwards so the folder can be removed."""
+def read_only():
+    """make(path) makes a file read-only for this process; undone afterwards so the folder can go."""
     made = []
 
     def make(path: Path) -> Path:
-        if os.geteuid() == 0:
-            if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
-                pytest.skip("running as root on a filesystem without chattr +i: cannot make a file read-only")
-        else:
-            path.chmod(0o444)
+        if not make_read_only(path):
+            pytest.skip("running as root on a filesystem without chattr +i: cannot make a file read-only")
         made.append(path)
         return path
 
     yield make
     for path in made:
-        if os.geteuid() == 0:
-            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
-        path.chmod(0o644)
+        undo_read_only(path)
 
 
 def test_a_read_only_sqlite_target_is_found_by_check_and_run(tmp_path, read_only):
     target = tmp_path / "crm.sqlite"
-    engine = sa.create_engine(f"sqlite:///{target}")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE placeholder (x INTEGER)")
-    engine.dispose()
+    sqlite_db(target, "CREATE TABLE placeholder (x INTEGER)")
     read_only(target)
     cfg = two_sources(tmp_path, customers(2), [], target_url=f"sqlite:///{target}")
     for command in ("check", "run"):

@@ -12,14 +12,12 @@ tests/test_bad_inputs.py runs each through `crm-migrate` as a subprocess.
 """
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tests.helpers import ROOT, csv_file, xlsx_file
+from tests.helpers import ROOT, csv_file, make_read_only, sqlite_db, undo_read_only, xlsx_file
 from tests.helpers import project as _project
 
 HEADER = ["客户编号", "客户名称", "统一社会信用代码", "联系电话", "地址"]
@@ -463,27 +461,15 @@ def _(root, db):
     return project(root, [csv_source()], target_url=f"sqlite:///{root / 'no' / 'such' / 'crm.sqlite'}")
 
 
-def _immutable(path: Path) -> None:
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(path)], check=True)
-    else:
-        path.chmod(0o444)
-
-
 def _mutable(root: Path) -> None:
-    path = root / "crm.sqlite"
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
-    path.chmod(0o644)
+    undo_read_only(root / "crm.sqlite")
 
 
 @case("target_read_only", 1, [r"the SQLite target .*crm\.sqlite is read-only for this user"], undo=_mutable)
 def _(root, db):
     csv_file(root / "customers.csv", HEADER, rows(2))
-    con = sqlite3.connect(root / "crm.sqlite")
-    con.execute("CREATE TABLE unrelated (x INTEGER)")
-    con.close()
-    _immutable(root / "crm.sqlite")
+    sqlite_db(root / "crm.sqlite", "CREATE TABLE unrelated (x INTEGER)")
+    assert make_read_only(root / "crm.sqlite"), "cannot make a file read-only here"
     return project(root, [csv_source()], target_url=f"sqlite:///{root / 'crm.sqlite'}")
 
 
