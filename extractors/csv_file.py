@@ -24,7 +24,8 @@ from crm_migrate.errors import MigrationError
 from extractors.base import (Extracted, duplicate_headers, require_columns, rows_to_frame, rules_of, split_non_records,
                              unique_headers)
 from extractors.header import detect_header
-from extractors.non_records import TITLE_ROW, NonRecord, PhysicalCount, describe
+from extractors.excel import OLE_MAGIC, ZIP_MAGIC
+from extractors.non_records import TITLE_ROW, NonRecord, PhysicalCount, describe, skipped_counts
 
 SNIFF_DELIMITERS = ",\t;|"
 
@@ -52,8 +53,8 @@ def decode(path: Path, encoding: str) -> tuple[str, str]:
         data = path.read_bytes()
     except PermissionError:
         raise MigrationError("permission denied", file=str(path), hint="give the user running crm-migrate read access") from None
-    if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        kind = "an Excel workbook (.xlsx)" if data.startswith(b"PK") else "an Excel 97-2003 workbook (.xls) or another Office file"
+    if data.startswith((ZIP_MAGIC, OLE_MAGIC)):
+        kind = "an Excel workbook (.xlsx)" if data.startswith(ZIP_MAGIC) else "an Excel 97-2003 workbook (.xls) or another Office file"
         raise MigrationError(f"the file is {kind}, not a CSV export", file=str(path), hint="configure this source with `kind: excel`")
     if encoding != "auto":
         try:
@@ -308,8 +309,5 @@ def extract_csv(source, expected_columns: list[str]) -> Extracted:
     frame = frame.drop("__lines")
     notes.insert(0, f"decoded as {used}, delimiter {delimiter!r}, header on line {head_first}")
     warnings = _say(frame, path.name, used, body.untrusted, count, notes)
-    skipped = {"blank_rows": count.blank} if count.blank else {}
-    for nr in non_records:
-        skipped[nr.rule] = skipped.get(nr.rule, 0) + 1
-    return Extracted(source.name, frame, path.name, skipped=skipped, notes=notes, non_records=non_records,
+    return Extracted(source.name, frame, path.name, skipped=skipped_counts(count, non_records), notes=notes, non_records=non_records,
                      physical=count, warnings=warnings)

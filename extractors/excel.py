@@ -18,7 +18,7 @@ from extractors.base import (Extracted, as_text, duplicate_headers, require_colu
                              unique_headers)
 from extractors.columns import gc_paused, rows_to_text_frame
 from extractors.header import detect_header
-from extractors.non_records import TITLE_ROW, NonRecord, PhysicalCount, describe
+from extractors.non_records import TITLE_ROW, NonRecord, PhysicalCount, describe, skipped_counts
 from extractors.xlsx_xml import SheetExtras, scan_sheet
 
 EXCEL_ROW = "__excel_row"
@@ -186,10 +186,7 @@ def _read_sheet(wb, path: Path, sheet: str, source, expected: list[str], several
         notes.append(f"sheet '{sheet}', column '{col}': {n} numbers of 16+ digits; Excel keeps only 15 significant "
                      "digits, so their last digits may be wrong: store such codes as text")
     warnings = [] if frame.height else [f"{path.name} sheet '{sheet}': the sheet has a header but no records"]
-    skipped = {"blank_rows": count.blank, "hidden_rows": count.hidden}
-    for nr in non_records:
-        skipped[nr.rule] = skipped.get(nr.rule, 0) + 1
-    return Extracted(source.name, frame, f"{path.name} [{sheet}]", {k: v for k, v in skipped.items() if v}, notes,
+    return Extracted(source.name, frame, f"{path.name} [{sheet}]", skipped_counts(count, non_records), notes,
                      non_records=non_records, physical=count, warnings=warnings)
 
 
@@ -217,13 +214,10 @@ def extract_excel(source, expected_columns: list[str]) -> Extracted:
     notes = [n for p in parts for n in p.notes]
     if len(frames) > 1 and len({tuple(sorted(f.columns)) for f in frames}) > 1:
         notes.append("the matched sheets do not all have the same columns; missing ones are empty")
-    skipped: dict[str, int] = {}
-    for p in parts:
-        for k, v in p.skipped.items():
-            skipped[k] = skipped.get(k, 0) + v
     physical = parts[0].physical
     for p in parts[1:]:
         physical = physical.add(p.physical)
+    non_records = [n for p in parts for n in p.non_records]
     label = f"{path.name} [{', '.join(sheets)}]"
-    return Extracted(source.name, frame, label, skipped=skipped, notes=notes, non_records=[n for p in parts for n in p.non_records],
+    return Extracted(source.name, frame, label, skipped=skipped_counts(physical, non_records), notes=notes, non_records=non_records,
                      physical=physical, warnings=[w for p in parts for w in p.warnings])

@@ -180,3 +180,11 @@ class PhysicalCount:
         return {"unit": self.unit, "total": self.total, "records": self.records, "continuation": self.continuation,
                 "header": self.header, "blank": self.blank, "non_records": self.non_records, "hidden": self.hidden,
                 "balanced": self.balanced()}
+
+
+def skipped_counts(count: PhysicalCount, non_records: list[NonRecord]) -> dict[str, int]:
+    """The rows that are not records, by kind, as the manifest and the report list them."""
+    out = {"blank_rows": count.blank, "hidden_rows": count.hidden}
+    for nr in non_records:
+        out[nr.rule] = out.get(nr.rule, 0) + 1
+    return {k: v for k, v in out.items() if v}
