@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
 
 import sqlalchemy as sa
 
 from crm_migrate.errors import MigrationError
 from crm_migrate.secrets import mask_url
 from crm_migrate.db_errors import driver_message
-from loaders.target import connect_target, make_engine
+from loaders.target import connect_target, make_engine, sqlite_file
 
 # Mapping type -> the reflected SQLAlchemy type families that can hold it.
 _COMPATIBLE = {
@@ -68,10 +67,11 @@ def _column_problems(table: sa.Table, reflected: list[dict], specs: dict) -> lis
     return problems
 
 
-def _sqlite_file_problems(url: sa.URL) -> list[str]:
-    if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+def sqlite_file_problems(url: str | sa.URL) -> list[str]:
+    """A SQLite target's folder missing, or the file or folder not writable."""
+    path = sqlite_file(url)
+    if path is None:
         return []
-    path = Path(url.database)
     folder = path.parent
     if not folder.exists():
         return [f"the folder of the SQLite target does not exist: {folder} (create it, or fix target.url)"]
@@ -121,7 +121,7 @@ def check_target(url: str, tables: list[sa.Table], specs: dict[str, dict]) -> li
     lines, problems = [], []
     try:
         if engine.dialect.name == "sqlite":
-            problems += _sqlite_file_problems(engine.url)
+            problems += sqlite_file_problems(engine.url)
             if problems:
                 raise MigrationError("the target cannot be written:\n  - " + "\n  - ".join(problems), file=where,
                                      hint="nothing was read or written; fix the target and run again")

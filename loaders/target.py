@@ -108,13 +108,18 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool) -> Iterator[
         engine.dispose()
 
 
-def new_sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite target that does not exist yet (connecting creates it), else None."""
+def sqlite_file(url: str | sa.URL) -> Path | None:
+    """The file of a SQLite target; None for another database, an in-memory one or a `file:` URI."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
         return None
-    path = Path(parsed.database)
-    return None if path.exists() else path
+    return Path(parsed.database)
+
+
+def new_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite target that does not exist yet (connecting creates it), else None."""
+    path = sqlite_file(url)
+    return None if path is None or path.exists() else path
 
 
 def remove_if_empty(path: Path) -> None:

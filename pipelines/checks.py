@@ -18,9 +18,9 @@ from expectations.runner import load_suite
 from extractors.base import require_columns
 from extractors.sql import begin_read_only, connect, read_hint
 from loaders.lock import acquire
-from loaders.preflight import check_target
+from loaders.preflight import check_target, sqlite_file_problems
 from loaders.schema import run_tables
-from loaders.target import make_engine
+from loaders.target import make_engine, new_sqlite_file
 from pipelines.config import load_config
 
 
@@ -68,13 +68,12 @@ def check_config(path: Path) -> Iterator[str]:
                    + (f", {skipped:,} rows that are not records" if skipped else "") + ")")
             for warning in x.warnings:
                 yield f"warning: {warning}"
-    url = sa.make_url(cfg.target.url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" and not Path(url.database).exists():
-        folder = Path(url.database).parent
-        if not folder.exists():
-            raise MigrationError(f"the folder of the SQLite target does not exist: {folder}", file=mask_url(cfg.target.url),
+    if new_sqlite_file(cfg.target.url) is not None:  # connecting would create it now
+        problems = sqlite_file_problems(cfg.target.url)
+        if problems:
+            raise MigrationError("the target cannot be written:\n  - " + "\n  - ".join(problems), file=mask_url(cfg.target.url),
                                  hint="create the folder, or fix target.url")
-        yield f"target {mask_url(cfg.target.url)} does not exist yet; a run creates it"  # connecting would create it now
+        yield f"target {mask_url(cfg.target.url)} does not exist yet; a run creates it"
         return
     tables, types = run_tables(loaded.target_specs(), cfg.target.ledger_table)
     yield from check_target(cfg.target.url, tables, types)
