@@ -12,7 +12,16 @@ Writes, deterministically for a given seed:
   truth_opportunities.csv  true opportunity and customer entity of every opportunity record
   injected_errors.csv      every error put in on purpose, with the record it is in
   truth_non_records.csv    every row that is not a record (footers, totals, a repeated header), where it is
-About 30% of companies appear in two or more sources, with the variants real data has, and the
+About 30% of companies appear in two or more sources, with the variants real data has (each
+duplicate record's `variant` in truth_customers.csv): short names (字号 with or without region or
+industry word), annotations in the name (（老客户）, 【重点】), industry synonyms (科技/技术), traditional
+characters, homophone and one-character typos, dropped or bracketed regions, legal-form variants,
+former names (更名), 15-digit registration numbers and organization codes instead of credit codes,
+missing codes, another phone or address, and branches recorded under their head office's name.
+Customers that must stay apart: branches, the same 字号 in another city, and sister companies sharing
+a switchboard, an address and a mail domain. Opportunities name customers by short or region-less
+names; some deals are recorded twice (with slightly different names and dates), some are renewed a
+year later (a different deal). And the
 accidents real exports have (each in injected_errors.csv): rows pasted twice, a header repeated where
 two exports were joined, totals and export footers under the data, a quoted address spanning two
 lines, a customer code reused for another company, codes wrapped in back-ticks or ="…", zero-width
@@ -53,6 +62,13 @@ REGIONS = [
 ]
 ROADS = ["科技园路", "人民路", "建设大道", "解放路", "中山路", "高新大道", "创业路", "长江路", "滨河路", "文化路"]
 BRAND_CHARS = "腾飞华鑫瑞安泰宏达盛恒远博创新智联金海天正东方信诚德隆昌兴合力佳美嘉禾润峰云星辰明启航凯旋中汇通宇恒伟业永丰益康"
+# Characters a person types for a brand character of the same sound (同音字): a pinyin IME's slip.
+HOMOPHONES = dict(zip("腾飞华鑫瑞安泰宏达盛恒远博创新智联金海天正东方信诚德隆昌兴合力佳美嘉禾润峰云星辰明启航凯旋中汇通宇伟业永丰益康",
+                      "藤非化新锐按太鸿大胜衡源搏闯欣志连今还添政冬芳心城得龙常星和立嘉梅佳和闰锋芸兴晨鸣起杭恺璇忠惠同雨维叶勇峰易抗"))
+# Industry words written another way for the same company.
+INDUSTRY_SYNONYMS = {"电子科技": "电子技术", "信息技术": "信息科技", "贸易": "商贸", "建筑工程": "建设工程", "医药": "医药科技",
+                     "物流": "物流服务", "企业管理咨询": "管理咨询", "软件": "软件技术"}
+ANNOTATIONS = ["（老客户）", "【重点】", "(VIP)", "（重点客户）", "-停用", "*", "（勿删）", "【新】", "(已签约)", "（待跟进）"]
 # (industry words in the name, legacy CRM code, sales-team label, ERP label)
 INDUSTRIES = [
     ("电子科技", "MFG", "制造", "制造业"),
@@ -104,6 +120,10 @@ class Company:
     contact: str
     owner: str
     head_of: str | None = None  # entity id of the head office, for branches
+    reg15: str = ""  # the 15-digit business registration number of before 2015
+    head_name: str | None = None  # the head office's name, for branches
+    former_name: str | None = None  # the name before a rename (更名)
+    sister_of: str | None = None  # entity id of a sister company sharing switchboard, address, mail domain
     appearances: list = field(default_factory=list)
 
 
@@ -132,6 +152,15 @@ class Generator:
         if self.rng.random() < 0.55:
             return self.rng.choice(MOBILE_PREFIXES) + "".join(self.rng.choice("0123456789") for _ in range(8))
         return area + self.rng.choice("2345678") + "".join(self.rng.choice("0123456789") for _ in range(7))
+
+    def reg15(self, division: str) -> str:
+        """A 15-digit registration number (GB 12365: division, 8 digits, ISO 7064 MOD 11,10 check)."""
+        body = division + "".join(self.rng.choice("0123456789") for _ in range(8))
+        p = 10
+        for ch in body:
+            s = (int(ch) + p) % 10 or 10
+            p = (s * 2) % 11
+        return body + str((11 - p) % 10)
 
     def company(self, idx: int, region=None, brand=None, industry=None, form=None, head: Company | None = None) -> Company:
         rng = self.rng
@@ -164,6 +193,8 @@ class Generator:
             city=city,
             district=district,
             code=make_code("91", division, self.org8()),
+            reg15=self.reg15(division),
+            head_name=head.name if head else None,
             phone=self.phone_for(area),
             email=f"{rng.choice(['info', 'sales', 'contact', 'service'])}@{latin}.com",
             address=f"{province if province != city else ''}{city}{district}{rng.choice(ROADS)}{rng.randrange(1, 999)}号",
@@ -187,25 +218,85 @@ class Generator:
             elif r < 0.11 and len(out) < self.n:  # same brand in another city: a different customer
                 other = self.rng.choice([x for x in REGIONS if x[1] != c.city])
                 out.append(self.company(len(out), region=other, brand=c.brand, industry=c.industry, form=c.form))
+            elif r < 0.14 and len(out) < self.n:  # a sister company: same brand and city, another trade or the group
+                region = next(x for x in REGIONS if x[1] == c.city)
+                trade = self.rng.choice([i for i in INDUSTRIES if i[0] != c.industry[0]])
+                sister = self.company(len(out), region=region, brand=c.brand, industry=trade)
+                if self.rng.random() < 0.4:  # xx集团有限公司: the group, no trade word
+                    sister.name = f"{c.region_name}市{c.brand}集团有限公司"
+                    sister.industry, sister.form = ("", *trade[1:]), "集团有限公司"
+                sister.phone, sister.address = c.phone, c.address  # one switchboard, one building
+                sister.email = sister.email.split("@")[0] + "@" + c.email.split("@")[1]
+                sister.sister_of = c.entity_id
+                out.append(sister)
+            if self.rng.random() < 0.02:  # renamed: older records carry the former name
+                c.former_name = f"{c.region_name}市{''.join(self.rng.choice(BRAND_CHARS) for _ in range(2))}{c.industry[0]}{c.form}"
         return out
 
     # ---- variants ------------------------------------------------------------------------
-    def name_variant(self, c: Company) -> str:
+    def name_variant(self, c: Company) -> tuple[str, str]:
+        """The name another source gives the company, and which variation it carries. Rates follow
+        what the sources of real migrations hold: most duplicates differ only in format, about one in
+        five in a way an exact key cannot see."""
         rng, name = self.rng, c.name
+        region, brand, trade, form = c.region_name, c.brand, c.industry[0], c.form
         if c.head_of is not None:
-            return name.replace("(", "（").replace(")", "）") if rng.random() < 0.3 else name
+            r = rng.random()
+            if r < 0.25:  # the branch recorded under its head office's name (with the branch's code, phone, address)
+                return c.head_name, "branch_as_head_office"
+            return (name.replace("(", "（").replace(")", "）"), "format") if r < 0.45 else (name, "same")
+        if c.former_name and rng.random() < 0.6:
+            return c.former_name, "former_name"
         r = rng.random()
-        if r < 0.25:  # region moved into full-width brackets
-            return f"{c.brand}{c.industry[0]}（{c.region_name}）{c.form}"
-        if r < 0.40 and c.form == "有限公司":
-            return name.replace("有限公司", "有限责任公司")
-        if r < 0.50:
-            return name.replace(f"{c.region_name}市", c.region_name, 1)
-        if r < 0.58:
-            return name.replace("有限公司", " 有限公司")
-        if r < 0.64:  # region dropped: ambiguous on its own
-            return name.replace(f"{c.region_name}市", "", 1)
-        return name
+        kinds = [(0.28, "same"), (0.38, "bracketed_region"), (0.44, "form_variant"), (0.50, "region_short"), (0.54, "spaces"),
+                 (0.61, "region_dropped"), (0.66, "annotation"), (0.73, "short_name"), (0.78, "industry_synonym"),
+                 (0.82, "traditional"), (0.87, "homophone"), (0.91, "typo"), (1.0, "format")]
+        kind = next(k for bound, k in kinds if r < bound)
+        if kind == "bracketed_region":
+            return f"{brand}{trade}（{region}）{form}", kind
+        if kind == "form_variant":
+            swaps = {"有限公司": "有限责任公司", "有限责任公司": "有限公司", "股份有限公司": "有限公司", "集团有限公司": "有限公司"}
+            return name.removesuffix(form) + swaps[form], kind
+        if kind == "region_short":
+            return name.replace(f"{region}市", region, 1), kind
+        if kind == "spaces":
+            return name.replace(form, " " + form), kind
+        if kind == "region_dropped":
+            return name.replace(f"{region}市", "", 1), kind
+        if kind == "annotation":
+            return name + rng.choice(ANNOTATIONS) if rng.random() < 0.7 else rng.choice(ANNOTATIONS[:4]) + name, kind
+        if kind == "short_name":  # 深圳品创 / 品创电子科技 / 深圳品创科技
+            trade = trade or "集团"
+            return rng.choice([f"{region}{brand}", f"{brand}{trade}", f"{region}{brand}{trade}"]), kind
+        if kind == "industry_synonym" and not trade:  # xx集团: no trade word to write another way
+            kind = "same"
+        if kind == "industry_synonym":
+            return name.replace(trade, INDUSTRY_SYNONYMS[trade], 1), kind
+        if kind == "traditional":
+            return _s2t(name), kind
+        if kind == "homophone":
+            i = rng.randrange(len(brand))
+            return name.replace(brand, brand[:i] + HOMOPHONES.get(brand[i], brand[i]) + brand[i + 1:], 1), kind
+        if kind == "typo":  # a character typed twice, or two swapped
+            i = rng.randrange(len(brand))
+            typo = brand[:i + 1] + brand[i:] if rng.random() < 0.5 or len(brand) < 2 else brand[1] + brand[0] + brand[2:]
+            return name.replace(brand, typo, 1), kind
+        if kind == "format":
+            return name.replace("有限公司", "有限公司 ").replace("市", "市 ", 1) if rng.random() < 0.5 else f" {name}", kind
+        return name, kind
+
+    def customer_name_in_deal(self, c: Company, sheet_name: str) -> str:
+        """How a sales sheet names the customer of a deal: as its customer sheet does, or shorter."""
+        r = self.rng.random()
+        if c.head_of is not None or r < 0.55:
+            return sheet_name
+        if r < 0.70:
+            return f"{c.region_name}{c.brand}"
+        if r < 0.80:
+            return f"{c.brand}{c.industry[0] or '集团'}"
+        if r < 0.88:
+            return c.name.replace(f"{c.region_name}市", "", 1)
+        return c.name
 
     def phone_variant(self, phone: str) -> str:
         rng = self.rng
@@ -226,9 +317,13 @@ class Generator:
             return f"{area}-{local}转{rng.randrange(100, 999)}"
         return phone
 
-    def code_variant(self, code: str, source: str, key: str) -> str:
+    def code_variant(self, code: str, source: str, key: str, reg15: str = "") -> str:
         rng = self.rng
         r = rng.random()
+        if rng.random() < {"sales_workbook": 0.25}.get(source, 0.0):  # sales people rarely look codes up
+            return ""
+        if reg15 and rng.random() < 0.04:  # a record from before 2015 keeps the old registration number
+            return reg15
         if r < 0.12:
             return rng.choice(["", "无", "暂无", "-", "待补充"])
         if r < 0.17:
@@ -270,6 +365,12 @@ class Generator:
             c.appearances = chosen
 
 
+def _s2t(text: str) -> str:
+    import opencc
+
+    return opencc.OpenCC("s2t").convert(text)
+
+
 def date_text(rng: random.Random, d: datetime, style: int | None = None) -> object:
     style = rng.randrange(6) if style is None else style
     return [
@@ -308,7 +409,12 @@ def generate(entities: int, seed: int, out: Path) -> dict:
     next_crm, next_erp = 100001, 1
     for c in companies:
         for src in c.appearances:
-            name = g.name_variant(c) if src != c.appearances[0] else c.name
+            name, variant = g.name_variant(c) if src != c.appearances[0] else (c.name, "primary")
+            c_phone, c_address = c.phone, c.address
+            if variant != "primary" and rng.random() < 0.15:  # the contact's own mobile, not the switchboard
+                c_phone = g.phone_for("0")[:11] if rng.random() < 0.5 else g.rng.choice(MOBILE_PREFIXES) + "".join(rng.choice("0123456789") for _ in range(8))
+            if variant != "primary" and rng.random() < 0.2:  # the address written shorter
+                c_address = c.address.replace(c.province, "", 1) if c.province != c.city else c.address.replace(c.city, "", 1)
             if src == "legacy_crm":
                 g.position[src] = len(crm_rows)
                 key = str(next_crm)
@@ -322,13 +428,13 @@ def generate(entities: int, seed: int, out: Path) -> dict:
                 if rng.random() < 0.02:
                     email = email.replace(".com", ".con")
                     g.error(src, "customer", key, "email", "email_typo_domain", email)
-                crm_rows.append((int(key), name, g.code_variant(c.code, src, key), g.phone_variant(c.phone), email, c.address,
+                crm_rows.append((int(key), name, g.code_variant(c.code, src, key, c.reg15), g.phone_variant(c_phone), email, c_address,
                                  c.industry[1], "I" if c.status == "inactive" else "A", c.owner, create_s,
                                  updated.strftime("%Y-%m-%d %H:%M:%S")))
             elif src == "sales_workbook":
                 key = None  # the sheet row number, filled when written
-                phone = g.phone_variant(c.phone)
-                xl_rows.append([c, name, phone])
+                phone = g.phone_variant(c_phone)
+                xl_rows.append([c, name, phone, c_address, variant])
                 xl_name_of[c.entity_id] = name
                 continue
             else:
@@ -339,25 +445,27 @@ def generate(entities: int, seed: int, out: Path) -> dict:
                 else:
                     key = f"KH{next_erp:06d}"
                     next_erp += 1
-                phone = g.phone_variant(c.phone)
+                phone = g.phone_variant(c_phone)
                 if rng.random() < 0.02:
                     phone = phone[:6]
                     g.error(src, "customer", key, "phone", "phone_too_short", phone)
-                address = c.address
+                address = c_address
                 if rng.random() < 0.005:  # a line break typed into the address: a quoted field over two lines
                     address = address.replace("区", "区\n", 1)
                     g.error(src, "customer", key, "address", "multiline_address", address)
                 if rng.random() < 0.002:
                     name = name.replace("市", "市\x00", 1)
                     g.error(src, "customer", key, "name", "nul_character", name)
-                erp_rows.append([key, name, g.code_variant(c.code, src, key), phone, address,
+                erp_rows.append([key, name, g.code_variant(c.code, src, key, c.reg15), phone, address,
                                  f"{c.created.year}.{c.created.month}.{c.created.day}", "停用" if c.status == "inactive" else "正常"])
-            truth_c.append({"source": src, "source_key": key, "entity_id": c.entity_id, "head_office_entity_id": c.head_of or ""})
+            truth_c.append({"source": src, "source_key": key, "entity_id": c.entity_id, "head_office_entity_id": c.head_of or "",
+                            "variant": variant, "city": c.city, "sister_of": c.sister_of or ""})
 
     # ---- opportunities ---------------------------------------------------------------------
     crm_opps, xl_opps = [], []
     next_opp = 500001
     opp_seq = 0
+    deals = []  # (deal entity, company, name, stage, amount, close date)
     for c in companies:
         for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
             opp_seq += 1
@@ -365,26 +473,35 @@ def generate(entities: int, seed: int, out: Path) -> dict:
             yuan = rng.choice((rng.randrange(1, 500) * 1000, rng.randrange(5, 3000) * 100))
             close = datetime(2023, 1, 1) + timedelta(days=rng.randrange(0, 900))
             opp_name = f"{c.brand}{rng.choice(['年度采购', '系统升级', '设备更新', '咨询服务', '扩容项目', '试点项目'])}{rng.randrange(1, 9)}期"
-            opp_entity = f"O{opp_seq:07d}"
-            homes = []
-            if c.entity_id in crm_key_of:
-                homes.append("legacy_crm")
-            if c.entity_id in xl_name_of:
-                homes.append("sales_workbook")
-            if not homes:
-                continue
-            home = rng.choice(homes)
-            both = len(homes) == 2 and rng.random() < 0.15  # the same deal recorded twice
-            for src in (homes if both else [home]):
-                if src == "legacy_crm":
-                    key = str(next_opp)
-                    next_opp += 1
-                    created = close - timedelta(days=rng.randrange(30, 400))
-                    crm_opps.append((int(key), crm_key_of[c.entity_id], opp_name, stage[1], f"{yuan}.00",
-                                     close.strftime("%Y-%m-%d"), created.strftime("%Y-%m-%d %H:%M:%S"), c.owner))
-                    truth_o.append({"source": "legacy_crm_opps", "source_key": key, "opportunity_entity_id": opp_entity, "customer_entity_id": c.entity_id})
-                else:
-                    xl_opps.append([opp_entity, c, xl_name_of[c.entity_id], opp_name, stage[2], yuan, close])
+            deals.append((f"O{opp_seq:07d}", c, opp_name, stage, yuan, close))
+            if rng.random() < 0.06:  # renewed a year later: same product and amount, a different deal
+                opp_seq += 1
+                deals.append((f"O{opp_seq:07d}", c, opp_name, rng.choice(STAGES[:4]), yuan, close + timedelta(days=365)))
+    for opp_entity, c, opp_name, stage, yuan, close in deals:
+        homes = []
+        if c.entity_id in crm_key_of:
+            homes.append("legacy_crm")
+        if c.entity_id in xl_name_of:
+            homes.append("sales_workbook")
+        if not homes:
+            continue
+        home = rng.choice(homes)
+        both = len(homes) == 2 and rng.random() < 0.15  # the same deal recorded twice, each team its way
+        for copy, src in enumerate(homes if both else [home]):
+            name, closes = opp_name, close
+            if copy and rng.random() < 0.5:
+                name = rng.choice([opp_name + "项目", opp_name.replace("期", "期工程"), f"{c.region_name}{opp_name}", opp_name.replace(c.brand, "", 1) or opp_name])
+            if copy and rng.random() < 0.5:
+                closes = close + timedelta(days=rng.randrange(-20, 21))
+            if src == "legacy_crm":
+                key = str(next_opp)
+                next_opp += 1
+                created = closes - timedelta(days=rng.randrange(30, 400))
+                crm_opps.append((int(key), crm_key_of[c.entity_id], name, stage[1], f"{yuan}.00",
+                                 closes.strftime("%Y-%m-%d"), created.strftime("%Y-%m-%d %H:%M:%S"), c.owner))
+                truth_o.append({"source": "legacy_crm_opps", "source_key": key, "opportunity_entity_id": opp_entity, "customer_entity_id": c.entity_id})
+            else:
+                xl_opps.append([opp_entity, c, g.customer_name_in_deal(c, xl_name_of[c.entity_id]), name, stage[2], yuan, closes])
     # orphans: opportunities naming a company nobody has
     for i in range(max(2, entities // 400)):
         opp_seq += 1
@@ -395,7 +512,8 @@ def generate(entities: int, seed: int, out: Path) -> dict:
     _write_erp_csv(out / "erp_export.csv", erp_rows, g)
     _write_workbook(out / "sales_team.xlsx", xl_rows, xl_opps, g, truth_c, truth_o)
     _number_rows(truth_c, erp_rows, g.errors)
-    _write_csv(out / "truth_customers.csv", truth_c, ["source", "source_key", "source_row", "entity_id", "head_office_entity_id"])
+    _write_csv(out / "truth_customers.csv", truth_c, ["source", "source_key", "source_row", "entity_id", "head_office_entity_id", "variant",
+                                                        "city", "sister_of"])
     _write_csv(out / "truth_opportunities.csv", truth_o, ["source", "source_key", "opportunity_entity_id", "customer_entity_id"])
     _write_csv(out / "injected_errors.csv", g.errors, ["source", "entity", "source_key", "source_row", "column", "error", "value"])
     _write_csv(out / "truth_non_records.csv", g.non_records, ["source", "row", "rule"])
@@ -479,7 +597,7 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
     ws.write_row(1, 0, headers, bold)
     row = 2
     joined_at = int(len(customers) * 0.6)  # the sheet is two exports pasted together: the header again
-    for i, (c, name, phone) in enumerate(customers):
+    for i, (c, name, phone, address, variant) in enumerate(customers):
         if rng.random() < 0.01:
             row += 1  # a blank row left by someone deleting a customer
         if i == joined_at and len(customers) > 20:
@@ -487,7 +605,7 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
             g.non_records.append({"source": "sales_workbook", "row": row + 1, "rule": "repeated_header"})
             row += 1
         key = str(row + 1)  # the row number a person sees in Excel
-        code = g.code_variant(c.code, "sales_workbook", key)
+        code = g.code_variant(c.code, "sales_workbook", key, c.reg15)
         if rng.random() < 0.006:
             g.error("sales_workbook", "customer", key, "name", "name_missing", "")
             name = ""
@@ -498,7 +616,7 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
         if email and rng.random() < 0.03:
             email = email.replace("@", "#")
             g.error("sales_workbook", "customer", key, "email", "email_invalid", email)
-        values = [name, code, phone, email, c.address, c.industry[2], c.owner]
+        values = [name, code, phone, email, address, c.industry[2], c.owner]
         created = date_text(rng, c.created)
         copies = 2 if rng.random() < 0.005 and name else 1  # the same customer pasted twice
         for copy in range(copies):
@@ -511,7 +629,8 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
                 ws.write_string(row, 7, created)
             if copy:
                 g.error("sales_workbook", "customer", key, "*", "pasted_twice", str(row))  # value: the row of the first copy
-            truth_c.append({"source": "sales_workbook", "source_key": key, "entity_id": c.entity_id, "head_office_entity_id": c.head_of or ""})
+            truth_c.append({"source": "sales_workbook", "source_key": key, "entity_id": c.entity_id, "head_office_entity_id": c.head_of or "",
+                            "variant": variant, "city": c.city, "sister_of": c.sister_of or ""})
             row += 1
     row += 1
     ws.write_string(row, 0, f"共{len(customers)}条记录，导出时间：2024-07-01 10:12")

@@ -15,6 +15,8 @@ from extractors.csv_file import MAX_FIELD_LINES
 from extractors.non_records import FOOTER_PATTERNS, TOTALS_WORDS
 from pipelines.yamlfile import YamlDocument
 from transforms.mapping import ColumnSpec
+from transforms.match_features import FEATURES
+from transforms.resolve import DEFAULT_BLOCKING_RULES
 
 Entity = Literal["customer", "opportunity"]
 # A source query: comments, then SELECT or WITH (a read-only transaction guards the rest).
@@ -159,11 +161,37 @@ class TargetConfig(Strict):
         return _resolve_sqlite(v, info)
 
 
+MatchFeature = Literal[FEATURES]  # type: ignore[valid-type]
+
+
+class DealMatchingConfig(Strict):
+    name_similarity: float = Field(85.0, ge=0, le=100, description="Minimum rapidfuzz similarity (0-100) of two deal names.")
+    close_date_window_days: int = Field(45, ge=0, description=(
+        "Two records of one deal have expected close dates at most this far apart; a renewal a year later is another deal."))
+
+
 class ResolutionConfig(Strict):
-    opportunity_duplicate_keys: list[str] = Field(
-        default_factory=lambda: ["customer_target_id", "name", "amount"],
-        description="Opportunities equal on all these fields are one opportunity.",
-    )
+    auto_merge_probability: float = Field(0.99, gt=0, le=1, description="Pairs at or above this match probability merge.")
+    review_probability: float = Field(0.5, gt=0, le=1, description="Pairs from here up to auto_merge_probability go to the review queue.")
+    max_block_size: int = Field(300, ge=2, description="A blocking key shared by more records is not used for them (and reported).")
+    blocking_rules: list[list[MatchFeature]] = Field(
+        default_factory=lambda: [list(r) for r in DEFAULT_BLOCKING_RULES], min_length=1,
+        description="Record pairs agreeing on all features of any rule are compared.")
+    decisions: Path | None = Field(None, description=(
+        "A filled review queue (review_queue.xlsx of an earlier run, or a CSV with source_a, key_a, source_b, key_b, decision): "
+        "pairs decided `same` merge, `different` never merge, on every later run."))
+    opportunity_duplicates: DealMatchingConfig = Field(default_factory=DealMatchingConfig)
+
+    @field_validator("decisions")
+    @classmethod
+    def _v_decisions(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info)
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> "ResolutionConfig":
+        if self.review_probability > self.auto_merge_probability:
+            raise ValueError(f"review_probability ({self.review_probability}) must not be above auto_merge_probability ({self.auto_merge_probability})")
+        return self
 
 
 class ArchiveConfig(Strict):

@@ -28,8 +28,9 @@ from transforms.archive import ARCHIVE_REASON, mark_stale
 from crm_migrate.flags import add_flag
 from transforms.ledger import accounting, build_ledger, customer_dispositions, opportunity_dispositions
 from transforms.mapping import ColumnSpec, key_problems, map_table
-from transforms.opportunities import COLLISION, LINK_REASON, resolve_opportunities
-from transforms.resolve import CARRIED, PRIORITY, carry_over, cluster_customers, golden_records
+from extractors.decisions import read_decisions
+from transforms.opportunities import COLLISION, LINK_REASON, DealMatching, resolve_opportunities
+from transforms.resolve import CARRIED, PRIORITY, CustomerResolution, MatchSettings, carry_over, golden_records, resolve_customers
 from transforms.standardize import RuleStat, SourceMappingSpec, standardize as standardize_frame
 
 
@@ -164,11 +165,24 @@ class Resolution:
     opportunities: pl.DataFrame  # canonical opportunities with target ids, linked customer and disposition
     ledger: pl.DataFrame
     customer_snapshot: pl.DataFrame  # every kept customer record (carried ones too), for the next delta run
+    matching: CustomerResolution | None = None  # scored pairs, the learned model, the blocking report
+    settings: MatchSettings | None = None
+    decisions: pl.DataFrame | None = None  # reviewer decisions applied in this run
+
+    def golden_members(self) -> pl.DataFrame:
+        """Every clustered customer record with its golden id."""
+        return self.matching.clustered if self.matching is not None else pl.DataFrame()
 
     def golden_to_load(self) -> pl.DataFrame:
         """Golden customers this run writes: not archived, with a record read in this run (the others
         stay as earlier runs wrote them)."""
         return self.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0))
+
+
+def same_file_sources(cfg) -> dict[str, list[str]]:
+    """Opportunity source -> customer sources read from the same file (a workbook's customer sheet next to its deals sheet)."""
+    customers = [s for s in cfg.sources if s.entity == CUSTOMER and s.path is not None]
+    return {o.name: [c.name for c in customers if c.path == o.path] for o in cfg.sources if o.entity == OPPORTUNITY and o.path is not None}
 
 
 def resolve(ctx: RunContext, validated: Validated) -> Resolution:
@@ -189,7 +203,13 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
         as_of = cfg.archive.as_of or date.today()
         kept = mark_stale(kept, cfg.archive.inactive_statuses, cfg.archive.not_updated_for_days, as_of) if cfg.archive.enabled \
             else kept.with_columns(pl.lit(None, dtype=pl.String).alias(ARCHIVE_REASON))
-        golden, members = golden_records(cluster_customers(kept))
+        r = cfg.resolution
+        settings = MatchSettings(r.blocking_rules, r.max_block_size, r.auto_merge_probability, r.review_probability)
+        decisions = read_decisions(r.decisions)
+        matching = resolve_customers(kept, settings, decisions)
+        for warning in matching.blocking.warnings() if matching.blocking else []:
+            ctx.progress("resolve", f"warning: {warning}")
+        golden, members = golden_records(matching.clustered)
         opps = validated.frames.get(OPPORTUNITY)
         if opps is not None:
             # Customer keys -> golden ids: this run's records (rejected ones with their reason), records
@@ -203,8 +223,9 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
                 earlier = previous_crosswalk(cfg.target.url, cfg.target.ledger_table, sorted({c for c in customer_source_of.values() if c}))
                 earlier = earlier.join(keys, on=[SOURCE, "_source_key"], how="anti")
                 keys = pl.concat([keys, earlier.with_columns(pl.lit(None, dtype=pl.String).alias(REJECT))], how="diagonal")
-            linked = resolve_opportunities(opps, keys, members, customer_source_of, cfg.resolution.opportunity_duplicate_keys)
-            opp_disp = opportunity_dispositions(linked, cfg.resolution.opportunity_duplicate_keys)
+            deals = DealMatching(r.opportunity_duplicates.name_similarity, r.opportunity_duplicates.close_date_window_days)
+            linked = resolve_opportunities(opps, keys, members, customer_source_of, deals, same_file_sources(cfg))
+            opp_disp = opportunity_dispositions(linked)
             with_opps = linked.filter(pl.col("target_id").is_not_null()).get_column("customer_target_id")
         else:
             linked, opp_disp, with_opps = None, None, pl.Series([], dtype=pl.String)
@@ -214,8 +235,10 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
             ledger = pl.concat([ledger, build_ledger(ctx.run_id, OPPORTUNITY, opp_disp)])
         archived_ids = cust_disp.filter(pl.col("disposition") == "archived").get_column("target_id").unique()
         golden = golden.with_columns(pl.col("target_id").is_in(archived_ids.implode()).alias("archived"))
-        ctx.progress("resolve", f"{golden.height:,} golden customers from {kept.height:,} records")
-    return Resolution(golden, cust_disp, linked if linked is not None else pl.DataFrame(), ledger, snapshot)
+        review = matching.review_pairs(settings).height
+        ctx.progress("resolve", f"{golden.height:,} golden customers from {kept.height:,} records; {review:,} pairs to review"
+                     + (f"; {decisions.height:,} review decisions applied" if decisions.height else ""))
+    return Resolution(golden, cust_disp, linked if linked is not None else pl.DataFrame(), ledger, snapshot, matching, settings, decisions)
 
 
 # ---- map --------------------------------------------------------------------------------------
@@ -441,10 +464,31 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
         render.write_html(d / "report.html", manifest, reconciliation, ledger, flags, canonical.rule_stats, suites,
                           loaded.results, gate, options)
         render.write_xlsx(d / "report.xlsx", reconciliation, ledger, flags, canonical.rule_stats, resolution.golden)
-        render.write_review_queue(d / "review_queue.xlsx", ledger)
+        write_resolution_files(d, resolution, ledger, secrets)
     manifest["timings_seconds"] = ctx.timings
     run_folder.write_json(d / "manifest.json", manifest, secrets)
     return manifest
+
+
+def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secrets: list[str]) -> None:
+    """The model and rules that decided the merges (resolution_model.json), the scored pairs
+    (match_pairs.parquet) and the review queue, so a run explains its merges."""
+    from reports import render, review_queue, run_folder
+
+    matching, settings = resolution.matching, resolution.settings
+    doubtful = ledger.filter(pl.col("entity") == CUSTOMER).filter(
+        pl.col("flags").str.contains("legacy_organization_code|legacy_registration_number|customer_matched_without_region"))
+    if matching is None or settings is None:
+        review_queue.write_review_queue(d / "review_queue.xlsx", pl.DataFrame(), doubtful.drop("run_id"), render.SAFE_CELLS)
+        return
+    run_folder.write_json(d / "resolution_model.json", {
+        "settings": vars(settings), "model": matching.model.as_dict() if matching.model else None,
+        "blocking": matching.blocking.as_dicts() if matching.blocking else [], "refused_edges": matching.refused_edges,
+        "decisions_applied": resolution.decisions.height if resolution.decisions is not None else 0,
+    }, secrets)
+    matching.pairs.write_parquet(d / "match_pairs.parquet")
+    rows = review_queue.queue_rows(matching.review_pairs(settings), resolution.golden_members(), resolution.decisions)
+    review_queue.write_review_queue(d / "review_queue.xlsx", rows, doubtful.drop("run_id"), render.SAFE_CELLS)
 
 
 def report_failure(ctx: RunContext, exc: BaseException, done: dict) -> None:

@@ -147,13 +147,3 @@ def write_xlsx(path: Path, reconciliation: dict, ledger: pl.DataFrame, flags: pl
     wb.close()
 
 
-def write_review_queue(path: Path, ledger: pl.DataFrame) -> int:
-    """Records a person should decide: names that match several customers, codes that look legacy."""
-    import xlsxwriter
-
-    doubtful = ledger.filter(pl.col("flags").str.contains("ambiguous_name_match|legacy_organization_code|legacy_registration_number|customer_matched_without_region"))
-    wb = xlsxwriter.Workbook(path, SAFE_CELLS)
-    head = wb.add_format({"bold": True, "bg_color": "#FEF3C7"})
-    _sheet(wb, "Review", doubtful.drop("run_id").with_columns(pl.lit("").alias("decision (merge / keep apart)")), head)
-    wb.close()
-    return doubtful.height

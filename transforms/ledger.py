@@ -13,7 +13,7 @@ from crm_migrate.contracts import (
 )
 from transforms.archive import ARCHIVE_REASON
 from crm_migrate.flags import flags_text
-from transforms.opportunities import COLLISION, LINK_REASON
+from transforms.opportunities import DUP_REASON, COLLISION, LINK_REASON
 from transforms.text import CONTROL_CHARACTERS
 
 
@@ -41,15 +41,15 @@ def customer_dispositions(members: pl.DataFrame, rejected: pl.DataFrame, opportu
     return pl.concat([kept.select(cols), rej.select(cols)])
 
 
-def opportunity_dispositions(opps: pl.DataFrame, duplicate_keys: list[str]) -> pl.DataFrame:
-    """opps: every opportunity with reject_reason, __link_reason, and for linked ones target_id/_survivor."""
+def opportunity_dispositions(opps: pl.DataFrame) -> pl.DataFrame:
+    """opps: every opportunity with reject_reason, __link_reason, and for linked ones target_id,
+    _survivor and __duplicate_reason."""
     reason_rejected = pl.coalesce(REJECT, LINK_REASON, COLLISION) if COLLISION in opps.columns else pl.coalesce(REJECT, LINK_REASON)
-    keys = ", ".join(k.replace("customer_target_id", "customer") for k in duplicate_keys)
     out = opps.with_columns(
         pl.when(reason_rejected.is_not_null()).then(pl.lit(REJECTED))
         .when(pl.col("_survivor")).then(pl.lit(LOADED)).otherwise(pl.lit(MERGED)).alias("disposition"),
         pl.when(reason_rejected.is_not_null()).then(reason_rejected)
-        .when(~pl.col("_survivor")).then(pl.format("duplicate of {} (same {})", pl.col("target_id"), pl.lit(keys)))
+        .when(~pl.col("_survivor")).then(pl.col(DUP_REASON))
         .alias("reason"),
     )
     out = out.with_columns(

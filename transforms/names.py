@@ -20,14 +20,30 @@ from transforms.text import fold
 FORMS = ["集团股份有限公司", "集团有限公司", "股份有限公司", "有限责任公司", "有限公司", "合伙企业(有限合伙)", "合伙企业",
          "个人独资企业", "经营部", "工作室", "商行", "公司", "店"]
 FORM_KEY = {"有限责任公司": "有限公司"}
-INDUSTRY_WORDS = sorted([
-    "电子科技", "信息技术", "网络科技", "信息科技", "智能科技", "生物科技", "环保科技", "新能源科技", "科技", "软件", "贸易",
-    "商贸", "国际贸易", "进出口", "建筑工程", "建设工程", "工程", "建筑", "医药", "医疗器械", "物流", "供应链管理", "供应链",
-    "企业管理咨询", "管理咨询", "咨询", "实业", "投资", "文化传媒", "传媒", "广告", "机械设备", "机械", "电气", "新材料",
-    "食品", "餐饮管理", "房地产开发", "置业", "能源", "汽车销售", "汽车服务", "服务", "制造", "电子", "化工", "纺织", "服饰",
+# The words of a trade (行业用语) a name puts between its brand (字号) and its legal form, as morphemes:
+# a trade is read from the right as a run of them (电子科技, 企业管理咨询, 进出口贸易), so combinations
+# nobody listed are recognised too. Longest first.
+INDUSTRY_MORPHEMES = sorted([
+    "电子", "科技", "技术", "信息", "网络", "智能", "生物", "环保", "新能源", "能源", "软件", "硬件", "数据", "数字", "云计算",
+    "贸易", "商贸", "国际", "进出口", "建筑", "建设", "工程", "装饰", "装修", "安装", "医药", "医疗", "器械", "健康", "物流",
+    "供应链", "运输", "货运", "快递", "仓储", "管理", "企业", "咨询", "顾问", "实业", "投资", "控股", "文化", "传媒", "广告",
+    "机械", "设备", "电气", "电器", "新材料", "材料", "食品", "餐饮", "房地产", "开发", "置业", "物业", "汽车", "销售", "服务",
+    "制造", "化工", "纺织", "服饰", "服装", "教育", "培训", "农业", "家居", "印刷", "包装", "劳务", "人力资源", "金融", "租赁",
+    "电力", "通信", "光电", "半导体", "精密", "五金", "塑料", "模具", "环境", "检测", "发展", "产业", "商务", "酒店", "旅游",
 ], key=len, reverse=True)
+# Morphemes written another way for the same trade (技术/科技, 商贸/贸易), and words that add nothing
+# to tell trades apart once the others are known (电子科技 = 电子技术 = 电子).
+INDUSTRY_SYNONYM = {"技术": "科技", "商贸": "贸易", "建设": "建筑", "顾问": "咨询", "装修": "装饰", "电器": "电气", "运输": "物流",
+                    "货运": "物流", "服装": "服饰"}
+INDUSTRY_GENERIC = {"科技", "工程", "服务", "管理", "企业", "发展", "产业", "商务", "开发", "销售"}
+# Brackets that are part of a company's name; any other bracket that is not a region is a note (备注).
+KEPT_BRACKETS = {"中国", "集团", "有限合伙", "普通合伙", "特殊普通合伙", "国际", "亚太", "控股"}
 BRANCH = re.compile(r"(分公司|办事处|营业部|分店|分部|分厂)$")
 _BRACKET = re.compile(r"\(([^()]{2,12})\)")
+_ANY_BRACKET = re.compile(r"\(([^()]{0,20})\)")
+# Notes people type around a name: （老客户）, 【重点】, -停用, *, #2, VIP.
+_TRAILING_NOTE = re.compile(r"([-_—~*#＊!！?？]+[^()]{0,8}|[*＊#]+)$")
+_LEADING_NOTE = re.compile(r"^[*＊#]+")
 # Punctuation that does not tell companies apart (brackets do: they hold regions and forms).
 _KEY_PUNCTUATION = re.compile(r"[·•.,，、'\"“”‘’「」『』\-_/&＆+＋]")
 _ENGLISH_FORMS = re.compile(r"\b(co|company|ltd|limited|inc|incorporated|corp|corporation|llc|plc|gmbh)\b")
@@ -49,6 +65,8 @@ class CompanyName:
     industry: str | None
     form: str | None
     branch: str | None  # the branch marker with its location: 北京分公司
+    trade_key: str | None = None  # the trade's morphemes, synonyms folded, generic ones dropped, sorted: 电子
+    annotation: str | None = None  # notes removed from the name: (老客户)
 
     @property
     def has_region(self) -> bool:
@@ -76,12 +94,60 @@ def _english(name: str) -> CompanyName:
     return CompanyName(name, key, None, key, None, form_match[-1] if form_match else None, None)
 
 
+def strip_notes(name: str) -> tuple[str, str | None]:
+    """Remove what people write around a name that is not part of it: a leading or trailing note
+    ((重点), -停用, *), a bracket that is neither a region nor part of the name. Returns (name, notes)."""
+    notes = []
+
+    def bracket(m: re.Match) -> str:
+        inside = m.group(1).strip()
+        if inside in KEPT_BRACKETS or is_region(inside) or any(inside.endswith(f) for f in ("公司", "分公司")):
+            return m.group(0)
+        notes.append(m.group(0))
+        return ""
+
+    text = _ANY_BRACKET.sub(bracket, name)
+    for pattern in (_TRAILING_NOTE, _LEADING_NOTE):
+        if (m := pattern.search(text)) and len(text) - len(m.group(0)) >= 4:
+            notes.append(m.group(0))
+            text = text[: m.start()] + text[m.end():]
+    text = text.strip()
+    return (text, "".join(notes)) if notes and text else (name, None)
+
+
+def split_trade(body: str) -> tuple[str, str | None]:
+    """(brand, trade): the longest run of trade morphemes at the end of `body` that leaves a brand of at
+    least two characters (信诚电子科技 -> 信诚, 电子科技)."""
+    cut = len(body)
+    while True:
+        word = next((w for w in INDUSTRY_MORPHEMES if body[:cut].endswith(w) and cut - len(w) >= 2), None)
+        if word is None:
+            break
+        cut -= len(word)
+    return (body[:cut], body[cut:]) if cut < len(body) else (body, None)
+
+
+def trade_key(trade: str | None, form: str | None = None) -> str | None:
+    """The trade as a comparable key: morphemes with synonyms folded and generic ones dropped (电子技术
+    and 电子科技 -> 电子); a group with no trade word is its own trade (集团)."""
+    if not trade:
+        return "集团" if form and form.startswith("集团") else None
+    words, rest = [], trade
+    while rest:
+        word = next((w for w in INDUSTRY_MORPHEMES if rest.startswith(w)), rest[0])
+        words.append(INDUSTRY_SYNONYM.get(word, word))
+        rest = rest[len(word):]
+    kept = sorted({w for w in words if w not in INDUSTRY_GENERIC})
+    return "".join(kept) or None  # 科技 alone says nothing: 腾飞科技 may be 腾飞电子科技
+
+
 def parse_company(raw: str | None) -> CompanyName | None:
     name = clean_name(raw)
     if name is None:
         return None
     if name.isascii():
         return _english(name)
+    name, notes = strip_notes(name)
     rest, branch = name, None
     if m := BRANCH.search(rest):  # the branch and its location: ...有限公司北京分公司
         head = rest[: m.start()]
@@ -93,11 +159,10 @@ def parse_company(raw: str | None) -> CompanyName | None:
         region, rest = inside, rest[: m.start()] + rest[m.end():]
     form = next((f for f in FORMS if rest.endswith(f)), None)
     body = rest[: -len(form)] if form else rest
-    industry = next((w for w in INDUSTRY_WORDS if body.endswith(w) and len(body) > len(w)), None)
-    brand = body[: -len(industry)] if industry else body
+    brand, industry = split_trade(body)
     key_form = FORM_KEY.get(form, form) or ""
     key = f"{region or ''}|{_KEY_PUNCTUATION.sub('', body)}{key_form}" + (f"|{branch}" if branch else "")
-    return CompanyName(name, key, region, brand or None, industry, form, branch)
+    return CompanyName(name, key, region, _KEY_PUNCTUATION.sub("", brand) or None, industry, form, branch, trade_key(industry, form), notes)
 
 
 def parse_name(raw: str | None) -> tuple[str | None, str | None, bool, bool]:
@@ -111,13 +176,16 @@ def parse_name(raw: str | None) -> tuple[str | None, str | None, bool, bool]:
 def _row(raw: str | None) -> tuple:
     p = parse_company(raw)
     if p is None:
-        return None, None, False, False, None, None, None, None
-    return p.normalized, p.key, p.has_region, p.branch is not None, p.region, p.brand, p.form, p.branch
+        return None, None, False, False, None, None, None, None, None, None
+    return (p.normalized, p.key, p.has_region, p.branch is not None, p.region, p.brand, p.form, p.branch, p.trade_key,
+            "name_note_removed" if p.annotation else None)
 
 
 NAME_OUTPUTS = {"name_normalized": pl.String(), "name_key": pl.String(), "name_has_region": pl.Boolean(), "is_branch": pl.Boolean(),
-                "name_region": pl.String(), "name_brand": pl.String(), "name_form": pl.String(), "name_branch": pl.String()}
+                "name_region": pl.String(), "name_brand": pl.String(), "name_form": pl.String(), "name_branch": pl.String(),
+                "name_trade": pl.String(), "__name_flag": pl.String()}
 
 
 def standardize_names(frame: pl.DataFrame, column: str = "name") -> pl.DataFrame:
+    """Parsed name columns, and `__name_flag` (name_note_removed) for the rule accountant to add."""
     return map_distinct(frame, column, _row, NAME_OUTPUTS)

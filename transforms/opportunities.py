@@ -1,11 +1,29 @@
-"""Opportunities: attach each to its golden customer, then find duplicate opportunities."""
+"""Opportunities: attach each to its golden customer, then find duplicate opportunities.
+
+A sales sheet names the customer the way its author says it (深圳品创, 品创电子科技, the name without
+its region): after the exact lookups, the name is parsed like a customer name and matched on its
+brand (字号, or its pinyin), with the city, trade and branch it states, against the golden
+customers' records; it links only when one golden customer fits, else it is rejected naming the
+candidates. Duplicate deals (the same deal in the CRM and the sheet, or typed twice) are the same
+customer and amount with similar names and close dates within a window; a renewal a year later is
+another deal.
+"""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
+import numpy as np
 import polars as pl
+from rapidfuzz import fuzz, process
 
 from crm_migrate.contracts import CANONICAL, FLAGS, OPPORTUNITY, REJECT, RID, ROW, SOURCE, SOURCE_KEY
 from crm_migrate.flags import add_flag
+from transforms.clustering import components
+from transforms.distinct import map_distinct
 from transforms.ids import stable_id
+from transforms.match_features import match_features, region_levels
+from transforms.names import parse_company
 
 LINK_REASON = "__link_reason"
 
@@ -34,11 +52,52 @@ def key_index(customer_keys: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _parsed_customer_name(raw: str | None) -> tuple:
+    p = parse_company(raw)
+    if p is None:
+        return None, None, None, None
+    return p.brand, region_levels(p.region)[0], p.trade_key, p.branch or ""
+
+
+def match_by_brand(opps: pl.DataFrame, members: pl.DataFrame, neighbours: dict[str, list[str]] | None = None) -> pl.DataFrame:
+    """For opportunities named by a customer name: (RID, __by_brand, __n_brand, __brand_candidates).
+    Candidates are golden customers with a record of the same brand (or the same pinyin), in the
+    city the name states (when it states one), of a compatible trade and the same branch. When
+    several fit and exactly one has a record in a customer source read from the same file as the
+    opportunity (the customer sheet next to the deals sheet), that one is meant."""
+    named = opps.filter(pl.col("customer_name").is_not_null()).select(RID, "customer_name")
+    if named.is_empty() or members.is_empty():
+        return pl.DataFrame(schema={RID: pl.Int64, "__by_brand": pl.String, "__n_brand": pl.UInt32, "__brand_candidates": pl.String})
+    named = map_distinct(named, "customer_name", _parsed_customer_name,
+                         {"q_brand": pl.String(), "q_city": pl.String(), "q_trade": pl.String(), "q_branch": pl.String()})
+    named = map_distinct(named, "q_brand", lambda b: (None if not b else " ".join(__import__("pypinyin").lazy_pinyin(b)),), {"q_pinyin": pl.String()})
+    named = named.join(opps.select(RID, pl.col(SOURCE).alias("q_source")), on=RID, how="left")
+    cand = match_features(members).select("target_id", "m_brand", "m_pinyin", "m_city", "m_trade", "m_branch", pl.col(SOURCE).alias("m_source")).unique()
+    by_brand = named.join(cand, left_on="q_brand", right_on="m_brand", how="inner").drop("m_pinyin")
+    by_pinyin = named.join(cand.drop("m_brand"), left_on="q_pinyin", right_on="m_pinyin", how="inner")
+    pairs = pl.concat([by_brand, by_pinyin], how="diagonal_relaxed")
+    trade_ok = (pl.col("q_trade").is_null() | pl.col("m_trade").is_null() | pl.col("q_trade").str.contains(pl.col("m_trade"), literal=True)
+                | pl.col("m_trade").str.contains(pl.col("q_trade"), literal=True))
+    fits = pairs.filter((pl.col("q_city").is_null() | (pl.col("q_city") == pl.col("m_city"))) & trade_ok & (pl.col("q_branch") == pl.col("m_branch")))
+    pairs_of = [(o, c) for o, cs in (neighbours or {}).items() for c in cs]
+    near = pl.DataFrame(pairs_of, schema={"q_source": pl.String, "m_source": pl.String}, orient="row").with_columns(pl.lit(True).alias("__near"))
+    fits = fits.join(near, on=["q_source", "m_source"], how="left").with_columns(pl.col("__near").fill_null(False))
+    near_target = pl.col("target_id").filter(pl.col("__near"))
+    out = fits.group_by(RID).agg(pl.col("target_id").n_unique().alias("__n_brand"), pl.col("target_id").min().alias("__by_brand"),
+                                 near_target.n_unique().alias("__n_near"), near_target.min().alias("__by_near"),
+                                 pl.col("target_id").unique().sort().head(5).str.join(", ").alias("__brand_candidates"))
+    return out.with_columns(
+        pl.when(pl.col("__n_brand") == 1).then(pl.col("__by_brand")).when(pl.col("__n_near") == 1).then(pl.col("__by_near")).alias("__by_brand"),
+        pl.when(pl.col("__n_near") == 1).then(pl.lit(1, dtype=pl.UInt32)).otherwise(pl.col("__n_brand")).alias("__n_brand"),
+    ).drop("__n_near", "__by_near")
+
+
 def link_opportunities(
     opps: pl.DataFrame,
     customer_keys: pl.DataFrame,
     members: pl.DataFrame,
     customer_source_of: dict[str, str | None],
+    neighbours: dict[str, list[str]] | None = None,
 ) -> pl.DataFrame:
     """Add `customer_target_id` and `__link_reason` (null when linked).
 
@@ -51,13 +110,17 @@ def link_opportunities(
     opps = opps.join(full, left_on="customer_name_key", right_on="name_key", how="left", maintain_order="left", validate="m:1")
     opps = opps.with_columns(pl.col("customer_name_key").str.split("|").list.last().alias("__core"))
     opps = opps.join(core, on="__core", how="left", maintain_order="left", validate="m:1")
+    opps = opps.join(match_by_brand(opps, members, neighbours), on=RID, how="left", maintain_order="left", validate="1:1")
     by_key = pl.col("__cust_source").is_not_null() & pl.col("customer_source_key").is_not_null()
     unique_full = pl.col("__n") == 1
     unique_core = pl.col("__n_core") == 1
+    exact = (unique_full | (pl.col("__n").is_null() & unique_core)).fill_null(False)
+    by_brand = (~by_key & ~exact & (pl.col("__n_brand") == 1)).fill_null(False)
     linked = (
         pl.when(by_key).then(pl.when(pl.col("__n_keyed") == 1).then(pl.col("__by_key")))
         .when(unique_full).then(pl.col("__by_name"))
         .when(pl.col("__n").is_null() & unique_core).then(pl.col("__by_core"))
+        .when(by_brand).then(pl.col("__by_brand"))
     )
     reason = (
         pl.when(by_key & (pl.col("__n_keyed") > 1))
@@ -69,14 +132,18 @@ def link_opportunities(
         .then(pl.format("customer key {} not found in source {}", pl.col("customer_source_key"), pl.col("__cust_source")))
         .when(by_key).then(None)
         .when(pl.col("customer_name").is_null()).then(pl.lit("no customer key or customer name"))
+        .when(linked.is_not_null()).then(None)
+        .when(pl.col("__n_brand") > 1).then(pl.format("customer name '{}' fits {} customers ({}): the opportunity cannot tell which",
+                                                      pl.col("customer_name"), pl.col("__n_brand"), pl.col("__brand_candidates")))
         .when(pl.col("__n") > 1).then(pl.format("customer name '{}' matches {} customers", pl.col("customer_name"), pl.col("__n")))
         .when(pl.col("__n").is_null() & (pl.col("__n_core") > 1)).then(pl.format("customer name '{}' (no region) matches {} customers", pl.col("customer_name"), pl.col("__n_core")))
         .when(linked.is_null()).then(pl.format("customer '{}' not found among migrated customers", pl.col("customer_name")))
     )
     opps = opps.with_columns(linked.alias("customer_target_id"), reason.alias(LINK_REASON))
     opps = add_flag(opps, ~by_key & pl.col("__n").is_null() & unique_core, "customer_matched_without_region")
+    opps = add_flag(opps, by_brand, "customer_matched_by_brand")
     return opps.drop("__cust_source", "__by_key", "__cust_reject", "__n_keyed", "__candidates", "__n", "__by_name", "__core",
-                     "__n_core", "__by_core")
+                     "__n_core", "__by_core", "__by_brand", "__n_brand", "__brand_candidates")
 
 
 COLLISION = "__collision_reason"
@@ -101,25 +168,66 @@ def key_collisions(opps: pl.DataFrame) -> pl.DataFrame:
                     pl.col(COLLISION).is_not_null(), "target_key_collision")
 
 
-def dedupe_opportunities(linked: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Add `target_id` and `_survivor`. Opportunities equal on `keys` are one deal: the most trusted
-    record survives, the others are merged into its id."""
-    own_id = stable_id("OPP-", pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY))
-    df = linked.with_columns(own_id.alias("__own_id"))
+@dataclass
+class DealMatching:
+    """When two opportunity records are one deal: same golden customer and amount, names at least
+    `name_similarity` alike (0-100, rapidfuzz; the numbers in them equal: 1期 is not 2期), expected
+    close dates at most `close_date_window_days` apart (a renewal a year later is another deal)."""
+    name_similarity: float = 85.0
+    close_date_window_days: int = 45
+
+
+_DIGITS = re.compile(r"\d+")
+DUP_REASON = "__duplicate_reason"
+
+
+def _name_similarity(a: list[str], b: list[str]) -> np.ndarray:
+    whole = process.cpdist(a, b, scorer=fuzz.ratio, workers=-1, dtype=np.float32)
+    part = process.cpdist(a, b, scorer=fuzz.partial_ratio, workers=-1, dtype=np.float32)
+    return np.maximum(whole, part)
+
+
+def dedupe_opportunities(linked: pl.DataFrame, settings: DealMatching | None = None) -> pl.DataFrame:
+    """Add `target_id`, `_survivor` and `__duplicate_reason`. Deals found to be one (see DealMatching)
+    take the id of the most trusted record (source priority, then source and key), which survives;
+    the others are merged into it."""
+    settings = settings or DealMatching()
+    df = linked.with_columns(stable_id("OPP-", pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)).alias("__own_id"),
+                             pl.int_range(pl.len(), dtype=pl.Int64).alias("__p"))
+    df = df.with_columns(pl.col("name").fill_null("").str.replace_all(r"\s+", "").alias("__name"))
+    block = df.filter(pl.col("customer_target_id").is_not_null() & pl.col("amount").is_not_null()).select(
+        "__p", "customer_target_id", "amount", "__name", "expected_close_date")
+    pairs = block.join(block, on=["customer_target_id", "amount"], suffix="_b").filter(pl.col("__p") < pl.col("__p_b"))
+    if pairs.height:
+        sim = _name_similarity(pairs["__name"].to_list(), pairs["__name_b"].to_list())
+        digits_a = pairs["__name"].map_elements(lambda t: ",".join(_DIGITS.findall(t)), return_dtype=pl.String)
+        digits_b = pairs["__name_b"].map_elements(lambda t: ",".join(_DIGITS.findall(t)), return_dtype=pl.String)
+        gap = (pairs["expected_close_date"] - pairs["expected_close_date_b"]).dt.total_days().abs()
+        same_deal = (pl.Series(sim >= settings.name_similarity) & (digits_a == digits_b)
+                     & (gap.fill_null(0) <= settings.close_date_window_days)
+                     & (gap.is_not_null() | (pairs["__name"] == pairs["__name_b"])))
+        pairs = pairs.filter(same_deal)
+    labels = components(df.height, pairs["__p"].to_numpy().astype(np.int64), pairs["__p_b"].to_numpy().astype(np.int64)) if pairs.height else np.arange(df.height)
+    df = df.with_columns(pl.Series("__deal", labels))
     ordered = df.sort(["_priority", SOURCE, SOURCE_KEY])
-    first = ordered.group_by(keys, maintain_order=True).agg(pl.col("__own_id").first().alias("target_id"), pl.col(RID).first().alias("__first"))
-    df = df.join(first, on=keys, how="left", nulls_equal=True, maintain_order="left", validate="m:1")
-    return df.with_columns((pl.col(RID) == pl.col("__first")).alias("_survivor")).drop("__own_id", "__first")
+    first = ordered.group_by("__deal", maintain_order=True).agg(pl.col("__own_id").first().alias("target_id"), pl.col(RID).first().alias("__first"))
+    df = df.join(first, on="__deal", how="left", maintain_order="left", validate="m:1")
+    reason = pl.format("duplicate of {} (same customer and amount, similar name, close date within {} days)",
+                       pl.col("target_id"), pl.lit(settings.close_date_window_days))
+    df = df.with_columns((pl.col(RID) == pl.col("__first")).alias("_survivor"))
+    df = df.with_columns(pl.when(~pl.col("_survivor")).then(reason).alias(DUP_REASON))
+    return df.drop("__own_id", "__first", "__p", "__name", "__deal")
 
 
 def resolve_opportunities(opps: pl.DataFrame, customer_keys: pl.DataFrame, members: pl.DataFrame,
-                          customer_source_of: dict[str, str | None], duplicate_keys: list[str]) -> pl.DataFrame:
+                          customer_source_of: dict[str, str | None], deals: DealMatching | None = None,
+                          neighbours: dict[str, list[str]] | None = None) -> pl.DataFrame:
     """Every opportunity, once: linked to its golden customer (or `__link_reason`), records sharing a
     key with different content marked (`__collision_reason`), and the rest de-duplicated (`target_id`,
     `_survivor`; both null for the opportunities that will be rejected)."""
-    linked = link_opportunities(opps, customer_keys, members, customer_source_of)
+    linked = link_opportunities(opps, customer_keys, members, customer_source_of, neighbours)
     ok = key_collisions(linked.filter(pl.col(REJECT).is_null() & pl.col(LINK_REASON).is_null()))
     linked = linked.join(ok.select(RID, COLLISION, pl.col(FLAGS).alias("__flags_ok")), on=RID, how="left", validate="1:1")
     linked = linked.with_columns(pl.coalesce("__flags_ok", FLAGS).alias(FLAGS)).drop("__flags_ok")
-    deduped = dedupe_opportunities(ok.filter(pl.col(COLLISION).is_null()), duplicate_keys)
-    return linked.join(deduped.select(RID, "target_id", "_survivor"), on=RID, how="left", validate="1:1")
+    deduped = dedupe_opportunities(ok.filter(pl.col(COLLISION).is_null()), deals)
+    return linked.join(deduped.select(RID, "target_id", "_survivor", DUP_REASON), on=RID, how="left", validate="1:1")

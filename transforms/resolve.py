@@ -1,92 +1,191 @@
-"""Customer resolution: cluster duplicate records, pick survivors, build golden records.
+"""Customer resolution: find the records of one company, cluster them, build golden records.
 
-Exact matching, precision first (a false merge destroys data):
-- a registry identifier anchors a cluster: a valid credit code, or a legacy organization code
-  (joined to the credit code that embeds it); two different identifiers never merge;
-- a name joins records only when it carries a region (two 腾飞科技有限公司 of different cities are
-  different companies) and its name group holds at most one identifier; a name group with several
-  identifiers leaves its code-less records alone, flagged `ambiguous_name_match`;
-- branches (分公司, 办事处) keep their branch suffix in the key, so never join their head office by name;
-- a record with none of these stands alone, keyed by its source and key (with its row when the key
-  repeats in the source: a repeated key is no evidence), except that records of one source identical
-  in every field are one customer typed or pasted twice.
+Frames in, frames out (no I/O): features (transforms/match_features.py) -> candidate pairs from the
+blocking rules (transforms/blocking.py) -> levels, a Fellegi-Sunter model learned from this data
+without labels, match probabilities and hard rules (transforms/match_model.py) -> reviewer
+decisions applied -> constrained clustering at the auto-merge threshold (transforms/clustering.py)
+-> stable golden ids -> survivorship. Pairs between the review and auto-merge thresholds are kept
+for the review queue. Precision first: two different credit codes, a branch and its head office,
+same-brand companies of different cities never merge, whatever the score.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import numpy as np
 import polars as pl
 
 from crm_migrate.contracts import CANONICAL, CUSTOMER, RID, ROW, SOURCE, SOURCE_KEY
 from crm_migrate.flags import add_flag
+from transforms.blocking import BlockingReport, candidate_pairs
+from transforms.clustering import ambiguous_records, cluster
 from transforms.ids import stable_id
+from transforms.match_features import match_features
+from transforms.match_model import NAMES, MatchModel, compare, score, train
 
 GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
 DUPLICATE_EVIDENCE = ("credit_code", "phone", "email", "address", "contact_name")
 PRIORITY = "_priority"
+SAME, DIFFERENT = "same", "different"
+
+DEFAULT_BLOCKING_RULES = [
+    ["m_code"], ["m_org"], ["m_reg"], ["m_phone"], ["m_email"], ["m_address"],
+    ["m_brand", "m_city"], ["m_pinyin", "m_city"], ["m_chars", "m_city"], ["m_brand", "m_trade"], ["m_brand"],
+]
 
 
-def identifiers(customers: pl.DataFrame) -> pl.Expr:
-    """Each record's registry identifier, as a cluster anchor: `C:<credit code>` for a valid code;
-    for a legacy organization code (GB 11714, positions 9-17 of a credit code) the one credit code
-    that embeds it, else `O:<org code>`; `G:<number>` for a 15-digit registration number."""
-    valid = customers.filter(pl.col("credit_code_status").is_in(["valid", "repaired"]))
-    by_org = (
-        valid.group_by(pl.col("credit_code").str.slice(8, 9).alias("__org"))
-        .agg(pl.col("credit_code").n_unique().alias("__n"), pl.col("credit_code").min().alias("__c"))
-        .filter(pl.col("__n") == 1)
-    )
-    org_to_code = dict(zip(by_org["__org"].to_list(), by_org["__c"].to_list()))
-    flags = pl.col("_flags")
-    return (
-        pl.when(pl.col("credit_code_status").is_in(["valid", "repaired"])).then(pl.lit("C:") + pl.col("credit_code"))
-        .when(flags.list.contains("legacy_organization_code")).then(
-            pl.coalesce(pl.lit("C:") + pl.col("credit_code").replace_strict(org_to_code, default=None, return_dtype=pl.String),
-                        pl.lit("O:") + pl.col("credit_code")))
-        .when(flags.list.contains("legacy_registration_number")).then(pl.lit("G:") + pl.col("credit_code"))
-    )
+@dataclass
+class MatchSettings:
+    """How customers are matched: declared in config (resolution:), written into the run folder."""
+    blocking_rules: list[list[str]] = field(default_factory=lambda: [list(r) for r in DEFAULT_BLOCKING_RULES])
+    max_block_size: int = 300
+    auto_merge_probability: float = 0.99
+    review_probability: float = 0.5
+    u_sample_pairs: int = 300_000
 
 
-def record_anchors(df: pl.DataFrame) -> pl.DataFrame:
-    """Add `__own` and `__shared` anchors for records with no identifier and no region-bearing name.
-    Own: `R:<source>:<key>`, with `#<row>` when the key repeats in the source (two companies behind one
-    reused key must not merge). Shared: records of one source equal in every canonical field are one
-    customer typed or pasted twice, and take the own anchor of the first of them, provided they hold
-    something that identifies a company besides its name (two 腾飞科技有限公司 of different cities)."""
-    own = pl.lit("R:") + pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)
-    df = df.with_columns(pl.when(pl.struct(SOURCE, SOURCE_KEY).is_duplicated()).then(own + "#" + pl.col(ROW).cast(pl.String))
-                         .otherwise(own).alias("__own"))
+@dataclass
+class CustomerResolution:
+    clustered: pl.DataFrame  # the records with target_id, _match, _match_evidence
+    pairs: pl.DataFrame  # scored candidate pairs at or above the review threshold, with both records' lineage
+    model: MatchModel | None
+    blocking: BlockingReport | None
+    refused_edges: int = 0
+
+    def review_pairs(self, settings: MatchSettings) -> pl.DataFrame:
+        """Doubtful pairs left in different clusters: below auto-merge, or refused by a rule at a high score."""
+        p = self.pairs
+        return p.filter((pl.col("cluster_a") != pl.col("cluster_b")) & (pl.col("match_probability") >= settings.review_probability)
+                        & (pl.col("hard_rule").is_null() | (pl.col("hard_rule") == "different_cities")))
+
+
+def exact_duplicates(df: pl.DataFrame) -> pl.Series:
+    """For each record, the row id of the first record of its source equal to it in every canonical
+    field (itself when none): one customer typed or pasted twice, provided it holds something that
+    identifies a company besides its name (two 腾飞科技有限公司 of different cities)."""
     content = pl.struct([pl.col(f) for f in GOLDEN_FIELDS if f in df.columns])
     evidence = pl.any_horizontal([pl.col(f).is_not_null() for f in DUPLICATE_EVIDENCE if f in df.columns])
-    return df.with_columns(pl.when(evidence).then(pl.col("__own").sort_by(ROW).first().over(SOURCE, content))
-                           .otherwise(pl.col("__own")).alias("__shared"))
+    return df.select(pl.when(evidence).then(pl.col(RID).sort_by(ROW).first().over(SOURCE, content)).otherwise(pl.col(RID))).to_series()
 
 
-def cluster_customers(customers: pl.DataFrame) -> pl.DataFrame:
-    """Add `target_id` (golden id) and `_match` (identifier | name | none)."""
-    name_ok = pl.col("name_has_region").fill_null(False) & pl.col("name_key").is_not_null()
-    df = customers.with_columns(identifiers(customers).alias("__ident"), name_ok.alias("__name_ok"))
-    groups = (
-        df.filter(pl.col("__name_ok"))
-        .group_by("name_key")
-        .agg(pl.col("__ident").drop_nulls().n_unique().alias("__n_ids"), pl.col("__ident").drop_nulls().min().alias("__group_id"))
+def own_anchor(df: pl.DataFrame) -> pl.Expr:
+    """`R:<source>:<key>`, with `#<row>` when the key repeats in the source (a reused key is no evidence)."""
+    own = pl.lit("R:") + pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)
+    return pl.when(pl.struct(SOURCE, SOURCE_KEY).is_duplicated()).then(own + "#" + pl.col(ROW).cast(pl.String)).otherwise(own)
+
+
+def golden_anchor(df: pl.DataFrame, label: str) -> pl.Expr:
+    """The text a golden id hashes: the cluster's credit code, else organization code, else
+    registration number, else the smallest member anchor. Depends on the members only, not on row order."""
+    return pl.coalesce(
+        (pl.lit("C:") + pl.col("m_code")).min().over(label),
+        (pl.lit("O:") + pl.col("m_org")).min().over(label),
+        (pl.lit("G:") + pl.col("m_reg")).min().over(label),
+        pl.col("__own").min().over(label),
     )
-    df = record_anchors(df.join(groups, on="name_key", how="left", maintain_order="left", validate="m:1"))
-    anchor = (
-        pl.when(pl.col("__ident").is_not_null()).then(pl.col("__ident"))
-        .when(pl.col("__name_ok") & (pl.col("__n_ids") == 1)).then(pl.col("__group_id"))
-        .when(pl.col("__name_ok") & (pl.col("__n_ids") == 0)).then(pl.lit("N:") + pl.col("name_key"))
-        .otherwise(pl.col("__shared"))
+
+
+def _decision_pairs(features: pl.DataFrame, decisions: pl.DataFrame | None) -> tuple[pl.DataFrame, set[tuple[int, int]]]:
+    """Reviewer decisions (source_a, key_a, source_b, key_b, decision) as positions: same-edges and different-pairs."""
+    empty = pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32})
+    if decisions is None or decisions.is_empty():
+        return empty, set()
+    pos = features.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__p"), SOURCE, SOURCE_KEY).unique([SOURCE, SOURCE_KEY], keep="first")
+    d = (decisions.join(pos.rename({SOURCE: "source_a", SOURCE_KEY: "key_a", "__p": "i"}), on=["source_a", "key_a"])
+         .join(pos.rename({SOURCE: "source_b", SOURCE_KEY: "key_b", "__p": "j"}), on=["source_b", "key_b"]))
+    same = d.filter(pl.col("decision") == SAME).select(pl.min_horizontal("i", "j").alias("i"), pl.max_horizontal("i", "j").alias("j"))
+    different = {(min(a, b), max(a, b)) for a, b in d.filter(pl.col("decision") == DIFFERENT).select("i", "j").iter_rows()}
+    return same, different
+
+
+def _evidence(pairs: pl.DataFrame) -> pl.Expr:
+    """`p=0.998: brand +14.2, phone +9.1, city +3.8`: the three strongest contributions."""
+    bits = pl.concat_list([pl.struct(pl.lit(n).alias("n"), pl.col(f"bits_{n}").alias("b")) for n in NAMES])
+    top = bits.list.eval(pl.element().sort_by(pl.element().struct.field("b"), descending=True).head(3)
+                         .map_elements(lambda s: f"{s['n']} {s['b']:+.1f}", return_dtype=pl.String)).list.join(", ")
+    return pl.format("p={}: {}", pl.col("match_probability").round(4), top)
+
+
+def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = None,
+                      decisions: pl.DataFrame | None = None) -> CustomerResolution:
+    """Cluster kept customer records; add `target_id`, `_match` (identifier | probabilistic | duplicate
+    | review | none) and `_match_evidence` (why the record is in its cluster)."""
+    settings = settings or MatchSettings()
+    df = match_features(customers)
+    df = df.with_columns(own_anchor(df).alias("__own"))
+    n = df.height
+    twin = exact_duplicates(df)
+    twin_pos = df.select(pl.col(RID)).with_row_index("__p").join(pl.DataFrame({RID: twin, "__q": np.arange(n)}), on=RID)
+    dup_edges = pl.DataFrame({"i": twin_pos["__p"].cast(pl.UInt32), "j": twin_pos["__q"].cast(pl.UInt32)}).filter(pl.col("i") != pl.col("j"))
+    pairs, report = candidate_pairs(df, settings.blocking_rules, settings.max_block_size)
+    model = None
+    if pairs.height:
+        i, j = pairs.get_column("i").to_numpy(), pairs.get_column("j").to_numpy()
+        levels, hard = compare(df, i, j)
+        model = train(df, levels, n * (n - 1) // 2, sample_pairs=settings.u_sample_pairs)
+        pairs = score(df, pairs, model, levels, hard)
+    else:  # nothing to compare: every record stands alone
+        pairs = pairs.with_columns([pl.lit(None, dtype=pl.Float64).alias(f"bits_{k}") for k in NAMES]
+                                   + [pl.lit(None, dtype=pl.Int8).alias(f"level_{k}") for k in NAMES]
+                                   + [pl.lit(None, dtype=pl.Float64).alias("match_weight"), pl.lit(None, dtype=pl.String).alias("hard_rule"),
+                                      pl.lit(None, dtype=pl.Float64).alias("match_probability")])
+    same, different = _decision_pairs(df, decisions)
+    merge = pairs.filter((pl.col("match_probability") >= settings.auto_merge_probability) & pl.col("hard_rule").is_null())
+    if different:
+        drop = pl.DataFrame(list(different), schema={"i": pl.UInt32, "j": pl.UInt32}, orient="row")
+        merge = merge.join(drop, on=["i", "j"], how="anti")
+    ambiguous = ambiguous_records(df, merge)
+    merge = merge.filter(~pl.col("i").is_in(ambiguous.implode()) & ~pl.col("j").is_in(ambiguous.implode()))
+    edges = pl.concat([
+        merge.select("i", "j", "match_probability"),
+        same.with_columns(pl.lit(1.0).alias("match_probability")),
+        dup_edges.with_columns(pl.lit(1.0).alias("match_probability")),
+    ]).unique(["i", "j"], keep="first")
+    labels, refused = cluster(df, edges, different)
+    label = "__label"
+    df = df.with_columns(pl.Series(label, labels))
+    # Why each record is in its cluster: its strongest accepted edge.
+    best = (edges.join(pairs.select("i", "j", "match_probability", *[f"bits_{k}" for k in NAMES], "level_identifier"), on=["i", "j"], how="left", suffix="_s")
+            .filter(pl.Series(labels[edges["i"].to_numpy()] == labels[edges["j"].to_numpy()]) if edges.height else pl.lit(True)))
+    if best.height:
+        evidence = best.with_columns(_evidence(best.with_columns(pl.coalesce("match_probability_s", "match_probability").alias("match_probability"))).alias("__ev"),
+                                     (pl.col("level_identifier") == 0).fill_null(False).alias("__by_id"))
+        ends = pl.concat([evidence.select(pl.col("i").alias("__p"), "__ev", "__by_id", "match_probability"),
+                          evidence.select(pl.col("j").alias("__p"), "__ev", "__by_id", "match_probability")])
+        ends = ends.sort("match_probability", descending=True).unique("__p", keep="first")
+    else:
+        ends = pl.DataFrame(schema={"__p": pl.UInt32, "__ev": pl.String, "__by_id": pl.Boolean, "match_probability": pl.Float64})
+    df = df.with_row_index("__p").join(ends.select("__p", "__ev", "__by_id"), on="__p", how="left", maintain_order="left")
+    size = pl.len().over(label)
+    is_twin = pl.Series(twin.to_numpy() != df.get_column(RID).to_numpy())
+    df = df.with_columns(
+        pl.when(size == 1).then(pl.lit("none")).when(pl.col("__by_id").fill_null(False)).then(pl.lit("identifier"))
+        .when(pl.col("__ev").is_null()).then(pl.lit("duplicate")).otherwise(pl.lit("probabilistic")).alias("_match"),
+        pl.when(size > 1).then(pl.col("__ev")).alias("_match_evidence"),
+        golden_anchor(df, label).alias("__anchor"),
     )
-    match = (
-        pl.when(pl.col("__ident").is_not_null()).then(pl.lit("identifier"))
-        .when(pl.col("__name_ok") & (pl.col("__n_ids") <= 1)).then(pl.lit("name"))
-        .when(pl.col("__shared") != pl.col("__own")).then(pl.lit("duplicate"))
-        .otherwise(pl.lit("none"))
-    )
-    df = df.with_columns(anchor.alias("__anchor"), match.alias("_match"))
-    df = add_flag(df, pl.col("__name_ok") & (pl.col("__n_ids") >= 2) & pl.col("__ident").is_null(), "ambiguous_name_match")
-    df = add_flag(df, pl.col("__ident").is_null() & ~pl.col("__name_ok"), "no_match_key")
+    df = df.with_columns(pl.when((pl.col("_match") == "duplicate") & ~is_twin).then(pl.lit("identical record")).otherwise(pl.col("_match_evidence")).alias("_match_evidence"))
     df = df.with_columns(stable_id("CUS-", pl.col("__anchor")).alias("target_id"))
-    return df.drop("__ident", "__name_ok", "__n_ids", "__group_id", "__anchor", "__own", "__shared")
+    # Lineage of both sides, for the review queue and the run folder.
+    lineage = df.select("__p", SOURCE, SOURCE_KEY, ROW, "target_id")
+    pairs = pairs.filter(pl.col("match_probability") >= settings.review_probability) if pairs.height else pairs
+    if pairs.height:
+        pairs = (pairs.join(lineage.rename({"__p": "i", SOURCE: "source_a", SOURCE_KEY: "key_a", ROW: "row_a", "target_id": "cluster_a"}), on="i", how="left")
+                 .join(lineage.rename({"__p": "j", SOURCE: "source_b", SOURCE_KEY: "key_b", ROW: "row_b", "target_id": "cluster_b"}), on="j", how="left"))
+    else:
+        pairs = pairs.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in ("source_a", "key_a", "cluster_a", "source_b", "key_b", "cluster_b")])
+    in_review = set(pairs.filter((pl.col("cluster_a") != pl.col("cluster_b")) & (pl.col("match_probability") < settings.auto_merge_probability)
+                                 & pl.col("hard_rule").is_null()).select(pl.concat_list("i", "j").explode()).to_series().to_list()) if pairs.height else set()
+    df = add_flag(df, pl.col("__p").is_in(sorted(in_review)) if in_review else pl.lit(False), "possible_duplicate_in_review")
+    df = add_flag(df, pl.col("__p").is_in(ambiguous.cast(pl.UInt32).implode()), "ambiguous_name_match")
+    drop = [c for c in df.columns if c.startswith("m_")] + ["__own", "__p", "__ev", "__by_id", "__anchor", label]
+    return CustomerResolution(df.drop(drop, strict=False), pairs, model, report, refused)
+
+
+def cluster_customers(customers: pl.DataFrame, settings: MatchSettings | None = None,
+                      decisions: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The clustered records of resolve_customers."""
+    return resolve_customers(customers, settings, decisions).clustered
 
 
 def survivorship_order(df: pl.DataFrame) -> pl.DataFrame:

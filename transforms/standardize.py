@@ -23,7 +23,7 @@ from transforms.value_maps import apply_value_map
 # Columns standardization adds beyond the canonical model, used by later stages.
 HELPERS = {
     CUSTOMER: {"name_has_region": pl.Boolean(), "is_branch": pl.Boolean(), "name_region": pl.String(), "name_brand": pl.String(),
-               "name_form": pl.String(), "name_branch": pl.String(), "phone_kind": pl.String()},
+               "name_form": pl.String(), "name_branch": pl.String(), "name_trade": pl.String(), "phone_kind": pl.String()},
     "opportunity": {"customer_name_key": pl.String()},
 }
 
@@ -146,7 +146,7 @@ def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappi
     for f in (f for f, found in dirty.items() if found):  # only where a source has them: most have none
         df = acc.run(df, "control_characters", f, lambda d, f=f: remove_control_characters(d, f))
     if entity == CUSTOMER:
-        df = acc.run(df, "company_name", "name", standardize_names, output="name_normalized")
+        df = acc.run(df, "company_name", "name", standardize_names, "__name_flag", output="name_normalized")
         df = acc.run(df, "credit_code", "credit_code", _credit_codes, "__credit_code_flag")
         df = acc.run(df, "phone", "phone", standardize_phones, "__phone_flag")
         df = acc.run(df, "email", "email", standardize_emails, "__email_flag")

@@ -1,0 +1,142 @@
+"""Clustering scored pairs into companies, under hard constraints.
+
+Pairs at or above the auto-merge probability (and pairs a reviewer called `same`) are edges. Most
+connected components are consistent: at most one identifier of each kind, one branch, one city. They
+are clusters as they are, found by vectorised label propagation. A component that is not (a chain
+A-B-C where A and C hold different credit codes) is rebuilt edge by edge, strongest first, refusing
+any edge that would put two identifiers of one kind, two branches, two cities or two trades without
+a shared identifier, or a pair a reviewer called `different` into one cluster.
+"""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+IDENTIFIERS = ("m_code", "m_org", "m_reg")
+CITIES = ("m_name_city", "m_addr_city", "m_city")
+TRADE = "m_trade"
+
+
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected component label (the smallest member index) of each of n nodes."""
+    labels = np.arange(n, dtype=np.int64)
+    if a.size == 0:
+        return labels
+    while True:
+        low = np.minimum(labels[a], labels[b])
+        before = labels.copy()
+        np.minimum.at(labels, a, low)
+        np.minimum.at(labels, b, low)
+        while True:  # pointer jumping: every node to its root
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+        if np.array_equal(before, labels):
+            return labels
+
+
+def _inconsistent(features: pl.DataFrame, labels: np.ndarray, different: set[tuple[int, int]]) -> set[int]:
+    """Component labels that break a constraint."""
+    df = features.select(*IDENTIFIERS, "m_branch", *CITIES, TRADE).with_columns(pl.Series("__c", labels))
+    checks = [pl.col(c).drop_nulls().n_unique() > 1 for c in (*IDENTIFIERS, "m_branch", *CITIES, TRADE)]
+    bad = set(df.group_by("__c").agg(pl.any_horizontal(checks).alias("__bad")).filter(pl.col("__bad"))["__c"].to_list())
+    bad |= {int(labels[x]) for x, y in different if labels[x] == labels[y]}
+    return bad
+
+
+class _Cluster:
+    __slots__ = ("members", "values")
+
+    def __init__(self, member: int, values: dict[str, str | None]) -> None:
+        self.members = [member]
+        self.values = {k: ({v} if v is not None else set()) for k, v in values.items()}
+
+
+def _compatible(x: _Cluster, y: _Cluster, different: dict[int, set[int]]) -> bool:
+    for k in IDENTIFIERS:
+        if len(x.values[k] | y.values[k]) > 1:
+            return False
+    if x.values["m_branch"] != y.values["m_branch"]:
+        return False
+    shared_id = any(x.values[k] & y.values[k] for k in IDENTIFIERS)
+    if not shared_id and any(len(x.values[k] | y.values[k]) > 1 for k in CITIES):
+        return False
+    trades = x.values[TRADE] | y.values[TRADE]
+    if not shared_id and any(a not in b and b not in a for a in trades for b in trades):
+        return False
+    small, large = (x, y) if len(x.members) <= len(y.members) else (y, x)
+    other = set(large.members)
+    return not any(different.get(m, set()) & other for m in small.members)
+
+
+def ambiguous_records(features: pl.DataFrame, edges: pl.DataFrame) -> pl.Series:
+    """Positions of records without an identifier whose merge partners are of two companies that
+    cannot be one: partners with different identifiers, or (when the record states none) different
+    cities or trades. 腾飞电子科技 without a region, next to 深圳市腾飞… and 广州市腾飞…: either could be
+    meant, so neither is, and the pairs go to review."""
+    if edges.is_empty():
+        return pl.Series("i", [], dtype=pl.UInt32)
+    both = pl.concat([edges.select(pl.col("i").alias("r"), pl.col("j").alias("o")), edges.select(pl.col("j").alias("r"), pl.col("i").alias("o"))])
+    f = features.select(*IDENTIFIERS, "m_city", TRADE).with_row_index("__pos")
+    mine = f.select(pl.col("__pos").alias("r"), pl.any_horizontal([pl.col(k).is_not_null() for k in IDENTIFIERS]).alias("r_has_id"),
+                    pl.col("m_city").alias("r_city"), pl.col(TRADE).alias("r_trade"))
+    theirs = f.select(pl.col("__pos").alias("o"), *[pl.col(k).alias(f"o_{k}") for k in IDENTIFIERS], pl.col("m_city").alias("o_city"),
+                      pl.col(TRADE).alias("o_trade"))
+    joined = both.join(mine, on="r").join(theirs, on="o").filter(~pl.col("r_has_id"))
+    per = joined.group_by("r").agg(
+        pl.max_horizontal([pl.col(f"o_{k}").drop_nulls().n_unique() for k in IDENTIFIERS]).alias("ids"),
+        pl.col("o_city").filter(pl.col("r_city").is_null()).drop_nulls().n_unique().alias("cities"),
+        pl.col("o_trade").filter(pl.col("r_trade").is_null()).drop_nulls().n_unique().alias("trades"),
+    )
+    return per.filter((pl.col("ids") > 1) | (pl.col("cities") > 1) | (pl.col("trades") > 1)).get_column("r").cast(pl.UInt32)
+
+
+def cluster(features: pl.DataFrame, edges: pl.DataFrame, different: set[tuple[int, int]] | None = None) -> tuple[np.ndarray, int]:
+    """(label per record, edges refused). edges: i, j, match_probability (already filtered to the
+    merge threshold and free of hard-rule pairs); different: (i, j) pairs that must stay apart."""
+    different = different or set()
+    n = features.height
+    a, b = edges.get_column("i").to_numpy().astype(np.int64), edges.get_column("j").to_numpy().astype(np.int64)
+    labels = components(n, a, b)
+    bad = _inconsistent(features, labels, different)
+    if not bad:
+        return labels, 0
+    partners: dict[int, set[int]] = {}
+    for x, y in different:
+        partners.setdefault(x, set()).add(y)
+        partners.setdefault(y, set()).add(x)
+    in_bad = np.isin(labels, np.fromiter(bad, dtype=np.int64))
+    nodes = np.flatnonzero(in_bad)
+    columns = (*IDENTIFIERS, "m_branch", *CITIES, TRADE)
+    rows = features.select(columns)[nodes].rows()
+    clusters = {int(node): _Cluster(int(node), dict(zip(columns, row))) for node, row in zip(nodes, rows)}
+    owner = {int(node): int(node) for node in nodes}
+
+    def find(x: int) -> int:
+        while owner[x] != x:
+            owner[x] = owner[owner[x]]
+            x = owner[x]
+        return x
+
+    sub = edges.filter(pl.Series(in_bad[a])).sort(["match_probability", "i", "j"], descending=[True, False, False])
+    refused = 0
+    for x, y in sub.select("i", "j").iter_rows():
+        rx, ry = find(x), find(y)
+        if rx == ry:
+            continue
+        cx, cy = clusters[rx], clusters[ry]
+        if not _compatible(cx, cy, partners):
+            refused += 1
+            continue
+        if len(cx.members) < len(cy.members):
+            rx, ry, cx, cy = ry, rx, cy, cx
+        owner[ry] = rx
+        cx.members += cy.members
+        for k in cx.values:
+            cx.values[k] |= cy.values[k]
+        del clusters[ry]
+    labels = labels.copy()
+    for root, c in clusters.items():
+        labels[c.members] = min(c.members)
+    return labels, refused

@@ -1,0 +1,95 @@
+"""What resolution compares, one column per comparison, derived once per customer record.
+
+Every value is cleaned for comparing, not for showing: the brand (字号) without region, trade words,
+legal form and notes, its pinyin for homophones (同音字), the trade as folded morphemes (电子科技 =
+电子技术), cities from the name and from the address, registry identifiers by kind, a private mail
+domain (qq.com says nothing about a company), the address without its province and city.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import polars as pl
+
+from transforms.distinct import map_distinct
+from transforms.regions import CITY_SUFFIXES, PROVINCE_SUFFIXES, regions, short_name
+
+# Mail domains anyone can register an address with: a shared one is no evidence of one company.
+PUBLIC_MAIL_DOMAINS = frozenset({
+    "qq.com", "163.com", "126.com", "yeah.net", "sina.com", "sina.cn", "sohu.com", "139.com", "189.cn", "wo.cn", "aliyun.com",
+    "foxmail.com", "gmail.com", "hotmail.com", "outlook.com", "live.com", "yahoo.com", "yahoo.com.cn", "msn.com", "icloud.com",
+    "263.net", "tom.com", "21cn.com", "vip.qq.com", "vip.163.com", "vip.sina.com",
+})
+VALID_CODE = ("valid", "repaired")
+
+# Feature columns (prefix `m_`), in the order the model lists its comparisons.
+FEATURES = ("m_code", "m_org", "m_reg", "m_brand", "m_pinyin", "m_chars", "m_trade", "m_form", "m_branch", "m_name_city",
+            "m_addr_city", "m_city", "m_phone", "m_email", "m_mail_domain", "m_address", "m_contact")
+
+
+@lru_cache(maxsize=4096)
+def region_levels(short: str | None) -> tuple[str | None, str | None]:
+    """(city, province) of a short region name from a company name: 深圳 -> (深圳, 广东); 广东 -> (None,
+    广东); 北京 -> (北京, 北京)."""
+    if not short:
+        return None, None
+    r = regions()
+    codes = r.cities.get(short) or r.cities.get(short + "市")
+    if codes and len(codes) == 1:
+        return short, short_name(r.province_name(codes[0]), PROVINCE_SUFFIXES)
+    if short in r.provinces:
+        province = short_name(r.province_of[r.provinces[short]], PROVINCE_SUFFIXES)
+        municipality = r.province_of[r.provinces[short]].endswith("市")
+        return (province if municipality else None), province
+    return None, None
+
+
+def _pinyin(text: str | None) -> tuple:
+    if not text:
+        return (None,)
+    from pypinyin import lazy_pinyin
+
+    return (" ".join(lazy_pinyin(text)),)
+
+
+def _shorten(column: str, suffixes: tuple[str, ...]) -> pl.Expr:
+    return pl.col(column).map_elements(lambda v: short_name(v, suffixes), return_dtype=pl.String, skip_nulls=True)
+
+
+def match_features(customers: pl.DataFrame) -> pl.DataFrame:
+    """Add the `m_*` columns to canonical customer records (standardized names, codes, phones,
+    addresses). Python runs once per distinct value (brands, regions), never per record."""
+    status = pl.col("credit_code_status")
+    flags = pl.col("_flags")
+    code = pl.col("credit_code")
+    valid = status.is_in(VALID_CODE)
+    df = customers.with_columns(
+        pl.when(valid).then(code).alias("m_code"),
+        # The organization code (GB 11714) a credit code embeds, or a legacy one typed instead.
+        pl.when(valid).then(code.str.slice(8, 9))
+        .when(flags.list.contains("legacy_organization_code")).then(code.str.replace_all("-", "")).alias("m_org"),
+        pl.when(flags.list.contains("legacy_registration_number")).then(code).alias("m_reg"),
+        pl.col("name_brand").alias("m_brand"),
+        pl.col("name_brand").str.split("").list.unique().list.sort().list.join("").alias("m_chars"),
+        pl.col("name_trade").alias("m_trade"),
+        pl.col("name_form").replace({"有限责任公司": "有限公司"}).alias("m_form"),
+        pl.col("name_branch").fill_null("").alias("m_branch"),
+        pl.col("phone").alias("m_phone"),
+        pl.col("email").str.to_lowercase().alias("m_email"),
+        pl.col("contact_name").alias("m_contact"),
+    )
+    df = df.with_columns(
+        pl.col("m_email").str.split("@").list.last().alias("__domain"),
+    ).with_columns(pl.when(pl.col("m_email").str.contains("@") & ~pl.col("__domain").is_in(sorted(PUBLIC_MAIL_DOMAINS)))
+                   .then(pl.col("__domain")).alias("m_mail_domain")).drop("__domain")
+    df = map_distinct(df, "m_brand", _pinyin, {"m_pinyin": pl.String()})
+    levels = df.get_column("name_region").unique().to_list()
+    city_of = {r: region_levels(r)[0] for r in levels if r}
+    df = df.with_columns(pl.col("name_region").replace_strict(city_of, default=None, return_dtype=pl.String).alias("m_name_city"),
+                         _shorten("city", CITY_SUFFIXES).alias("m_addr_city"))
+    df = df.with_columns(pl.coalesce("m_name_city", "m_addr_city").alias("m_city"))
+    # The address without the province and city it starts with: 广东省深圳市南山区... = 深圳市南山区...
+    addr = pl.col("address").str.replace_all(r"\s+", "")
+    for part in ("province", "city"):
+        addr = pl.when(pl.col(part).is_not_null() & addr.str.starts_with(pl.col(part))).then(addr.str.slice(pl.col(part).str.len_chars())).otherwise(addr)
+    return df.with_columns(addr.alias("m_address"))

@@ -1,0 +1,328 @@
+"""Scoring candidate pairs: comparison levels, a Fellegi-Sunter model learned without labels, hard rules.
+
+Each comparison puts a pair in a level (exact, same pinyin, similar, different; -1 when a side has no
+value: no evidence either way). The model holds, per comparison and level, m = P(level | same
+company) and u = P(level | different companies): u is counted on random record pairs, m is
+estimated by EM over the candidate pairs with u held fixed. A pair's match weight is the prior log2
+odds plus log2(m/u) of each comparison (its contribution in bits, kept per pair so a reviewer sees
+why); exact agreement on a brand, phone, mail or address is adjusted for how common the value is (a
+brand shared by forty companies is weaker evidence than a rare one). The probability is calibrated
+against the prior over all record pairs, not just the candidates.
+
+Hard rules override the weight: two different identifiers of one kind (credit codes, organization
+codes, registration numbers), a branch against its head office or another branch, and different
+cities without a shared identifier never merge, however similar the rest.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz, process
+
+# Comparison name -> number of levels (0 = strongest agreement). The order is the column order of
+# the level matrix.
+COMPARISONS: dict[str, tuple[str, ...]] = {
+    "identifier": ("same", "different"),
+    "brand": ("exact", "same_pinyin", "similar", "partly_similar", "different"),
+    "trade": ("same", "one_contains_other", "different"),
+    "form": ("same", "different"),
+    "city": ("same", "different"),
+    "phone": ("same", "different"),
+    "email": ("same", "same_company_domain", "different"),
+    "address": ("exact", "similar", "partly_similar", "different"),
+    "contact": ("same", "different"),
+}
+NAMES = tuple(COMPARISONS)
+# Exact-agreement levels adjusted by the frequency of the value they agree on: comparison -> feature.
+TERM_FREQUENCY = {"brand": "m_brand", "phone": "m_phone", "email": "m_email", "address": "m_address"}
+HARD_RULES = ("different_identifiers", "branch_differs", "different_cities", "different_trades")
+
+
+def _gather(features: pl.DataFrame, i: np.ndarray, j: np.ndarray, column: str) -> tuple[pl.Series, pl.Series]:
+    col = features.get_column(column)
+    return col.gather(i), col.gather(j)
+
+
+def _ratio(a: pl.Series, b: pl.Series) -> np.ndarray:
+    """rapidfuzz ratio (0-100) of each pair, vectorised over the pairs in C (cpdist); computed only
+    where both are known and differ (equal values are 100, and most candidate pairs are equal)."""
+    out = np.zeros(a.len(), dtype=np.float32)
+    todo = (a.is_not_null() & b.is_not_null() & (a != b)).fill_null(False).to_numpy()
+    out[(a == b).fill_null(False).to_numpy()] = 100.0
+    if todo.any():
+        rows = pl.Series(todo)
+        out[todo] = process.cpdist(a.filter(rows).to_list(), b.filter(rows).to_list(), scorer=fuzz.ratio, workers=-1, dtype=np.float32)
+    return out
+
+
+def _levels(conditions: list[np.ndarray], known: np.ndarray) -> np.ndarray:
+    """Level = index of the first true condition (the last level when none), -1 where unknown."""
+    out = np.full(known.shape[0], len(conditions), dtype=np.int8)
+    for level in range(len(conditions) - 1, -1, -1):
+        out[conditions[level]] = level
+    out[~known] = -1
+    return out
+
+
+def compare(features: pl.DataFrame, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(levels: pairs x comparisons int8, hard rule masks). Vectorised: no Python per pair."""
+    g = {c: _gather(features, i, j, c) for c in features.columns if c.startswith("m_")}
+
+    def both(c):
+        a, b = g[c]
+        return (a.is_not_null() & b.is_not_null()).to_numpy()
+
+    def eq(c):
+        a, b = g[c]
+        return (a == b).fill_null(False).to_numpy()
+
+    n = i.shape[0]
+    levels = np.empty((n, len(NAMES)), dtype=np.int8)
+    # identifier: the first kind both records carry decides (credit code, then organization code, then registration number)
+    code, org, reg = both("m_code"), both("m_org"), both("m_reg")
+    same_id = np.where(code, eq("m_code"), np.where(org, eq("m_org"), eq("m_reg")))
+    has_id = code | org | reg
+    levels[:, 0] = _levels([same_id], has_id)
+    brand_known = both("m_brand")
+    ratio = _ratio(*g["m_brand"])
+    levels[:, 1] = _levels([eq("m_brand"), eq("m_pinyin"), eq("m_chars") | (ratio >= 80), ratio >= 60], brand_known)
+    ta, tb = g["m_trade"]
+    contains = (ta.str.contains(tb.fill_null("\x00"), literal=True) | tb.str.contains(ta.fill_null("\x00"), literal=True)).fill_null(False).to_numpy()
+    levels[:, 2] = _levels([eq("m_trade"), contains], both("m_trade"))
+    levels[:, 3] = _levels([eq("m_form")], both("m_form"))
+    levels[:, 4] = _levels([eq("m_city")], both("m_city"))
+    levels[:, 5] = _levels([eq("m_phone")], both("m_phone"))
+    levels[:, 6] = _levels([eq("m_email"), eq("m_mail_domain") & both("m_mail_domain")], both("m_email"))
+    addr_known = both("m_address")
+    addr_ratio = _ratio(*g["m_address"])
+    levels[:, 7] = _levels([eq("m_address"), addr_ratio >= 85, addr_ratio >= 60], addr_known)
+    levels[:, 8] = _levels([eq("m_contact")], both("m_contact"))
+    shared_id = has_id & same_id
+    differ = lambda c: both(c) & ~eq(c)  # noqa: E731
+    hard = {
+        "different_identifiers": has_id & ~same_id,
+        "branch_differs": differ("m_branch"),
+        "different_cities": ~shared_id & (differ("m_name_city") | differ("m_addr_city") | differ("m_city")),
+        # 腾飞电子科技 and 腾飞物流 (or 腾飞集团) at one address are sister companies: only an identifier joins them.
+        "different_trades": ~shared_id & (levels[:, 2] == 2),
+    }
+    return levels, hard
+
+
+@dataclass
+class MatchModel:
+    """The learned parameters; serialised into the run folder so a run explains its merges."""
+    m: dict[str, list[float]]
+    u: dict[str, list[float]]
+    candidate_match_share: float  # λ among candidate pairs
+    prior_bits: float  # log2 prior odds of a match for a random record pair
+    iterations: int
+    records: int
+    candidate_pairs: int
+    converged: bool = True
+    trained_on: str = "candidate pairs (EM, u fixed from random pairs)"
+    levels: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(COMPARISONS))
+
+    def bits_table(self) -> np.ndarray:
+        """comparisons x (max levels + 1): log2(m/u), the last column 0 for an unknown level (-1)."""
+        width = max(len(v) for v in COMPARISONS.values()) + 1
+        table = np.zeros((len(NAMES), width))
+        for k, name in enumerate(NAMES):
+            for level, (m, u) in enumerate(zip(self.m[name], self.u[name])):
+                table[k, level] = math.log2(m / u)
+        return table
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["bits"] = {name: [round(math.log2(m / u), 2) for m, u in zip(self.m[name], self.u[name])] for name in NAMES}
+        return d
+
+
+# What random pairs of Chinese company records look like when the data is too small to say (a few
+# hundred records): u = (count + PRIOR_PAIRS * prior) / (sampled + PRIOR_PAIRS). On real volumes the
+# sample outweighs it.
+U_PRIOR = {
+    "identifier": (1e-6, 1 - 1e-6),
+    "brand": (5e-4, 1e-4, 5e-3, 0.05, 0.9444),
+    "trade": (0.15, 0.05, 0.8),
+    "form": (0.6, 0.4),
+    "city": (0.1, 0.9),
+    "phone": (1e-5, 1 - 1e-5),
+    "email": (1e-5, 1e-4, 1 - 1.1e-4),
+    "address": (1e-5, 1e-3, 0.05, 0.94899),
+    "contact": (0.005, 0.995),
+}
+PRIOR_PAIRS = 20_000.0
+
+
+def estimate_u(features: pl.DataFrame, sample_pairs: int, seed: int) -> dict[str, list[float]]:
+    """u per level: the share of random record pairs in that level, blended with U_PRIOR, and for the
+    exact levels at least what the value counts imply (Σ p_v², exact even when a sample misses it)."""
+    n = features.height
+    rng = np.random.default_rng(seed)
+    size = int(min(sample_pairs, max(n * (n - 1) // 2, 1), max(20_000, 20 * n)))
+    i = rng.integers(0, n, size=size, dtype=np.int64)
+    j = rng.integers(0, n - 1, size=size, dtype=np.int64)
+    j = np.where(j >= i, j + 1, j)
+    levels, _ = compare(features, i, j)
+    u = {}
+    for k, name in enumerate(NAMES):
+        width = len(COMPARISONS[name])
+        known = levels[:, k] >= 0
+        counts = np.bincount(levels[known, k], minlength=width)[:width].astype(float)
+        share = (counts + PRIOR_PAIRS * np.array(U_PRIOR[name])) / (counts.sum() + PRIOR_PAIRS)
+        u[name] = share.tolist()
+    for name, column in {"identifier": "m_code", **TERM_FREQUENCY}.items():
+        values = features.get_column(column).drop_nulls()
+        if values.len() > 1000:  # enough values for their frequencies to mean something
+            p = values.value_counts().get_column("count").to_numpy() / values.len()
+            u[name][0] = max(min(u[name][0], 0.5), float((p * p).sum()), 1e-9)
+    return {name: (np.array(v) / np.sum(v)).tolist() for name, v in u.items()}
+
+
+def _shares(levels: np.ndarray, k: int, rows: np.ndarray, width: int) -> np.ndarray | None:
+    values = levels[rows, k]
+    values = values[values >= 0]
+    if values.size < 20:
+        return None
+    counts = np.bincount(values, minlength=width)[:width] + 0.5
+    return counts / counts.sum()
+
+
+def initial_m(levels: np.ndarray) -> dict[str, list[float]]:
+    """Starting m from pairs the data itself marks as matches, no labels: pairs sharing a credit code
+    give m of every other comparison; pairs agreeing exactly on brand, city and phone give m of the
+    identifier. A comparison without such pairs starts from a generic guess."""
+    out = {}
+    by_code = np.flatnonzero(levels[:, 0] == 0)
+    by_name = np.flatnonzero((levels[:, 1] == 0) & (levels[:, 4] == 0) & (levels[:, 5] == 0))
+    for k, (name, names) in enumerate(COMPARISONS.items()):
+        width = len(names)
+        m = _shares(levels, k, by_name if name == "identifier" else by_code, width)
+        if m is None:
+            m = np.array([0.9, *[(0.1 * (0.5 ** x)) for x in range(width - 1)]])
+        out[name] = (m / m.sum()).tolist()
+    return out
+
+
+def _em(levels: np.ndarray, active: list[int], m: dict[str, list[float]], u: dict[str, list[float]],
+        max_iterations: int) -> tuple[dict[str, list[float]], float, int, bool]:
+    """EM over `levels` using (and updating m of) only the comparisons in `active`, u fixed."""
+    width = max(len(v) for v in COMPARISONS.values()) + 1
+    idx = np.where(levels < 0, width - 1, levels).astype(np.intp)
+    lam, m = 0.5, {k: list(v) for k, v in m.items()}
+    for iteration in range(1, max_iterations + 1):
+        table = np.zeros((len(NAMES), width))
+        for k in active:
+            name = NAMES[k]
+            table[k, : len(m[name])] = np.log2(np.array(m[name]) / np.array(u[name]))
+        weight = math.log2(lam / (1 - lam)) + table[np.arange(len(NAMES)), idx].sum(axis=1)
+        p = 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
+        delta = 0.0
+        for k in active:
+            name = NAMES[k]
+            w_levels = len(COMPARISONS[name])
+            known = levels[:, k] >= 0
+            counts = np.bincount(levels[known, k], weights=p[known], minlength=w_levels)[:w_levels] + 1e-3
+            new = (counts / counts.sum()).tolist()
+            delta = max(delta, *(abs(x - y) for x, y in zip(new, m[name])))
+            m[name] = new
+        new_lam = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
+        delta, lam = max(delta, abs(new_lam - lam)), new_lam
+        if delta < 1e-5:
+            return m, lam, iteration, True
+    return m, lam, max_iterations, False
+
+
+# EM sessions, Splink's way: each session takes the candidate pairs that agree on some comparisons
+# (its block) and estimates m of the others only, so a block never teaches that agreeing on what
+# formed it is what a match looks like.
+SESSIONS = (
+    ("same identifier", lambda lv: lv[:, 0] == 0, ("identifier",)),
+    ("same brand and city", lambda lv: (lv[:, 1] == 0) & (lv[:, 4] == 0), ("brand", "city", "trade", "form")),
+    ("same phone", lambda lv: lv[:, 5] == 0, ("phone", "address", "email")),
+)
+
+
+def train(features: pl.DataFrame, levels: np.ndarray, n_pairs_total: int, *, max_iterations: int = 50,
+          sample_pairs: int = 300_000, seed: int = 20240630) -> MatchModel:
+    """u from random pairs; m by EM sessions over blocks of the candidates (each comparison's m is the
+    mean of the sessions that estimate it); then the share of matches among all candidates by EM on
+    λ alone, which gives the prior for a random record pair."""
+    u = estimate_u(features, sample_pairs, seed)
+    start = initial_m(levels)
+    estimates: dict[str, list[np.ndarray]] = {name: [] for name in NAMES}
+    iterations, converged = 0, True
+    for _, block, excluded in SESSIONS:
+        rows = np.flatnonzero(block(levels))
+        if rows.size < 50:
+            continue
+        active = [k for k, name in enumerate(NAMES) if name not in excluded]
+        m, _, its, ok = _em(levels[rows], active, start, u, max_iterations)
+        iterations, converged = iterations + its, converged and ok
+        for k in active:
+            estimates[NAMES[k]].append(np.array(m[NAMES[k]]))
+    m = {name: (np.mean(estimates[name], axis=0) if estimates[name] else np.array(start[name])).tolist() for name in NAMES}
+    lam = _share_of_matches(levels, m, u, max_iterations)
+    candidates = levels.shape[0]
+    matches = max(lam * candidates, 1.0)
+    prior = matches / max(n_pairs_total - matches, 1.0)
+    return MatchModel(m, u, round(lam, 6), math.log2(prior), iterations, features.height, candidates, converged)
+
+
+def _share_of_matches(levels: np.ndarray, m: dict, u: dict, max_iterations: int) -> float:
+    width = max(len(v) for v in COMPARISONS.values()) + 1
+    idx = np.where(levels < 0, width - 1, levels).astype(np.intp)
+    table = np.zeros((len(NAMES), width))
+    for k, name in enumerate(NAMES):
+        table[k, : len(m[name])] = np.log2(np.array(m[name]) / np.array(u[name]))
+    evidence = table[np.arange(len(NAMES)), idx].sum(axis=1)
+    lam = 0.1
+    for _ in range(max_iterations):
+        new = float(np.clip((1.0 / (1.0 + np.exp2(-np.clip(math.log2(lam / (1 - lam)) + evidence, -60, 60)))).mean(), 1e-6, 1 - 1e-6))
+        if abs(new - lam) < 1e-6:
+            return new
+        lam = new
+    return lam
+
+
+def term_frequency_bits(features: pl.DataFrame, i: np.ndarray, levels: np.ndarray, model: MatchModel) -> np.ndarray:
+    """Per pair and term-frequency comparison, the bits to add at the exact level: log2(u / tf(value))
+    (a common value weighs less than the average one, a rare one more)."""
+    extra = np.zeros((levels.shape[0], len(NAMES)))
+    for name, column in TERM_FREQUENCY.items():
+        k = NAMES.index(name)
+        col = features.get_column(column)
+        counts = col.value_counts().rename({column: "__v"})
+        known = col.drop_nulls().len()
+        if known == 0:
+            continue
+        tf = (pl.DataFrame({"__v": col.gather(i)}).join(counts, on="__v", how="left", maintain_order="left")
+              .get_column("count").fill_null(1).to_numpy() / known)
+        exact = levels[:, k] == 0
+        extra[exact, k] = np.log2(model.u[name][0] / np.maximum(tf[exact], 1e-9))
+    return extra
+
+
+def score(features: pl.DataFrame, pairs: pl.DataFrame, model: MatchModel, levels: np.ndarray,
+          hard: dict[str, np.ndarray]) -> pl.DataFrame:
+    """pairs + one `bits_<comparison>` column each, `match_weight`, `match_probability` and
+    `hard_rule` (the first rule that forbids the merge, null when none)."""
+    i = pairs.get_column("i").to_numpy()
+    table = model.bits_table()
+    idx = np.where(levels < 0, table.shape[1] - 1, levels).astype(np.intp)
+    bits = table[np.arange(len(NAMES)), idx] + term_frequency_bits(features, i, levels, model)
+    weight = model.prior_bits + bits.sum(axis=1)
+    rule = np.full(i.shape[0], None, dtype=object)
+    for name in reversed(HARD_RULES):
+        rule[hard[name]] = name
+    out = pairs.with_columns(
+        [pl.Series(f"bits_{name}", np.round(bits[:, k], 2)) for k, name in enumerate(NAMES)]
+        + [pl.Series(f"level_{name}", levels[:, k]) for k, name in enumerate(NAMES)]
+        + [pl.Series("match_weight", np.round(weight, 3)), pl.Series("hard_rule", rule, dtype=pl.String)]
+    )
+    probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
+    return out.with_columns(pl.Series("match_probability", probability))
