@@ -439,7 +439,7 @@ def generate(entities: int, seed: int, out: Path) -> dict:
                 continue
             else:
                 g.position[src] = len(erp_rows)
-                if erp_rows and rng.random() < 0.003:  # the ERP reused a retired code for another company
+                if erp_rows and (rng.random() < 0.003 or len(erp_rows) == 100):  # the ERP reused a retired code for another company
                     key = erp_rows[-1][0]
                     g.error(src, "customer", key, "单位编码", "reused_key", key)
                 else:
@@ -450,7 +450,7 @@ def generate(entities: int, seed: int, out: Path) -> dict:
                     phone = phone[:6]
                     g.error(src, "customer", key, "phone", "phone_too_short", phone)
                 address = c_address
-                if rng.random() < 0.005:  # a line break typed into the address: a quoted field over two lines
+                if rng.random() < 0.005 or len(erp_rows) == 50:  # a line break typed into the address: a quoted field over two lines
                     address = address.replace("区", "区\n", 1)
                     g.error(src, "customer", key, "address", "multiline_address", address)
                 if rng.random() < 0.002:
@@ -606,7 +606,7 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
             row += 1
         key = str(row + 1)  # the row number a person sees in Excel
         code = g.code_variant(c.code, "sales_workbook", key, c.reg15)
-        if rng.random() < 0.006:
+        if rng.random() < 0.006 or i == len(customers) // 3:  # at least one, whatever the size
             g.error("sales_workbook", "customer", key, "name", "name_missing", "")
             name = ""
         elif rng.random() < 0.003:
@@ -654,7 +654,8 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
             g.error("sales_workbook_opps", "opportunity", key, "customer_name", "customer_not_found", cust_name)
         closed = date_text(rng, close)
         note = rng.choice(["客户预算紧张", "老客户推荐", "需要上门演示"]) if rng.random() < 0.1 else None
-        copies = 2 if c is not None and rng.random() < 0.01 else 1  # the same deal pasted twice
+        erroneous = c is None or any(e["source_key"] == key and e["source"] == "sales_workbook_opps" for e in g.errors[-3:])
+        copies = 2 if not erroneous and rng.random() < 0.01 else 1  # the same deal pasted twice (a clean one: errors name one row)
         for copy in range(copies):
             key = str(row + 1)
             ws2.write_string(row, 0, cust_name)

@@ -4,7 +4,7 @@ import polars as pl
 
 from crm_migrate.contracts import CANONICAL, CUSTOMER
 from transforms.credit_code import make_code
-from transforms.names import parse_name
+from transforms.names import parse_name, standardize_names
 from transforms.opportunities import dedupe_opportunities, link_opportunities
 from transforms.resolve import cluster_customers, golden_records
 
@@ -25,7 +25,8 @@ def customers(rows):
         recs.append(rec)
     schema = {**CANONICAL[CUSTOMER], "_rid": pl.Int64, "_source": pl.String, "_source_key": pl.String, "_row": pl.Int64,
               "_priority": pl.Int64, "name_has_region": pl.Boolean, "is_branch": pl.Boolean, "_flags": pl.List(pl.String)}
-    return pl.DataFrame(recs, schema=schema)
+    parsed = standardize_names(pl.DataFrame(recs, schema=schema)).drop("__name_flag")
+    return parsed.select(*schema, *[c for c in parsed.columns if c not in schema])
 
 
 def groups(frame):
@@ -57,7 +58,7 @@ def test_ambiguous_name_group_leaves_code_less_record_alone_and_flags_it():
                     ("xl", "3", "深圳市腾飞电子科技有限公司", None, 30, None, None)])
     out = cluster_customers(df)
     assert groups(out) == {frozenset({"1"}), frozenset({"2"}), frozenset({"3"})}
-    assert out.filter(pl.col("_source_key") == "3")["_flags"].to_list() == [["ambiguous_name_match"]]
+    assert "ambiguous_name_match" in out.filter(pl.col("_source_key") == "3")["_flags"][0].to_list()
 
 
 def test_hard_negatives_stay_apart():
@@ -109,7 +110,7 @@ def test_opportunities_link_by_key_and_by_name_and_dedupe():
     assert "not found among migrated customers" in reasons[3] and "customer key 9 not found in source crm" in reasons[4]
     assert linked["_flags"].to_list()[2] == ["customer_matched_without_region"]
     ok = linked.filter(pl.col("__link_reason").is_null())
-    deduped = dedupe_opportunities(ok, ["customer_target_id", "name", "amount"])
+    deduped = dedupe_opportunities(ok.with_columns(pl.lit(None, dtype=pl.Date).alias("expected_close_date")))
     assert deduped["_survivor"].to_list() == [True, False, True]
     assert deduped["target_id"][0] == deduped["target_id"][1]
 
@@ -193,8 +194,9 @@ def test_identical_customer_rows_of_one_source_merge_but_a_name_alone_does_not()
                       ("xl", "9", "腾飞电子科技有限公司", None, 30, None, "+8613800000001"),  # pasted twice
                       ("erp", "5", "腾飞电子科技有限公司", None, 30, None, "+8613800000001")])  # another source: not on this rule
     out = cluster_customers(cust)
-    assert groups(out) == {frozenset({"2", "9"}), frozenset({"5"})}
-    assert out.filter(pl.col("_source_key") == "9")["_match"].to_list() == ["duplicate"]
+    # Same name and phone in another source: the model's match, not the identical-record rule.
+    assert groups(out) == {frozenset({"2", "9", "5"})}
+    assert dict(out.select("_source_key", "_match").rows()) == {"2": "duplicate", "9": "duplicate", "5": "probabilistic"}
 
 
 def test_opportunities_pasted_twice_merge_and_conflicting_keys_are_rejected():
@@ -209,7 +211,7 @@ def test_opportunities_pasted_twice_merge_and_conflicting_keys_are_rejected():
     assert reasons[2] == reasons[3] == ("key B2 of o is used by 2 records that differ (rows 3, 7): they would share one target id; "
                                         "keep one in the source or give each its own key")
     assert checked["_flags"].to_list()[2] == ["target_key_collision"]
-    deduped = dedupe_opportunities(checked.filter(pl.col("__collision_reason").is_null()), ["customer_target_id", "name", "amount"])
+    deduped = dedupe_opportunities(checked.filter(pl.col("__collision_reason").is_null()).with_columns(pl.lit(None, dtype=pl.Date).alias("expected_close_date")))
     assert deduped["_survivor"].to_list() == [True, False] and deduped["target_id"].n_unique() == 1
 
 
@@ -225,7 +227,7 @@ def test_an_organization_code_embedded_in_two_credit_codes_joins_neither():
     df = with_flags(df, "3", ["legacy_organization_code"])
     out = cluster_customers(df)
     assert groups(out) == {frozenset({"1"}), frozenset({"2"}), frozenset({"3"})}
-    assert out.filter(pl.col("_source_key") == "3")["_match"].to_list() == ["identifier"]  # its own O: anchor, not a guess
+    assert out.filter(pl.col("_source_key") == "3")["_match"].to_list() == ["none"]  # the org code says nothing, the name fits both
 
 
 def test_code_less_records_with_the_same_region_name_merge_under_their_name():
@@ -237,25 +239,24 @@ def test_code_less_records_with_the_same_region_name_merge_under_their_name():
     out = cluster_customers(df)
     assert groups(out) == {frozenset({"1", "2"}), frozenset({"3"})}
     match = dict(out.select("_source_key", "_match").rows())
-    assert match == {"1": "name", "2": "name", "3": "none"}
-    key = df.filter(pl.col("_source_key") == "1")["name_key"][0]
-    expected = pl.select(stable_id("CUS-", pl.lit("N:" + key))).item()
-    assert out.filter(pl.col("_source_key") == "1")["target_id"][0] == expected  # the name anchors the golden id
-    assert out.filter(pl.col("_source_key") == "3")["_flags"].to_list() == [["no_match_key"]]
+    assert match == {"1": "probabilistic", "2": "probabilistic", "3": "none"}
+    expected = pl.select(stable_id("CUS-", pl.lit("R:crm:1"))).item()
+    assert out.filter(pl.col("_source_key") == "1")["target_id"][0] == expected  # the smallest member anchors the golden id
 
 
 def test_name_joins_are_called_name_joins_and_only_ambiguous_groups_are_flagged():
     C = make_code("91", "440300", "12345670")
     one = cluster_customers(customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None),
                                        ("xl", "2", "深圳腾飞电子科技有限公司", None, 30, None, None)]))
-    assert dict(one.select("_source_key", "_match").rows()) == {"1": "identifier", "2": "name"}
+    assert dict(one.select("_source_key", "_match").rows()) == {"1": "probabilistic", "2": "probabilistic"}
     assert one["_flags"].to_list() == [[], []]
     three = cluster_customers(customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None),
                                          ("crm", "2", "深圳市腾飞电子科技有限公司", B, 10, None, None),
                                          ("crm", "4", "深圳市腾飞电子科技有限公司", C, 10, None, None),
                                          ("xl", "3", "深圳市腾飞电子科技有限公司", None, 30, None, None)]))
     assert dict(three.select("_source_key", "_match").rows())["3"] == "none"
-    assert dict(zip(three["_source_key"], three["_flags"].to_list())) == {"1": [], "2": [], "4": [], "3": ["ambiguous_name_match"]}
+    assert dict(zip(three["_source_key"], three["_flags"].to_list()))["3"] == ["ambiguous_name_match"]
+    assert {k: f for k, f in zip(three["_source_key"], three["_flags"].to_list()) if k != "3"} == {"1": [], "2": [], "4": []}
 
 
 def test_duplicate_rows_are_marked_whatever_order_their_keys_sort_in():
@@ -263,7 +264,7 @@ def test_duplicate_rows_are_marked_whatever_order_their_keys_sort_in():
                       ("xl", "2", "腾飞电子科技有限公司", None, 30, None, "+8613800000001"),
                       ("xl", "5", "华鑫贸易有限公司", None, 30, None, "+8613800000005")])
     out = cluster_customers(cust)
-    assert dict(out.select("_source_key", "_match").rows()) == {"9": "none", "2": "duplicate", "5": "none"}
+    assert dict(out.select("_source_key", "_match").rows()) == {"9": "duplicate", "2": "duplicate", "5": "none"}
     assert groups(out) == {frozenset({"9", "2"}), frozenset({"5"})}
 
 
@@ -307,7 +308,7 @@ def test_code_less_records_of_an_ambiguous_name_group_stay_apart():
                     ("erp", "4", "深圳腾飞电子科技有限公司", None, 20, None, None)])
     out = cluster_customers(df)
     assert groups(out) == {frozenset({k}) for k in "1234"}  # neither code can be chosen, nor can they join each other
-    assert dict(out.select("_source_key", "_match").rows()) == {"1": "identifier", "2": "identifier", "3": "none", "4": "none"}
+    assert dict(out.select("_source_key", "_match").rows()) == {"1": "none", "2": "none", "3": "none", "4": "none"}
 
 
 def test_carried_row_ids_follow_a_run_whose_only_row_id_is_zero():

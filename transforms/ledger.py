@@ -19,15 +19,13 @@ from transforms.text import CONTROL_CHARACTERS
 
 
 def customer_dispositions(members: pl.DataFrame, rejected: pl.DataFrame, opportunity_customers: pl.Series) -> pl.DataFrame:
-    """members: clustered kept records (target_id, _survivor, _match, _survivor_ref, __archive_reason).
+    """members: clustered kept records (target_id, _survivor, _match, _match_evidence, _survivor_ref, __archive_reason).
     rejected: records a critical expectation rejected. A cluster is archived only when every member
     is stale and no opportunity is attached to it."""
     has_opps = pl.col("target_id").is_in(opportunity_customers.drop_nulls().implode())
     all_stale = pl.col(ARCHIVE_REASON).is_not_null().all().over("target_id")
     archived = all_stale & ~has_opps
-    how = (pl.when(pl.col("_match") == "identifier").then(pl.lit("same credit/organization code"))
-           .when(pl.col("_match") == "duplicate").then(pl.lit("identical record of the same source"))
-           .otherwise(pl.lit("same name and region")))
+    how = pl.col("_match_evidence").fill_null(pl.col("_match")) if "_match_evidence" in members.columns else pl.col("_match")
     kept = members.with_columns(
         pl.when(archived).then(pl.lit(ARCHIVED)).when(pl.col("_survivor")).then(pl.lit(LOADED)).otherwise(pl.lit(MERGED)).alias("disposition"),
         pl.when(archived).then(pl.col(ARCHIVE_REASON))

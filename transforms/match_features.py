@@ -78,6 +78,10 @@ def match_features(customers: pl.DataFrame) -> pl.DataFrame:
         pl.col("email").str.to_lowercase().alias("m_email"),
         pl.col("contact_name").alias("m_contact"),
     )
+    # A legacy organization code embedded in two different credit codes identifies neither.
+    shared = df.filter(pl.col("m_code").is_not_null()).group_by("m_org").agg(pl.col("m_code").n_unique().alias("__n")).filter(pl.col("__n") > 1)
+    df = df.with_columns(pl.when(pl.col("m_code").is_null() & pl.col("m_org").is_in(shared["m_org"].implode())).then(None)
+                         .otherwise(pl.col("m_org")).alias("m_org"))
     df = df.with_columns(
         pl.col("m_email").str.split("@").list.last().alias("__domain"),
     ).with_columns(pl.when(pl.col("m_email").str.contains("@") & ~pl.col("__domain").is_in(sorted(PUBLIC_MAIL_DOMAINS)))

@@ -38,7 +38,9 @@ COMPARISONS: dict[str, tuple[str, ...]] = {
 NAMES = tuple(COMPARISONS)
 # Exact-agreement levels adjusted by the frequency of the value they agree on: comparison -> feature.
 TERM_FREQUENCY = {"brand": "m_brand", "phone": "m_phone", "email": "m_email", "address": "m_address"}
-HARD_RULES = ("different_identifiers", "branch_differs", "different_cities", "different_trades")
+HARD_RULES = ("different_identifiers", "branch_differs", "different_cities", "different_trades", "name_only")
+# Rules that refuse an automatic merge but leave the pair to a reviewer (the others are never a match).
+REVIEWABLE_RULES = ("different_cities", "name_only")
 
 
 def _gather(features: pl.DataFrame, i: np.ndarray, j: np.ndarray, column: str) -> tuple[pl.Series, pl.Series]:
@@ -108,6 +110,10 @@ def compare(features: pl.DataFrame, i: np.ndarray, j: np.ndarray) -> tuple[np.nd
         "different_cities": ~shared_id & (differ("m_name_city") | differ("m_addr_city") | differ("m_city")),
         # 腾飞电子科技 and 腾飞物流 (or 腾飞集团) at one address are sister companies: only an identifier joins them.
         "different_trades": ~shared_id & (levels[:, 2] == 2),
+        # Two records that agree on a name and nothing else, with no city to place them: 腾飞电子科技
+        # may be any of the 腾飞电子科技 in the country. A person decides.
+        "name_only": ~(shared_id | (levels[:, 4] == 0) | (levels[:, 5] == 0) | np.isin(levels[:, 6], (0, 1))
+                       | np.isin(levels[:, 7], (0, 1)) | (levels[:, 8] == 0)),
     }
     return levels, hard
 
@@ -298,7 +304,7 @@ def term_frequency_bits(features: pl.DataFrame, i: np.ndarray, levels: np.ndarra
         col = features.get_column(column)
         counts = col.value_counts().rename({column: "__v"})
         known = col.drop_nulls().len()
-        if known == 0:
+        if known < 1000:  # too few values for their frequencies to mean anything
             continue
         tf = (pl.DataFrame({"__v": col.gather(i)}).join(counts, on="__v", how="left", maintain_order="left")
               .get_column("count").fill_null(1).to_numpy() / known)
@@ -322,7 +328,7 @@ def score(features: pl.DataFrame, pairs: pl.DataFrame, model: MatchModel, levels
     out = pairs.with_columns(
         [pl.Series(f"bits_{name}", np.round(bits[:, k], 2)) for k, name in enumerate(NAMES)]
         + [pl.Series(f"level_{name}", levels[:, k]) for k, name in enumerate(NAMES)]
-        + [pl.Series("match_weight", np.round(weight, 3)), pl.Series("hard_rule", rule, dtype=pl.String)]
+        + [pl.Series("match_weight", np.round(weight, 3)), pl.Series("hard_rule", rule.tolist(), dtype=pl.String)]
     )
     probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
     return out.with_columns(pl.Series("match_probability", probability))

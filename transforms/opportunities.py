@@ -113,7 +113,8 @@ def link_opportunities(
     opps = opps.join(match_by_brand(opps, members, neighbours), on=RID, how="left", maintain_order="left", validate="1:1")
     by_key = pl.col("__cust_source").is_not_null() & pl.col("customer_source_key").is_not_null()
     unique_full = pl.col("__n") == 1
-    unique_core = pl.col("__n_core") == 1
+    # The region-less core is for names that state no region: 成都新汇 must not find 重庆新汇 by 新汇.
+    unique_core = (pl.col("__n_core") == 1) & pl.col("customer_name_key").str.starts_with("|")
     exact = (unique_full | (pl.col("__n").is_null() & unique_core)).fill_null(False)
     by_brand = (~by_key & ~exact & (pl.col("__n_brand") == 1)).fill_null(False)
     linked = (

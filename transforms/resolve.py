@@ -21,7 +21,7 @@ from transforms.blocking import BlockingReport, candidate_pairs
 from transforms.clustering import ambiguous_records, cluster
 from transforms.ids import stable_id
 from transforms.match_features import match_features
-from transforms.match_model import NAMES, MatchModel, compare, score, train
+from transforms.match_model import NAMES, REVIEWABLE_RULES, MatchModel, compare, score, train
 
 GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
 DUPLICATE_EVIDENCE = ("credit_code", "phone", "email", "address", "contact_name")
@@ -56,7 +56,7 @@ class CustomerResolution:
         """Doubtful pairs left in different clusters: below auto-merge, or refused by a rule at a high score."""
         p = self.pairs
         return p.filter((pl.col("cluster_a") != pl.col("cluster_b")) & (pl.col("match_probability") >= settings.review_probability)
-                        & (pl.col("hard_rule").is_null() | (pl.col("hard_rule") == "different_cities")))
+                        & (pl.col("hard_rule").is_null() | pl.col("hard_rule").is_in(list(REVIEWABLE_RULES))))
 
 
 def exact_duplicates(df: pl.DataFrame) -> pl.Series:
@@ -98,18 +98,26 @@ def _decision_pairs(features: pl.DataFrame, decisions: pl.DataFrame | None) -> t
     return same, different
 
 
-def _evidence(pairs: pl.DataFrame) -> pl.Expr:
-    """`p=0.998: brand +14.2, phone +9.1, city +3.8`: the three strongest contributions."""
-    bits = pl.concat_list([pl.struct(pl.lit(n).alias("n"), pl.col(f"bits_{n}").alias("b")) for n in NAMES])
-    top = bits.list.eval(pl.element().sort_by(pl.element().struct.field("b"), descending=True).head(3)
-                         .map_elements(lambda s: f"{s['n']} {s['b']:+.1f}", return_dtype=pl.String)).list.join(", ")
-    return pl.format("p={}: {}", pl.col("match_probability").round(4), top)
+def evidence_text(frame: pl.DataFrame) -> pl.Series:
+    """`p=0.998: brand +14.2, phone +9.1, city +3.8`: each pair's probability and its three strongest
+    contributions (vectorised: the top three by argsort, then one format)."""
+    bits = frame.select([pl.col(f"bits_{n}").fill_null(0.0) for n in NAMES]).to_numpy()
+    top = np.argsort(-bits, axis=1, kind="stable")[:, :3]
+    names = np.array(NAMES)
+    parts = {}
+    for r in range(min(3, len(NAMES))):
+        parts[f"n{r}"] = names[top[:, r]]
+        parts[f"b{r}"] = np.round(np.take_along_axis(bits, top[:, r:r + 1], axis=1)[:, 0], 1)
+    t = pl.DataFrame(parts).with_columns(pl.Series("p", frame.get_column("match_probability").round(4).to_numpy()))
+    sign = lambda c: pl.when(pl.col(c) >= 0).then(pl.lit("+")).otherwise(pl.lit("")) + pl.col(c).cast(pl.String)  # noqa: E731
+    return t.select(pl.format("p={}: {} {}, {} {}, {} {}", "p", "n0", sign("b0"), "n1", sign("b1"), "n2", sign("b2"))).to_series()
 
 
 def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = None,
                       decisions: pl.DataFrame | None = None) -> CustomerResolution:
-    """Cluster kept customer records; add `target_id`, `_match` (identifier | probabilistic | duplicate
-    | review | none) and `_match_evidence` (why the record is in its cluster)."""
+    """Cluster kept customer records; add `target_id`, `_match` (how the record joined its cluster:
+    identifier | probabilistic | duplicate | reviewer | none) and `_match_evidence` (its strongest
+    link: the probability and the three largest contributions, or why)."""
     settings = settings or MatchSettings()
     df = match_features(customers)
     df = df.with_columns(own_anchor(df).alias("__own"))
@@ -137,9 +145,9 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     ambiguous = ambiguous_records(df, merge)
     merge = merge.filter(~pl.col("i").is_in(ambiguous.implode()) & ~pl.col("j").is_in(ambiguous.implode()))
     edges = pl.concat([
-        merge.select("i", "j", "match_probability"),
-        same.with_columns(pl.lit(1.0).alias("match_probability")),
-        dup_edges.with_columns(pl.lit(1.0).alias("match_probability")),
+        dup_edges.with_columns(pl.lit(1.0).alias("match_probability"), pl.lit("duplicate").alias("__kind")),
+        same.with_columns(pl.lit(1.0).alias("match_probability"), pl.lit("reviewer").alias("__kind")),
+        merge.select("i", "j", "match_probability", pl.lit(None, dtype=pl.String).alias("__kind")),
     ]).unique(["i", "j"], keep="first")
     labels, refused = cluster(df, edges, different)
     label = "__label"
@@ -148,23 +156,26 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     best = (edges.join(pairs.select("i", "j", "match_probability", *[f"bits_{k}" for k in NAMES], "level_identifier"), on=["i", "j"], how="left", suffix="_s")
             .filter(pl.Series(labels[edges["i"].to_numpy()] == labels[edges["j"].to_numpy()]) if edges.height else pl.lit(True)))
     if best.height:
-        evidence = best.with_columns(_evidence(best.with_columns(pl.coalesce("match_probability_s", "match_probability").alias("match_probability"))).alias("__ev"),
-                                     (pl.col("level_identifier") == 0).fill_null(False).alias("__by_id"))
-        ends = pl.concat([evidence.select(pl.col("i").alias("__p"), "__ev", "__by_id", "match_probability"),
-                          evidence.select(pl.col("j").alias("__p"), "__ev", "__by_id", "match_probability")])
-        ends = ends.sort("match_probability", descending=True).unique("__p", keep="first")
+        best = best.with_columns(pl.coalesce("match_probability_s", "match_probability").alias("match_probability"))
+        scored = evidence_text(best)
+        evidence = best.with_columns(
+            pl.when(pl.col("__kind") == "duplicate").then(pl.lit("identical record of the same source"))
+            .when(pl.col("__kind") == "reviewer").then(pl.lit("a reviewer decided: same")).otherwise(scored).alias("__ev"),
+            pl.when(pl.col("__kind").is_not_null()).then(pl.col("__kind"))
+            .when((pl.col("level_identifier") == 0).fill_null(False)).then(pl.lit("identifier")).otherwise(pl.lit("probabilistic")).alias("__how"))
+        ends = pl.concat([evidence.select(pl.col("i").alias("__p"), "__ev", "__how", "match_probability"),
+                          evidence.select(pl.col("j").alias("__p"), "__ev", "__how", "match_probability")])
+        rank = pl.col("__how").replace_strict({"reviewer": 0, "duplicate": 1, "identifier": 2, "probabilistic": 3}, return_dtype=pl.Int8)
+        ends = ends.sort([rank, pl.col("match_probability")], descending=[False, True]).unique("__p", keep="first")
     else:
-        ends = pl.DataFrame(schema={"__p": pl.UInt32, "__ev": pl.String, "__by_id": pl.Boolean, "match_probability": pl.Float64})
-    df = df.with_row_index("__p").join(ends.select("__p", "__ev", "__by_id"), on="__p", how="left", maintain_order="left")
+        ends = pl.DataFrame(schema={"__p": pl.UInt32, "__ev": pl.String, "__how": pl.String, "match_probability": pl.Float64})
+    df = df.with_row_index("__p").join(ends.select("__p", "__ev", "__how"), on="__p", how="left", maintain_order="left")
     size = pl.len().over(label)
-    is_twin = pl.Series(twin.to_numpy() != df.get_column(RID).to_numpy())
     df = df.with_columns(
-        pl.when(size == 1).then(pl.lit("none")).when(pl.col("__by_id").fill_null(False)).then(pl.lit("identifier"))
-        .when(pl.col("__ev").is_null()).then(pl.lit("duplicate")).otherwise(pl.lit("probabilistic")).alias("_match"),
+        pl.when(size == 1).then(pl.lit("none")).otherwise(pl.col("__how").fill_null("probabilistic")).alias("_match"),
         pl.when(size > 1).then(pl.col("__ev")).alias("_match_evidence"),
         golden_anchor(df, label).alias("__anchor"),
     )
-    df = df.with_columns(pl.when((pl.col("_match") == "duplicate") & ~is_twin).then(pl.lit("identical record")).otherwise(pl.col("_match_evidence")).alias("_match_evidence"))
     df = df.with_columns(stable_id("CUS-", pl.col("__anchor")).alias("target_id"))
     # Lineage of both sides, for the review queue and the run folder.
     lineage = df.select("__p", SOURCE, SOURCE_KEY, ROW, "target_id")
@@ -178,7 +189,7 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
                                  & pl.col("hard_rule").is_null()).select(pl.concat_list("i", "j").explode()).to_series().to_list()) if pairs.height else set()
     df = add_flag(df, pl.col("__p").is_in(sorted(in_review)) if in_review else pl.lit(False), "possible_duplicate_in_review")
     df = add_flag(df, pl.col("__p").is_in(ambiguous.cast(pl.UInt32).implode()), "ambiguous_name_match")
-    drop = [c for c in df.columns if c.startswith("m_")] + ["__own", "__p", "__ev", "__by_id", "__anchor", label]
+    drop = [c for c in df.columns if c.startswith("m_")] + ["__own", "__p", "__ev", "__how", "__anchor", label]
     return CustomerResolution(df.drop(drop, strict=False), pairs, model, report, refused)
 
 
