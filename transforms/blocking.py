@@ -33,9 +33,17 @@ class BlockingReport:
                 for r, s, sr, lb in zip(self.rules, self.skipped_blocks, self.skipped_records, self.largest_block) if s]
 
 
+# Keys that tie two records to one company by themselves; a pair sharing none of them, in two
+# different cities, can never merge (see match_model.HARD_RULES) and is not worth scoring.
+STRONG_KEYS = {"m_code", "m_org", "m_reg", "m_phone", "m_email", "m_address"}
+CITY = "m_city"
+
+
 def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_size: int) -> tuple[pl.DataFrame, BlockingReport]:
     """(pairs, report). pairs: `i` < `j` (positions in `features`) and `rules`, a bit mask of the
-    rules that proposed the pair (bit r for rules[r])."""
+    rules that proposed the pair (bit r for rules[r]). A name rule (no identifier, phone, mail or
+    address in it) never pairs records of two different cities: they could not merge (see
+    match_model.HARD_RULES), and a brand shared across the country makes millions of such pairs."""
     report = BlockingReport(rules)
     found = []
     indexed = features.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(INDEX), *sorted({c for r in rules for c in r}))
@@ -48,12 +56,25 @@ def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_si
         report.skipped_records.append(int(big["len"].sum()))
         report.largest_block.append(int(sizes["len"].max() or 0))
         usable = keyed.join(sizes.filter((pl.col("len") > 1) & (pl.col("len") <= max_block_size)).select(columns), on=columns, how="semi")
-        pairs = (usable.join(usable, on=columns, how="inner", suffix="_b")
-                 .filter(pl.col(INDEX) < pl.col(f"{INDEX}_b"))
-                 .select(pl.col(INDEX).alias("i"), pl.col(f"{INDEX}_b").alias("j")))
+        if set(columns) & STRONG_KEYS or CITY in columns or CITY not in features.columns:
+            pairs = _self_pairs(usable, columns)
+        else:  # a name rule: pairs in one city, or with a record that states none (never two cities)
+            usable = usable.join(indexed.select(INDEX, CITY), on=INDEX, how="left")
+            same_city = _self_pairs(usable.filter(pl.col(CITY).is_not_null()), [*columns, CITY])
+            open_ = usable.filter(pl.col(CITY).is_null()).select(INDEX, *columns)
+            either = (open_.join(usable.select(INDEX, *columns), on=columns, how="inner", suffix="_b")
+                      .filter(pl.col(INDEX) != pl.col(f"{INDEX}_b"))
+                      .select(pl.min_horizontal(INDEX, f"{INDEX}_b").alias("i"), pl.max_horizontal(INDEX, f"{INDEX}_b").alias("j")))
+            pairs = pl.concat([same_city, either]).unique()
         report.pairs.append(pairs.height)
         found.append(pairs.with_columns(pl.lit(1 << r, dtype=pl.UInt32).alias("rules")))
     if not found:
         return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rules": pl.UInt32}), report
     pairs = pl.concat(found).group_by("i", "j").agg(pl.col("rules").unique().sum()).sort("i", "j")
     return pairs, report
+
+
+def _self_pairs(frame: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+    return (frame.select(INDEX, *on).join(frame.select(INDEX, *on), on=on, how="inner", suffix="_b")
+            .filter(pl.col(INDEX) < pl.col(f"{INDEX}_b"))
+            .select(pl.col(INDEX).alias("i"), pl.col(f"{INDEX}_b").alias("j")))

@@ -44,12 +44,22 @@ def region_levels(short: str | None) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _pinyin(text: str | None) -> tuple:
-    if not text:
+def _char_pinyin(char: str | None) -> tuple:
+    if not char:
         return (None,)
     from pypinyin import lazy_pinyin
 
-    return (" ".join(lazy_pinyin(text)),)
+    return ("".join(lazy_pinyin(char)),)
+
+
+def pinyin_of(frame: pl.DataFrame, column: str, output: str) -> pl.DataFrame:
+    """Toneless pinyin of each value, syllables joined by spaces: 腾飞 -> `teng fei`. Looked up once per
+    distinct character (brands share a few thousand characters), not once per distinct brand."""
+    chars = (frame.select(pl.col(column).unique().drop_nulls()).with_columns(pl.col(column).str.split("").alias("__c"))
+             .explode("__c"))
+    chars = map_distinct(chars, "__c", _char_pinyin, {"__py": pl.String()})
+    table = chars.group_by(column, maintain_order=True).agg(pl.col("__py").str.join(" ").alias(output))
+    return frame.drop(output, strict=False).join(table, on=column, how="left", maintain_order="left")
 
 
 def _shorten(column: str, suffixes: tuple[str, ...]) -> pl.Expr:
@@ -86,7 +96,7 @@ def match_features(customers: pl.DataFrame) -> pl.DataFrame:
         pl.col("m_email").str.split("@").list.last().alias("__domain"),
     ).with_columns(pl.when(pl.col("m_email").str.contains("@") & ~pl.col("__domain").is_in(sorted(PUBLIC_MAIL_DOMAINS)))
                    .then(pl.col("__domain")).alias("m_mail_domain")).drop("__domain")
-    df = map_distinct(df, "m_brand", _pinyin, {"m_pinyin": pl.String()})
+    df = pinyin_of(df, "m_brand", "m_pinyin")
     levels = df.get_column("name_region").unique().to_list()
     city_of = {r: region_levels(r)[0] for r in levels if r}
     df = df.with_columns(pl.col("name_region").replace_strict(city_of, default=None, return_dtype=pl.String).alias("m_name_city"),

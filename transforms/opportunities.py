@@ -22,7 +22,7 @@ from crm_migrate.flags import add_flag
 from transforms.clustering import components
 from transforms.distinct import map_distinct
 from transforms.ids import stable_id
-from transforms.match_features import match_features, region_levels
+from transforms.match_features import match_features, pinyin_of, region_levels
 from transforms.names import parse_company
 
 LINK_REASON = "__link_reason"
@@ -70,7 +70,7 @@ def match_by_brand(opps: pl.DataFrame, members: pl.DataFrame, neighbours: dict[s
         return pl.DataFrame(schema={RID: pl.Int64, "__by_brand": pl.String, "__n_brand": pl.UInt32, "__brand_candidates": pl.String})
     named = map_distinct(named, "customer_name", _parsed_customer_name,
                          {"q_brand": pl.String(), "q_city": pl.String(), "q_trade": pl.String(), "q_branch": pl.String()})
-    named = map_distinct(named, "q_brand", lambda b: (None if not b else " ".join(__import__("pypinyin").lazy_pinyin(b)),), {"q_pinyin": pl.String()})
+    named = pinyin_of(named, "q_brand", "q_pinyin")
     named = named.join(opps.select(RID, pl.col(SOURCE).alias("q_source")), on=RID, how="left")
     cand = match_features(members).select("target_id", "m_brand", "m_pinyin", "m_city", "m_trade", "m_branch", pl.col(SOURCE).alias("m_source")).unique()
     by_brand = named.join(cand, left_on="q_brand", right_on="m_brand", how="inner").drop("m_pinyin")
