@@ -29,7 +29,7 @@ def read_decisions(path: Path | None) -> pl.DataFrame:
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             sheet = SHEET
-            frame = pl.read_excel(path, sheet_name=SHEET, engine="calamine", infer_schema_length=0)
+            frame = pl.read_excel(path, sheet_name=SHEET, engine="openpyxl", infer_schema_length=0)
             first_row = 2
         else:
             frame = pl.read_csv(path, infer_schema_length=0)

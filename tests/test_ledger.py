@@ -42,7 +42,7 @@ def members(rows):
 
 def test_customer_dispositions_archive_only_all_stale_clusters_without_opportunities():
     m = members([("1", "CUS-A", True, "identifier", True, False), ("2", "CUS-A", False, "identifier", True, False),  # all stale
-                 ("3", "CUS-B", True, "name", True, False), ("4", "CUS-B", False, "name", False, False),  # one member fresh
+                 ("3", "CUS-B", True, "probabilistic", True, False), ("4", "CUS-B", False, "probabilistic", False, False),  # one member fresh
                  ("5", "CUS-C", True, "none", True, False),  # stale but an opportunity points at it
                  ("6", "CUS-D", True, "identifier", False, False), ("7", "CUS-D", False, "duplicate", False, False),
                  ("8", "CUS-D", False, "identifier", False, True)])  # carried from an earlier run: not ledgered again
@@ -52,7 +52,7 @@ def test_customer_dispositions_archive_only_all_stale_clusters_without_opportuni
     got = {r["_source_key"]: (r["disposition"], r["target_id"], r["reason"]) for r in out.to_dicts()}
     assert got == {
         "1": ("archived", "CUS-A", "stale: old"), "2": ("archived", "CUS-A", "stale: old"),
-        "3": ("loaded", "CUS-B", None), "4": ("merged", "CUS-B", "merged into CUS-B (same name and region as crm:first)"),
+        "3": ("loaded", "CUS-B", None), "4": ("merged", "CUS-B", "merged into CUS-B (match as crm:first)"),
         "5": ("loaded", "CUS-C", None),
         "6": ("loaded", "CUS-D", None), "7": ("merged", "CUS-D", "merged into CUS-D (identical record of the same source as crm:first)"),
         "9": ("rejected", None, "company name is empty"),
@@ -83,11 +83,12 @@ def test_opportunity_dispositions_give_rejected_records_no_ids():
         "__collision_reason": [None, None, None, None, "key e of o is used by 2 records that differ"],
         "target_id": ["OPP-1", "OPP-1", "OPP-3", "OPP-4", "OPP-5"], "_survivor": [True, False, True, True, True],
         "customer_target_id": ["CUS-A", "CUS-A", "CUS-B", None, "CUS-C"], "_flags": [[], [], [], [], []],
+        "__duplicate_reason": [None, "duplicate of OPP-1 (same customer and amount, similar name, close date within 45 days)", None, None, None],
     })
-    out = opportunity_dispositions(opps, ["customer_target_id", "name", "amount"])
+    out = opportunity_dispositions(opps)
     assert out.select("disposition", "target_id", "customer_target_id").rows() == [
         ("loaded", "OPP-1", "CUS-A"), ("merged", "OPP-1", "CUS-A"), ("rejected", None, None), ("rejected", None, None), ("rejected", None, None)]
-    assert out["reason"].to_list() == [None, "duplicate of OPP-1 (same customer, name, amount)", "amount is negative",
+    assert out["reason"].to_list() == [None, "duplicate of OPP-1 (same customer and amount, similar name, close date within 45 days)", "amount is negative",
                                        "customer key 9 not found in source crm", "key e of o is used by 2 records that differ"]
 
 

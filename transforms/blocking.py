@@ -46,7 +46,8 @@ def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_si
     match_model.HARD_RULES), and a brand shared across the country makes millions of such pairs."""
     report = BlockingReport(rules)
     found = []
-    indexed = features.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(INDEX), *sorted({c for r in rules for c in r}))
+    used = {c for r in rules for c in r} | ({CITY} if CITY in features.columns else set())
+    indexed = features.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(INDEX), *sorted(used))
     for r, columns in enumerate(rules):
         keyed = indexed.select(INDEX, *columns).drop_nulls(columns)
         keyed = keyed.filter(pl.all_horizontal([pl.col(c).cast(pl.String) != "" for c in columns]))

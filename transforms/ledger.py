@@ -18,6 +18,11 @@ from transforms.text import CONTROL_CHARACTERS
 
 
 
+# How a record joined its golden record, in words, when the resolution left no evidence text.
+MATCH_WORDS = {"identifier": "same credit/organization code", "duplicate": "identical record of the same source",
+               "reviewer": "a reviewer decided: same", "probabilistic": "match"}
+
+
 def customer_dispositions(members: pl.DataFrame, rejected: pl.DataFrame, opportunity_customers: pl.Series) -> pl.DataFrame:
     """members: clustered kept records (target_id, _survivor, _match, _match_evidence, _survivor_ref, __archive_reason).
     rejected: records a critical expectation rejected. A cluster is archived only when every member
@@ -25,7 +30,8 @@ def customer_dispositions(members: pl.DataFrame, rejected: pl.DataFrame, opportu
     has_opps = pl.col("target_id").is_in(opportunity_customers.drop_nulls().implode())
     all_stale = pl.col(ARCHIVE_REASON).is_not_null().all().over("target_id")
     archived = all_stale & ~has_opps
-    how = pl.col("_match_evidence").fill_null(pl.col("_match")) if "_match_evidence" in members.columns else pl.col("_match")
+    plain = pl.col("_match").replace_strict(MATCH_WORDS, default=pl.col("_match"), return_dtype=pl.String)
+    how = pl.col("_match_evidence").fill_null(plain) if "_match_evidence" in members.columns else plain
     kept = members.with_columns(
         pl.when(archived).then(pl.lit(ARCHIVED)).when(pl.col("_survivor")).then(pl.lit(LOADED)).otherwise(pl.lit(MERGED)).alias("disposition"),
         pl.when(archived).then(pl.col(ARCHIVE_REASON))

@@ -23,7 +23,7 @@ PUBLIC_MAIL_DOMAINS = frozenset({
 VALID_CODE = ("valid", "repaired")
 
 # Feature columns (prefix `m_`), in the order the model lists its comparisons.
-FEATURES = ("m_code", "m_org", "m_reg", "m_brand", "m_pinyin", "m_chars", "m_trade", "m_form", "m_branch", "m_name_city",
+FEATURES = ("m_code", "m_org", "m_reg", "m_brand", "m_pinyin", "m_chars", "m_brand_digits", "m_trade", "m_form", "m_branch", "m_name_city",
             "m_addr_city", "m_city", "m_phone", "m_email", "m_mail_domain", "m_address", "m_contact")
 
 
@@ -81,6 +81,8 @@ def match_features(customers: pl.DataFrame) -> pl.DataFrame:
         pl.when(flags.list.contains("legacy_registration_number")).then(code).alias("m_reg"),
         pl.col("name_brand").alias("m_brand"),
         pl.col("name_brand").str.split("").list.unique().list.sort().list.join("").alias("m_chars"),
+        # 华联1店 and 华联2店, 客户001 and 客户002: numbers in a brand tell companies apart.
+        pl.col("name_brand").str.extract_all(r"\d+").list.join(",").alias("m_brand_digits"),
         pl.col("name_trade").alias("m_trade"),
         pl.col("name_form").replace({"有限责任公司": "有限公司"}).alias("m_form"),
         pl.col("name_branch").fill_null("").alias("m_branch"),

@@ -38,9 +38,9 @@ COMPARISONS: dict[str, tuple[str, ...]] = {
 NAMES = tuple(COMPARISONS)
 # Exact-agreement levels adjusted by the frequency of the value they agree on: comparison -> feature.
 TERM_FREQUENCY = {"brand": "m_brand", "phone": "m_phone", "email": "m_email", "address": "m_address"}
-HARD_RULES = ("different_identifiers", "branch_differs", "different_cities", "different_trades", "name_only")
+HARD_RULES = ("different_identifiers", "branch_differs", "different_cities", "different_trades", "different_names", "name_only")
 # Rules that refuse an automatic merge but leave the pair to a reviewer (the others are never a match).
-REVIEWABLE_RULES = ("different_cities", "name_only")
+REVIEWABLE_RULES = ("different_cities", "different_names", "name_only")
 
 
 def _gather(features: pl.DataFrame, i: np.ndarray, j: np.ndarray, column: str) -> tuple[pl.Series, pl.Series]:
@@ -90,7 +90,9 @@ def compare(features: pl.DataFrame, i: np.ndarray, j: np.ndarray) -> tuple[np.nd
     levels[:, 0] = _levels([same_id], has_id)
     brand_known = both("m_brand")
     ratio = _ratio(*g["m_brand"])
-    levels[:, 1] = _levels([eq("m_brand"), eq("m_pinyin"), eq("m_chars") | (ratio >= 80), ratio >= 60], brand_known)
+    digits_differ = ~eq("m_brand_digits")
+    similar = [eq("m_pinyin"), eq("m_chars") | (ratio >= 80), ratio >= 60]
+    levels[:, 1] = _levels([eq("m_brand"), *[c & ~digits_differ for c in similar]], brand_known)
     ta, tb = g["m_trade"]
     contains = (ta.str.contains(tb.fill_null("\x00"), literal=True) | tb.str.contains(ta.fill_null("\x00"), literal=True)).fill_null(False).to_numpy()
     levels[:, 2] = _levels([eq("m_trade"), contains], both("m_trade"))
@@ -110,6 +112,9 @@ def compare(features: pl.DataFrame, i: np.ndarray, j: np.ndarray) -> tuple[np.nd
         "different_cities": ~shared_id & (differ("m_name_city") | differ("m_addr_city") | differ("m_city")),
         # 腾飞电子科技 and 腾飞物流 (or 腾飞集团) at one address are sister companies: only an identifier joins them.
         "different_trades": ~shared_id & (levels[:, 2] == 2),
+        # Companies sharing a switchboard and a building but not a name (客户001 / 客户002, or a rename
+        # nobody recorded the code of): only an identifier or a person joins them.
+        "different_names": ~shared_id & (levels[:, 1] == 4),
         # Two records that agree on a name and nothing else, with no city to place them: 腾飞电子科技
         # may be any of the 腾飞电子科技 in the country. A person decides.
         "name_only": ~(shared_id | (levels[:, 4] == 0) | (levels[:, 5] == 0) | np.isin(levels[:, 6], (0, 1))

@@ -107,10 +107,16 @@ def strip_notes(name: str) -> tuple[str, str | None]:
         return ""
 
     text = _ANY_BRACKET.sub(bracket, name)
-    for pattern in (_TRAILING_NOTE, _LEADING_NOTE):
-        if (m := pattern.search(text)) and len(text) - len(m.group(0)) >= 4:
-            notes.append(m.group(0))
-            text = text[: m.start()] + text[m.end():]
+    changed = True
+    while changed:  # until nothing more comes off: the result is its own normal form
+        changed = False
+        for pattern in (_TRAILING_NOTE, _LEADING_NOTE):
+            if (m := pattern.search(text)) and len(text) - len(m.group(0)) >= 4:
+                notes.append(m.group(0))
+                text = (text[: m.start()] + text[m.end():]).strip()
+                changed = True
+        if changed:
+            text = _ANY_BRACKET.sub(bracket, text)
     text = text.strip()
     return (text, "".join(notes)) if notes and text else (name, None)
 

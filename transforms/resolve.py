@@ -74,15 +74,21 @@ def own_anchor(df: pl.DataFrame) -> pl.Expr:
     return pl.when(pl.struct(SOURCE, SOURCE_KEY).is_duplicated()).then(own + "#" + pl.col(ROW).cast(pl.String)).otherwise(own)
 
 
-def golden_anchor(df: pl.DataFrame, label: str) -> pl.Expr:
+def golden_anchor(df: pl.DataFrame, label: str) -> pl.Series:
     """The text a golden id hashes: the cluster's credit code, else organization code, else
-    registration number, else the smallest member anchor. Depends on the members only, not on row order."""
-    return pl.coalesce(
+    registration number, else the smallest member anchor. Depends on the members only, not on row
+    order. Two clusters with one code (a reviewer said `different`) keep apart: all but the one with
+    the smallest member add that member to the anchor."""
+    smallest = pl.col("__own").min().over(label)
+    anchor = pl.coalesce(
         (pl.lit("C:") + pl.col("m_code")).min().over(label),
         (pl.lit("O:") + pl.col("m_org")).min().over(label),
         (pl.lit("G:") + pl.col("m_reg")).min().over(label),
-        pl.col("__own").min().over(label),
+        smallest,
     )
+    out = df.select(anchor.alias("__a"), smallest.alias("__s"))
+    first = pl.col("__s") == pl.col("__s").min().over("__a")
+    return out.select(pl.when(first).then(pl.col("__a")).otherwise(pl.col("__a") + "|" + pl.col("__s"))).to_series()
 
 
 def _decision_pairs(features: pl.DataFrame, decisions: pl.DataFrame | None) -> tuple[pl.DataFrame, set[tuple[int, int]]]:

@@ -1,0 +1,168 @@
+"""The matching engine on data with known answers: blocking, the learned model, hard rules, the
+review loop (queue written, decisions read back and applied), deal de-duplication."""
+from datetime import date, timedelta
+
+import numpy as np
+import openpyxl
+import polars as pl
+import pytest
+
+from crm_migrate.errors import MigrationError
+from extractors.decisions import read_decisions
+from reports.render import SAFE_CELLS
+from reports.review_queue import DECISION, queue_rows, write_review_queue
+from tests.test_resolve import A, B, customers, groups
+from transforms.blocking import candidate_pairs
+from transforms.credit_code import make_code
+from transforms.match_features import match_features
+from transforms.match_model import NAMES, compare
+from transforms.opportunities import DealMatching, dedupe_opportunities
+from transforms.resolve import MatchSettings, resolve_customers
+
+
+def features(rows):
+    return match_features(customers(rows))
+
+
+def test_name_rules_never_pair_two_cities_and_a_shared_switchboard_over_the_cap_is_reported():
+    rows = [("crm", str(i), f"{city}腾飞电子科技有限公司", None, 10, None, None) for i, city in enumerate(["深圳市", "广州市", "北京市"])]
+    rows += [("crm", "9", "腾飞电子科技有限公司", None, 10, None, None)]  # no region: may pair with each
+    rows += [("erp", f"s{i}", f"公司{i:03d}", None, 20, None, "+862088880000") for i in range(12)]  # one switchboard
+    f = features(rows)
+    pairs, report = candidate_pairs(f, [["m_brand"], ["m_phone"]], max_block_size=10)
+    found = {tuple(sorted((f["_source_key"][i], f["_source_key"][j]))) for i, j in pairs.select("i", "j").iter_rows()}
+    assert found == {("0", "9"), ("1", "9"), ("2", "9")}  # never 深圳 with 广州, and the 12-record phone block skipped
+    assert report.as_dicts()[1] | {} == {"rule": "m_phone", "pairs": 0, "skipped_blocks": 1, "skipped_records": 12, "largest_block": 12}
+    assert report.warnings() == ["blocking rule m_phone: 1 blocks over the cap (12 records, largest 12) were not compared on it"]
+
+
+def test_levels_and_hard_rules_of_crafted_pairs():
+    f = features([("a", "1", "深圳市腾飞电子科技有限公司", A, 10, None, "+8613800000001"),
+                  ("b", "2", "深圳市腾飞电子科技有限公司", B, 10, None, "+8613800000001"),        # another valid code
+                  ("c", "3", "深圳市腾飞电子科技有限公司北京分公司", None, 10, None, None),        # a branch
+                  ("d", "4", "深圳市藤非电子技术有限公司", None, 10, None, None),                  # homophone, synonym
+                  ("e", "5", "深圳市腾飞物流有限公司", None, 10, None, "+8613800000001"),          # a sister: another trade
+                  ("f", "6", "广州市腾飞电子科技有限公司", None, 10, None, None)])                  # another city
+    i, j = np.zeros(5, dtype=np.int64), np.arange(1, 6, dtype=np.int64)
+    levels, hard = compare(f, i, j)
+    col = {n: levels[:, k].tolist() for k, n in enumerate(NAMES)}
+    assert col["identifier"] == [1, -1, -1, -1, -1] and col["phone"] == [0, -1, -1, 0, -1]
+    assert col["brand"] == [0, 0, 1, 0, 0] and col["trade"] == [0, 0, 0, 2, 0] and col["city"] == [0, 0, 0, 0, 1]
+    first = {name: np.flatnonzero(mask).tolist() for name, mask in hard.items()}
+    assert first["different_identifiers"] == [0] and first["branch_differs"] == [1] and first["different_trades"] == [3]
+    assert first["different_cities"] == [4] and first["different_names"] == [] and 2 not in sum(first.values(), [])
+
+
+def test_the_model_learns_from_the_data_what_agreement_is_worth(demo_customers):
+    result = resolve_customers(demo_customers)
+    bits = result.model.as_dict()["bits"]
+    assert result.model.converged and 0.05 < result.model.candidate_match_share < 0.95
+    assert bits["identifier"][0] > 8 and bits["phone"][0] > 8 and bits["brand"][0] > 8  # agreement on rare values is strong
+    assert bits["city"][1] < -5 and bits["trade"][2] < -2 and bits["brand"][4] < -3  # disagreement weighs against
+    assert bits["brand"][0] > bits["brand"][2] > bits["brand"][3]  # exact > similar > partly similar
+    assert result.model.prior_bits < -8  # two random records are rarely one company
+
+
+@pytest.fixture(scope="module")
+def demo_customers(tmp_path_factory):
+    from pipelines import stages
+    from pipelines.context import start_run
+    from tests.conftest import DEMO_CONFIG
+
+    out = tmp_path_factory.mktemp("m")
+    ctx = start_run(DEMO_CONFIG, dry_run=True, out=out, target_url=f"sqlite:///{out / 't.sqlite'}")
+    validated = stages.validate(ctx, stages.standardize(ctx, stages.extract(ctx)))
+    return validated.frames["customer"].filter(pl.col("reject_reason").is_null())
+
+
+def test_golden_ids_do_not_depend_on_row_order(demo_customers):
+    one = resolve_customers(demo_customers).clustered.select("_source", "_source_key", "_row", "target_id").sort("_source", "_row")
+    shuffled = demo_customers.sample(fraction=1.0, shuffle=True, seed=3)
+    two = resolve_customers(shuffled).clustered.select("_source", "_source_key", "_row", "target_id").sort("_source", "_row")
+    assert one.equals(two)
+
+
+RENAMED = [("crm", "1", "深圳市华鑫电子科技有限公司", None, 10, None, "+8613800000001"),
+           ("erp", "2", "深圳市瑞安电子科技有限公司", None, 20, None, "+8613800000001"),  # the old name: same phone, no code
+           ("crm", "3", "深圳市恒远物流有限公司", A, 10, None, None),
+           ("erp", "4", "深圳恒远物流有限公司", A, 20, None, None)]
+
+
+def test_review_loop_queue_then_decisions_applied_on_the_next_run(tmp_path):
+    cust = customers(RENAMED)
+    first = resolve_customers(cust)
+    assert groups(first.clustered) == {frozenset({"1"}), frozenset({"2"}), frozenset({"3", "4"})}
+    review = first.review_pairs(MatchSettings())
+    assert review.select("source_a", "key_a", "source_b", "key_b", "hard_rule").rows() == [("crm", "1", "erp", "2", "different_names")]
+    rows = queue_rows(review, first.clustered)
+    path = tmp_path / "review_queue.xlsx"
+    assert write_review_queue(path, rows, pl.DataFrame({"source": []}), SAFE_CELLS) == 1
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Pairs"]
+    header = [c.value for c in ws[1]]
+    assert header[:5] == ["source_a", "key_a", "source_b", "key_b", DECISION]
+    assert ws.data_validations.dataValidation[0].formula1 == '"same,different"'
+    ws.cell(row=2, column=5, value="same")
+    # A reviewer also says the two 恒远物流 records (same code) are different companies.
+    ws.append(["crm", "3", "erp", "4", "different"])
+    wb.save(path)
+    decisions = read_decisions(path)
+    assert decisions.rows() == [("crm", "1", "erp", "2", "same"), ("crm", "3", "erp", "4", "different")]
+    second = resolve_customers(cust, decisions=decisions)
+    assert groups(second.clustered) == {frozenset({"1", "2"}), frozenset({"3"}), frozenset({"4"})}
+    assert dict(second.clustered.select("_source_key", "_match").rows())["2"] == "reviewer"
+    assert queue_rows(second.review_pairs(MatchSettings()), second.clustered, decisions).is_empty()  # decided: not asked again
+
+
+def test_bad_decisions_name_the_file_sheet_row_and_column(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("source_a,key_a,source_b,key_b,decision\ncrm,1,erp,2,same\ncrm,3,erp,4,maybe\n", encoding="utf-8")
+    with pytest.raises(MigrationError) as err:
+        read_decisions(path)
+    assert err.value.row == 3 and err.value.column == "decision" and "neither 'same' nor 'different'" in err.value.message
+    path.write_text("source_a,key_a,decision\ncrm,1,same\n", encoding="utf-8")
+    with pytest.raises(MigrationError, match="lack the column"):
+        read_decisions(path)
+    with pytest.raises(MigrationError, match="does not exist"):
+        read_decisions(tmp_path / "none.xlsx")
+    (tmp_path / "blank.csv").write_text("source_a,key_a,source_b,key_b,decision\ncrm,1,erp,2,\n", encoding="utf-8")
+    assert read_decisions(tmp_path / "blank.csv").is_empty()  # undecided rows are no decision
+
+
+def deals(rows):
+    """rows: (source, key, customer, name, amount, close date)."""
+    return pl.DataFrame({
+        "_rid": list(range(len(rows))), "_source": [r[0] for r in rows], "_source_key": [r[1] for r in rows],
+        "_priority": [10 if r[0] == "crm" else 30 for r in rows], "customer_target_id": [r[2] for r in rows],
+        "name": [r[3] for r in rows], "amount": [r[4] for r in rows], "expected_close_date": [r[5] for r in rows],
+    })
+
+
+def test_deals_recorded_twice_merge_and_renewals_and_other_phases_stay_apart():
+    d = date(2024, 3, 1)
+    out = dedupe_opportunities(deals([
+        ("crm", "1", "C1", "腾飞年度采购3期", 100000, d),
+        ("xl", "7", "C1", "腾飞年度采购3期项目", 100000, d + timedelta(days=12)),   # the sheet's copy of deal 1
+        ("crm", "2", "C1", "腾飞年度采购3期", 100000, d + timedelta(days=365)),     # renewed a year later
+        ("crm", "3", "C1", "腾飞年度采购4期", 100000, d),                           # the next phase
+        ("crm", "4", "C2", "腾飞年度采购3期", 100000, d),                           # another customer
+        ("crm", "5", "C1", "腾飞年度采购3期", 90000, d),                            # another amount
+    ]), DealMatching())
+    ids = dict(out.select("_source_key", "target_id").rows())
+    assert ids["7"] == ids["1"] and len({ids[k] for k in "12345"}) == 5
+    assert dict(out.select("_source_key", "_survivor").rows()) == {"1": True, "7": False, "2": True, "3": True, "4": True, "5": True}
+    assert out.filter(pl.col("_source_key") == "7")["__duplicate_reason"][0].startswith(f"duplicate of {ids['1']}")
+    narrow = dedupe_opportunities(deals([("crm", "1", "C1", "腾飞年度采购3期", 1, d), ("xl", "7", "C1", "腾飞年度采购3期", 1, d + timedelta(days=12))]),
+                                  DealMatching(close_date_window_days=10))
+    assert narrow["target_id"].n_unique() == 2
+
+
+def test_the_organization_code_of_a_legacy_record_joins_its_credit_code_across_names():
+    org = A[8:17]
+    df = customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, None, None), ("erp", "2", "腾飞科技", org, 20, None, None)])
+    df = df.with_columns(pl.when(pl.col("_source_key") == "2").then(pl.lit("invalid")).otherwise(pl.col("credit_code_status")).alias("credit_code_status"),
+                         pl.when(pl.col("_source_key") == "2").then(pl.lit(["legacy_organization_code"])).otherwise(pl.col("_flags")).alias("_flags"))
+    out = resolve_customers(df).clustered
+    assert groups(out) == {frozenset({"1", "2"})} and set(out["_match"]) == {"identifier"}
+    C = make_code("91", "440300", "11111111")
+    assert C != A
