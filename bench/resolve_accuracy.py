@@ -68,6 +68,21 @@ def customer_frames(resolution, truth_path: Path) -> tuple[pl.DataFrame, pl.Data
     return predicted, truth
 
 
+def blocking_recall(resolution, truth: pl.DataFrame) -> dict:
+    """Share of the true duplicate pairs (among kept records) each blocking rule proposes, and all together."""
+    matching = resolution.matching
+    records = matching.clustered.select((pl.col(SOURCE) + ":" + pl.col(ROW).cast(pl.String)).alias("record")).with_row_index("p")
+    entity = records.join(truth.select("record", "entity"), on="record", how="left").select(pl.col("p").cast(pl.UInt32), "entity")
+    sizes = entity.filter(pl.col("entity").is_not_null()).group_by("entity").len()
+    true_pairs = int((sizes["len"] * (sizes["len"] - 1) // 2).sum())
+    cand = (matching.candidates.join(entity.rename({"p": "i", "entity": "ea"}), on="i").join(entity.rename({"p": "j", "entity": "eb"}), on="j")
+            .filter(pl.col("ea") == pl.col("eb")))
+    out = {"all_rules": round(cand.height / true_pairs, 4) if true_pairs else 1.0}
+    for r, rule in enumerate(matching.blocking.rules):
+        out[" & ".join(rule)] = round(cand.filter((pl.col("rules") & (1 << r)) != 0).height / true_pairs, 4) if true_pairs else 1.0
+    return out
+
+
 def opportunity_figures(resolution, predicted_customers: pl.DataFrame, truth_c: pl.DataFrame, truth_path: Path) -> dict:
     """Share of opportunities (with a real customer, not rejected by validation) on the right golden
     customer; duplicate deals pairwise F1."""
@@ -114,6 +129,7 @@ def main() -> None:
         print("false merges:", json.dumps(details, ensure_ascii=False))
         if truth["variant"].drop_nulls().len():
             print("recall by variation:", json.dumps(recall_by(predicted, truth, "variant"), ensure_ascii=False))
+        print("pair recall of blocking rules:", json.dumps(blocking_recall(resolution, truth), ensure_ascii=False))
     print(json.dumps({k: figures[k] for k in JSON_KEYS}) if args.json else json.dumps(figures | details, ensure_ascii=False))
 
 

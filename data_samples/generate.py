@@ -365,10 +365,15 @@ class Generator:
             c.appearances = chosen
 
 
-def _s2t(text: str) -> str:
-    import opencc
+_CONVERTER: list = []
 
-    return opencc.OpenCC("s2t").convert(text)
+
+def _s2t(text: str) -> str:
+    if not _CONVERTER:  # loading the dictionaries costs more than thousands of conversions
+        import opencc
+
+        _CONVERTER.append(opencc.OpenCC("s2t"))
+    return _CONVERTER[0].convert(text)
 
 
 def date_text(rng: random.Random, d: datetime, style: int | None = None) -> object:

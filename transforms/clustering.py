@@ -4,8 +4,8 @@ Pairs at or above the auto-merge probability (and pairs a reviewer called `same`
 connected components are consistent: at most one identifier of each kind, one branch, one city. They
 are clusters as they are, found by vectorised label propagation. A component that is not (a chain
 A-B-C where A and C hold different credit codes) is rebuilt edge by edge, strongest first, refusing
-any edge that would put two identifiers of one kind, two branches, two cities or two trades without
-a shared identifier, or a pair a reviewer called `different` into one cluster.
+any edge that would put two identifiers of one kind, or two branches, cities or trades without a
+shared identifier, or a pair a reviewer called `different` into one cluster.
 """
 from __future__ import annotations
 
@@ -57,9 +57,9 @@ def _compatible(x: _Cluster, y: _Cluster, different: dict[int, set[int]]) -> boo
     for k in IDENTIFIERS:
         if len(x.values[k] | y.values[k]) > 1:
             return False
-    if x.values["m_branch"] != y.values["m_branch"]:
-        return False
     shared_id = any(x.values[k] & y.values[k] for k in IDENTIFIERS)
+    if not shared_id and x.values["m_branch"] != y.values["m_branch"]:
+        return False
     if not shared_id and any(len(x.values[k] | y.values[k]) > 1 for k in CITIES):
         return False
     trades = x.values[TRADE] | y.values[TRADE]

@@ -108,7 +108,8 @@ def compare(features: pl.DataFrame, i: np.ndarray, j: np.ndarray) -> tuple[np.nd
     differ = lambda c: both(c) & ~eq(c)  # noqa: E731
     hard = {
         "different_identifiers": has_id & ~same_id,
-        "branch_differs": differ("m_branch"),
+        # A branch's own code joins a record named like its head office: the registry says which company it is.
+        "branch_differs": ~shared_id & differ("m_branch"),
         "different_cities": ~shared_id & (differ("m_name_city") | differ("m_addr_city") | differ("m_city")),
         # 腾飞电子科技 and 腾飞物流 (or 腾飞集团) at one address are sister companies: only an identifier joins them.
         "different_trades": ~shared_id & (levels[:, 2] == 2),

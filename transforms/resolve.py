@@ -27,6 +27,7 @@ GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
 DUPLICATE_EVIDENCE = ("credit_code", "phone", "email", "address", "contact_name")
 PRIORITY = "_priority"
 SAME, DIFFERENT = "same", "different"
+NAME_OF_HEAD_OFFICE = "branch_named_as_head_office"
 
 DEFAULT_BLOCKING_RULES = [
     ["m_code"], ["m_org"], ["m_reg"], ["m_phone"], ["m_email"], ["m_address"],
@@ -51,6 +52,7 @@ class CustomerResolution:
     model: MatchModel | None
     blocking: BlockingReport | None
     refused_edges: int = 0
+    candidates: pl.DataFrame | None = None  # every candidate pair: i, j (rows of `clustered`), rules (bit mask)
 
     def review_pairs(self, settings: MatchSettings) -> pl.DataFrame:
         """Doubtful pairs left in different clusters: below auto-merge, or refused by a rule at a high score."""
@@ -132,6 +134,7 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     twin_pos = df.select(pl.col(RID)).with_row_index("__p").join(pl.DataFrame({RID: twin, "__q": np.arange(n)}), on=RID)
     dup_edges = pl.DataFrame({"i": twin_pos["__p"].cast(pl.UInt32), "j": twin_pos["__q"].cast(pl.UInt32)}).filter(pl.col("i") != pl.col("j"))
     pairs, report = candidate_pairs(df, settings.blocking_rules, settings.max_block_size)
+    candidates = pairs.select("i", "j", "rules")
     model = None
     if pairs.height:
         i, j = pairs.get_column("i").to_numpy(), pairs.get_column("j").to_numpy()
@@ -195,8 +198,11 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
                                  & pl.col("hard_rule").is_null()).select(pl.concat_list("i", "j").explode()).to_series().to_list()) if pairs.height else set()
     df = add_flag(df, pl.col("__p").is_in(sorted(in_review)) if in_review else pl.lit(False), "possible_duplicate_in_review")
     df = add_flag(df, pl.col("__p").is_in(ambiguous.cast(pl.UInt32).implode()), "ambiguous_name_match")
+    # A record named like the head office in a branch's cluster (joined by the branch's code): its name is wrong.
+    branch_cluster = (pl.col("m_branch") != "").any().over(label)
+    df = add_flag(df, branch_cluster & (pl.col("m_branch") == ""), NAME_OF_HEAD_OFFICE)
     drop = [c for c in df.columns if c.startswith("m_")] + ["__own", "__p", "__ev", "__how", "__anchor", label]
-    return CustomerResolution(df.drop(drop, strict=False), pairs, model, report, refused)
+    return CustomerResolution(df.drop(drop, strict=False), pairs, model, report, refused, candidates)
 
 
 def cluster_customers(customers: pl.DataFrame, settings: MatchSettings | None = None,
@@ -206,13 +212,16 @@ def cluster_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
 
 
 def survivorship_order(df: pl.DataFrame) -> pl.DataFrame:
-    """Most trusted first: source priority, most recently updated, most complete, then lineage (for determinism)."""
+    """Most trusted first: records whose name fits their cluster (a branch's record named like its
+    head office comes last), source priority, most recently updated, most complete, then lineage
+    (for determinism)."""
     filled = pl.sum_horizontal([pl.col(f).is_not_null().cast(pl.Int32) for f in GOLDEN_FIELDS])
-    return df.with_columns(filled.alias("__filled")).sort(
-        [PRIORITY, "updated_at", "__filled", SOURCE, SOURCE_KEY],
-        descending=[False, True, True, False, False],
+    misnamed = pl.col("_flags").list.contains(NAME_OF_HEAD_OFFICE) if "_flags" in df.columns else pl.lit(False)
+    return df.with_columns(filled.alias("__filled"), misnamed.alias("__misnamed")).sort(
+        ["__misnamed", PRIORITY, "updated_at", "__filled", SOURCE, SOURCE_KEY],
+        descending=[False, False, True, True, False, False],
         nulls_last=True,
-    ).drop("__filled")
+    ).drop("__filled", "__misnamed")
 
 
 CARRIED = "_carried"
