@@ -45,7 +45,8 @@ def prepare(records: int, seed: int) -> Path:
     canonical = stages.standardize(ctx, stages.extract(ctx))
     customers = canonical.frames["customer"].filter(pl.col("_quarantine").is_null())
     customers.write_parquet(out)
-    features = match_features(customers).with_row_index("unique_id").select("unique_id", *FEATURES)
+    features = match_features(customers).with_row_index("unique_id").select(
+        "unique_id", (pl.col("_source") + ":" + pl.col("_row").cast(pl.String)).alias("record"), *FEATURES)
     features.write_parquet(work / "features.parquet")
     print(f"prepared {customers.height:,} records in {time.perf_counter() - t:.0f} s -> {work}", file=sys.stderr)
     return work

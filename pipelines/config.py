@@ -16,7 +16,7 @@ from extractors.non_records import FOOTER_PATTERNS, TOTALS_WORDS
 from pipelines.yamlfile import YamlDocument
 from transforms.mapping import ColumnSpec
 from transforms.match_features import FEATURES
-from transforms.resolve import DEFAULT_BLOCKING_RULES
+from transforms.resolve import DEFAULT_BLOCKING_RULES, SURVIVORSHIP_RULES
 
 Entity = Literal["customer", "opportunity"]
 # A source query: comments, then SELECT or WITH (a read-only transaction guards the rest).
@@ -162,6 +162,7 @@ class TargetConfig(Strict):
 
 
 MatchFeature = Literal[FEATURES]  # type: ignore[valid-type]
+SurvivorshipRule = Literal[SURVIVORSHIP_RULES]  # type: ignore[valid-type]
 
 
 class DealMatchingConfig(Strict):
@@ -181,6 +182,17 @@ class ResolutionConfig(Strict):
         "A filled review queue (review_queue.xlsx of an earlier run, or a CSV with source_a, key_a, source_b, key_b, decision): "
         "pairs decided `same` merge, `different` never merge, on every later run."))
     opportunity_duplicates: DealMatchingConfig = Field(default_factory=DealMatchingConfig)
+    survivorship: dict[str, SurvivorshipRule] = Field(default_factory=dict, description=(
+        "Per golden customer field, how its value is chosen among the members: source_priority (default), most_recent, "
+        "most_complete, valid_over_invalid (default for credit_code), longest."))
+
+    @field_validator("survivorship")
+    @classmethod
+    def _v_survivorship(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(CANONICAL["customer"]))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a canonical customer field (one of {', '.join(CANONICAL['customer'])})")
+        return v
 
     @field_validator("decisions")
     @classmethod

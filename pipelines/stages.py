@@ -209,7 +209,7 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
         matching = resolve_customers(kept, settings, decisions)
         for warning in matching.blocking.warnings() if matching.blocking else []:
             ctx.progress("resolve", f"warning: {warning}")
-        golden, members = golden_records(matching.clustered)
+        golden, members = golden_records(matching.clustered, r.survivorship)
         opps = validated.frames.get(OPPORTUNITY)
         if opps is not None:
             # Customer keys -> golden ids: this run's records (rejected ones with their reason), records

@@ -123,3 +123,15 @@ def test_mapping_field_errors_point_at_the_columns(project):
     m.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"erp_export_customer.yaml:{line_of(text, 'columns:') + 1}: columns: .*'adress'"):  # the first line under it
         load_config(project)
+
+
+def test_resolution_settings_are_checked_where_they_are_written(project):
+    text = project.read_text(encoding="utf-8")
+    project.write_text(text.replace("archive:", "resolution:\n  blocking_rules: [[m_brand, m_nope]]\narchive:", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"demo.yaml:\d+: resolution.blocking_rules\[0\]\[1\]: Input should be 'm_code'.*got 'm_nope'"):
+        load_config(project)
+    project.write_text(text.replace("archive:", "resolution:\n  review_probability: 0.995\n  auto_merge_probability: 0.99\narchive:", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"review_probability \(0.995\) must not be above auto_merge_probability \(0.99\)"):
+        load_config(project)
+    project.write_text(text.replace("archive:", "resolution:\n  decisions: ../review/queue.xlsx\narchive:", 1), encoding="utf-8")
+    assert load_config(project).config.resolution.decisions == (project.parent.parent / "review" / "queue.xlsx").resolve()

@@ -319,3 +319,19 @@ def test_carried_row_ids_follow_a_run_whose_only_row_id_is_zero():
                          ("crm", "3", "深圳市丙有限公司", None, 10, None, None)])
     both = carry_over(now, earlier, {"crm"})
     assert both["_rid"].to_list() == [0, 1, 2, 3]
+
+
+def test_survivorship_rules_per_field_choose_the_value_and_say_where_it_came_from():
+    df = customers([("crm", "1", "深圳市腾飞电子科技有限公司", A, 10, datetime(2020, 1, 1), "+8613800000001"),
+                    ("xl", "2", "深圳腾飞电子科技有限公司", A, 30, datetime(2024, 1, 1), "+8613800000002")])
+    df = df.with_columns(pl.Series("address", ["南山区1号", "广东省深圳市南山区科技园路1号"]),
+                         pl.Series("email", ["bad@", "info@tengfei.com"]),
+                         pl.Series("_flags", [["invalid_email"], []]))
+    clustered = cluster_customers(df)
+    default, _ = golden_records(clustered)
+    row = default.row(0, named=True)
+    assert (row["phone"], row["address"], row["email"]) == ("+8613800000001", "南山区1号", "bad@")  # the trusted source's
+    chosen, _ = golden_records(clustered, {"phone": "most_recent", "address": "longest", "email": "valid_over_invalid"})
+    row = chosen.row(0, named=True)
+    assert (row["phone"], row["address"], row["email"]) == ("+8613800000002", "广东省深圳市南山区科技园路1号", "info@tengfei.com")
+    assert '"phone":"xl:2"' in row["provenance"] and '"address":"xl:2"' in row["provenance"] and '"name":"crm:1"' in row["provenance"]

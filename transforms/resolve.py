@@ -241,24 +241,45 @@ def carry_over(current: pl.DataFrame, previous: pl.DataFrame, sources: set[str])
     return pl.concat([current, keep.select([c for c in current.columns if c in keep.columns])], how="diagonal_relaxed")
 
 
-def golden_records(clustered: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(golden, members). Golden: one row per target_id, each field the first non-null value in
-    survivorship order over all members (carried ones too), with `provenance` (JSON: field -> source:key
-    it came from) and `current_members` (records read in this run). Members: `_survivor` is true for
-    the best record read in this run (it is `loaded`), false for the others (`merged`)."""
+SURVIVORSHIP_RULES = ("source_priority", "most_recent", "most_complete", "valid_over_invalid", "longest")
+DEFAULT_SURVIVORSHIP = {"credit_code": "valid_over_invalid", "credit_code_status": "valid_over_invalid"}
+
+
+def _survivor_value(field: str, rule: str) -> tuple[pl.Expr, pl.Expr]:
+    """(value, the source:key it came from) of one field under one rule, over members already in
+    survivorship order (so ties fall back to source priority, recency, completeness, lineage)."""
+    origin = pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)
+    value, known = pl.col(field), pl.col(field).is_not_null()
+    if rule == "source_priority":
+        return value.filter(known).first(), origin.filter(known).first()
+    if rule == "valid_over_invalid":  # a valid code (or phone, email) wins whatever the source rank
+        valid = pl.col("credit_code_status").is_in(["valid", "repaired"]) if field.startswith("credit_code") \
+            else ~pl.col("_flags").list.contains(f"invalid_{field}")
+        good = known & valid
+        return pl.coalesce(value.filter(good).first(), value.filter(known).first()), pl.coalesce(origin.filter(good).first(), origin.filter(known).first())
+    key = {"most_recent": pl.coalesce("updated_at", "created_at"),
+           "most_complete": pl.sum_horizontal([pl.col(f).is_not_null().cast(pl.Int32) for f in GOLDEN_FIELDS]),
+           "longest": value.cast(pl.String).str.len_chars()}[rule]
+    ranked = lambda e: e.filter(known).sort_by(key.filter(known), descending=True, nulls_last=True, maintain_order=True).first()  # noqa: E731
+    return ranked(value), ranked(origin)
+
+
+def golden_records(clustered: pl.DataFrame, survivorship: dict[str, str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(golden, members). Golden: one row per target_id, each field chosen over all members (carried
+    ones too) by its survivorship rule (`survivorship`: field -> rule, over DEFAULT_SURVIVORSHIP;
+    source_priority for the rest: the first non-null value in survivorship order), with
+    `provenance` (JSON: field -> source:key it came from) and `current_members` (records read in
+    this run). Members: `_survivor` is true for the best record read in this run (it is `loaded`),
+    false for the others (`merged`)."""
     if CARRIED not in clustered.columns:
         clustered = clustered.with_columns(pl.lit(False).alias(CARRIED))
+    rules = DEFAULT_SURVIVORSHIP | (survivorship or {})
     ordered = survivorship_order(clustered)
     origin = pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)
     aggs = []
-    usable = pl.col("credit_code_status").is_in(["valid", "repaired"])
     for f in GOLDEN_FIELDS:
-        if f in ("credit_code", "credit_code_status"):  # a valid code wins over an invalid one, whatever the source rank
-            aggs.append(pl.coalesce(pl.col(f).filter(usable).first(), pl.col(f).drop_nulls().first()).alias(f))
-            aggs.append(pl.coalesce(origin.filter(usable).first(), origin.filter(pl.col(f).is_not_null()).first()).alias(f"__from_{f}"))
-            continue
-        aggs.append(pl.col(f).drop_nulls().first().alias(f))
-        aggs.append(origin.filter(pl.col(f).is_not_null()).first().alias(f"__from_{f}"))
+        value, source = _survivor_value(f, rules.get(f, "source_priority"))
+        aggs += [value.alias(f), source.alias(f"__from_{f}")]
     current = ~pl.col(CARRIED)
     aggs += [pl.len().alias("member_count"), current.sum().alias("current_members"), origin.filter(current).first().alias("survivor"),
              pl.col(RID).filter(current).first().alias("__survivor_rid")]
