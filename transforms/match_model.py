@@ -43,20 +43,63 @@ HARD_RULES = ("different_identifiers", "branch_differs", "different_cities", "di
 REVIEWABLE_RULES = ("different_cities", "different_names", "name_only")
 
 
-def _gather(features: pl.DataFrame, i: np.ndarray, j: np.ndarray, column: str) -> tuple[pl.Series, pl.Series]:
-    col = features.get_column(column)
-    return col.gather(i), col.gather(j)
+class Encoded:
+    """The feature columns as integer codes (dense rank of the value, -1 for none) with their
+    distinct values: comparing millions of pairs compares integers, and a string similarity is
+    computed once per distinct pair of values, not once per pair of records."""
+
+    def __init__(self, features: pl.DataFrame) -> None:
+        self.height = features.height
+        self.codes: dict[str, np.ndarray] = {}
+        self.values: dict[str, pl.Series] = {}
+        for c in features.columns:
+            if not c.startswith("m_"):
+                continue
+            col = features.get_column(c).cast(pl.String)
+            self.codes[c] = (col.rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1).astype(np.int32)
+            self.values[c] = col.drop_nulls().unique().sort()
+
+    def pair(self, c: str, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        codes = self.codes[c]
+        return codes[i], codes[j]
+
+    def counts(self, c: str) -> np.ndarray:
+        codes = self.codes[c]
+        return np.bincount(codes[codes >= 0], minlength=len(self.values[c]))
 
 
-def _ratio(a: pl.Series, b: pl.Series) -> np.ndarray:
-    """rapidfuzz ratio (0-100) of each pair, vectorised over the pairs in C (cpdist); computed only
-    where both are known and differ (equal values are 100, and most candidate pairs are equal)."""
-    out = np.zeros(a.len(), dtype=np.float32)
-    todo = (a.is_not_null() & b.is_not_null() & (a != b)).fill_null(False).to_numpy()
-    out[(a == b).fill_null(False).to_numpy()] = 100.0
-    if todo.any():
-        rows = pl.Series(todo)
-        out[todo] = process.cpdist(a.filter(rows).to_list(), b.filter(rows).to_list(), scorer=fuzz.ratio, workers=-1, dtype=np.float32)
+def _distinct_pairs(a: np.ndarray, b: np.ndarray, rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct a codes, distinct b codes, inverse) over `rows`."""
+    key = a[rows].astype(np.int64) * max(width, 1) + b[rows]
+    uniq, inverse = np.unique(key, return_inverse=True)
+    return uniq // max(width, 1), uniq % max(width, 1), inverse
+
+
+def _ratio(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """rapidfuzz ratio (0-100) of each pair: 100 where equal, computed by cpdist (C, all cores) once
+    per distinct pair of differing values."""
+    a, b = enc.pair(c, i, j)
+    out = np.where((a == b) & (a >= 0), 100.0, 0.0).astype(np.float32)
+    todo = np.flatnonzero((a >= 0) & (b >= 0) & (a != b))
+    if todo.size:
+        values = enc.values[c]
+        ua, ub, inverse = _distinct_pairs(a, b, todo, len(values))
+        scores = process.cpdist(values.gather(ua).to_list(), values.gather(ub).to_list(), scorer=fuzz.ratio, workers=-1, dtype=np.float32)
+        out[todo] = scores[inverse]
+    return out
+
+
+def _contains(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """One value contains the other (电子 in 电子软件), per distinct pair of values."""
+    a, b = enc.pair(c, i, j)
+    out = np.zeros(a.shape[0], dtype=bool)
+    todo = np.flatnonzero((a >= 0) & (b >= 0) & (a != b))
+    if todo.size:
+        values = enc.values[c]
+        ua, ub, inverse = _distinct_pairs(a, b, todo, len(values))
+        left, right = values.gather(ua).to_list(), values.gather(ub).to_list()
+        hit = np.array([x in y or y in x for x, y in zip(left, right)], dtype=bool)  # distinct trade pairs: a few hundred
+        out[todo] = hit[inverse]
     return out
 
 
@@ -69,17 +112,17 @@ def _levels(conditions: list[np.ndarray], known: np.ndarray) -> np.ndarray:
     return out
 
 
-def compare(features: pl.DataFrame, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(levels: pairs x comparisons int8, hard rule masks). Vectorised: no Python per pair."""
-    g = {c: _gather(features, i, j, c) for c in features.columns if c.startswith("m_")}
+    enc = features if isinstance(features, Encoded) else Encoded(features)
 
     def both(c):
-        a, b = g[c]
-        return (a.is_not_null() & b.is_not_null()).to_numpy()
+        a, b = enc.pair(c, i, j)
+        return (a >= 0) & (b >= 0)
 
     def eq(c):
-        a, b = g[c]
-        return (a == b).fill_null(False).to_numpy()
+        a, b = enc.pair(c, i, j)
+        return (a == b) & (a >= 0)
 
     n = i.shape[0]
     levels = np.empty((n, len(NAMES)), dtype=np.int8)
@@ -89,19 +132,18 @@ def compare(features: pl.DataFrame, i: np.ndarray, j: np.ndarray) -> tuple[np.nd
     has_id = code | org | reg
     levels[:, 0] = _levels([same_id], has_id)
     brand_known = both("m_brand")
-    ratio = _ratio(*g["m_brand"])
+    ratio = _ratio(enc, "m_brand", i, j)
     digits_differ = ~eq("m_brand_digits")
     similar = [eq("m_pinyin"), eq("m_chars") | (ratio >= 80), ratio >= 60]
     levels[:, 1] = _levels([eq("m_brand"), *[c & ~digits_differ for c in similar]], brand_known)
-    ta, tb = g["m_trade"]
-    contains = (ta.str.contains(tb.fill_null("\x00"), literal=True) | tb.str.contains(ta.fill_null("\x00"), literal=True)).fill_null(False).to_numpy()
+    contains = _contains(enc, "m_trade", i, j)
     levels[:, 2] = _levels([eq("m_trade"), contains], both("m_trade"))
     levels[:, 3] = _levels([eq("m_form")], both("m_form"))
     levels[:, 4] = _levels([eq("m_city")], both("m_city"))
     levels[:, 5] = _levels([eq("m_phone")], both("m_phone"))
     levels[:, 6] = _levels([eq("m_email"), eq("m_mail_domain") & both("m_mail_domain")], both("m_email"))
     addr_known = both("m_address")
-    addr_ratio = _ratio(*g["m_address"])
+    addr_ratio = _ratio(enc, "m_address", i, j)
     levels[:, 7] = _levels([eq("m_address"), addr_ratio >= 85, addr_ratio >= 60], addr_known)
     levels[:, 8] = _levels([eq("m_contact")], both("m_contact"))
     shared_id = has_id & same_id
@@ -170,7 +212,7 @@ U_PRIOR = {
 PRIOR_PAIRS = 20_000.0
 
 
-def estimate_u(features: pl.DataFrame, sample_pairs: int, seed: int) -> dict[str, list[float]]:
+def estimate_u(features: pl.DataFrame | Encoded, sample_pairs: int, seed: int) -> dict[str, list[float]]:
     """u per level: the share of random record pairs in that level, blended with U_PRIOR, and for the
     exact levels at least what the value counts imply (Σ p_v², exact even when a sample misses it)."""
     n = features.height
@@ -187,10 +229,11 @@ def estimate_u(features: pl.DataFrame, sample_pairs: int, seed: int) -> dict[str
         counts = np.bincount(levels[known, k], minlength=width)[:width].astype(float)
         share = (counts + PRIOR_PAIRS * np.array(U_PRIOR[name])) / (counts.sum() + PRIOR_PAIRS)
         u[name] = share.tolist()
+    enc = features if isinstance(features, Encoded) else Encoded(features)
     for name, column in {"identifier": "m_code", **TERM_FREQUENCY}.items():
-        values = features.get_column(column).drop_nulls()
-        if values.len() > 1000:  # enough values for their frequencies to mean something
-            p = values.value_counts().get_column("count").to_numpy() / values.len()
+        counts = enc.counts(column)
+        if counts.sum() > 1000:  # enough values for their frequencies to mean something
+            p = counts[counts > 0] / counts.sum()
             u[name][0] = max(min(u[name][0], 0.5), float((p * p).sum()), 1e-9)
     return {name: (np.array(v) / np.sum(v)).tolist() for name, v in u.items()}
 
@@ -259,7 +302,7 @@ SESSIONS = (
 )
 
 
-def train(features: pl.DataFrame, levels: np.ndarray, n_pairs_total: int, *, max_iterations: int = 50,
+def train(features: pl.DataFrame | Encoded, levels: np.ndarray, n_pairs_total: int, *, max_iterations: int = 50,
           sample_pairs: int = 300_000, seed: int = 20240630) -> MatchModel:
     """u from random pairs; m by EM sessions over blocks of the candidates (each comparison's m is the
     mean of the sessions that estimate it); then the share of matches among all candidates by EM on
@@ -301,32 +344,31 @@ def _share_of_matches(levels: np.ndarray, m: dict, u: dict, max_iterations: int)
     return lam
 
 
-def term_frequency_bits(features: pl.DataFrame, i: np.ndarray, levels: np.ndarray, model: MatchModel) -> np.ndarray:
+def term_frequency_bits(features: Encoded, i: np.ndarray, levels: np.ndarray, model: MatchModel) -> np.ndarray:
     """Per pair and term-frequency comparison, the bits to add at the exact level: log2(u / tf(value))
     (a common value weighs less than the average one, a rare one more)."""
     extra = np.zeros((levels.shape[0], len(NAMES)))
     for name, column in TERM_FREQUENCY.items():
         k = NAMES.index(name)
-        col = features.get_column(column)
-        counts = col.value_counts().rename({column: "__v"})
-        known = col.drop_nulls().len()
+        counts = features.counts(column)
+        known = counts.sum()
         if known < 1000:  # too few values for their frequencies to mean anything
             continue
-        tf = (pl.DataFrame({"__v": col.gather(i)}).join(counts, on="__v", how="left", maintain_order="left")
-              .get_column("count").fill_null(1).to_numpy() / known)
         exact = levels[:, k] == 0
-        extra[exact, k] = np.log2(model.u[name][0] / np.maximum(tf[exact], 1e-9))
+        tf = counts[features.codes[column][i[exact]]] / known
+        extra[exact, k] = np.log2(model.u[name][0] / np.maximum(tf, 1e-9))
     return extra
 
 
-def score(features: pl.DataFrame, pairs: pl.DataFrame, model: MatchModel, levels: np.ndarray,
+def score(features: pl.DataFrame | Encoded, pairs: pl.DataFrame, model: MatchModel, levels: np.ndarray,
           hard: dict[str, np.ndarray]) -> pl.DataFrame:
     """pairs + one `bits_<comparison>` column each, `match_weight`, `match_probability` and
     `hard_rule` (the first rule that forbids the merge, null when none)."""
     i = pairs.get_column("i").to_numpy()
     table = model.bits_table()
     idx = np.where(levels < 0, table.shape[1] - 1, levels).astype(np.intp)
-    bits = table[np.arange(len(NAMES)), idx] + term_frequency_bits(features, i, levels, model)
+    enc = features if isinstance(features, Encoded) else Encoded(features)
+    bits = table[np.arange(len(NAMES)), idx] + term_frequency_bits(enc, i, levels, model)
     weight = model.prior_bits + bits.sum(axis=1)
     rule = np.full(i.shape[0], None, dtype=object)
     for name in reversed(HARD_RULES):

@@ -21,7 +21,7 @@ from transforms.blocking import BlockingReport, candidate_pairs
 from transforms.clustering import ambiguous_records, cluster
 from transforms.ids import stable_id
 from transforms.match_features import match_features
-from transforms.match_model import NAMES, REVIEWABLE_RULES, MatchModel, compare, score, train
+from transforms.match_model import NAMES, REVIEWABLE_RULES, Encoded, MatchModel, compare, score, train
 
 GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
 DUPLICATE_EVIDENCE = ("credit_code", "phone", "email", "address", "contact_name")
@@ -138,9 +138,11 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     model = None
     if pairs.height:
         i, j = pairs.get_column("i").to_numpy(), pairs.get_column("j").to_numpy()
-        levels, hard = compare(df, i, j)
-        model = train(df, levels, n * (n - 1) // 2, sample_pairs=settings.u_sample_pairs)
-        pairs = score(df, pairs, model, levels, hard)
+        encoded = Encoded(df)
+        levels, hard = compare(encoded, i, j)
+        model = train(encoded, levels, n * (n - 1) // 2, sample_pairs=settings.u_sample_pairs)
+        pairs = score(encoded, pairs, model, levels, hard)
+        del encoded
     else:  # nothing to compare: every record stands alone
         pairs = pairs.with_columns([pl.lit(None, dtype=pl.Float64).alias(f"bits_{k}") for k in NAMES]
                                    + [pl.lit(None, dtype=pl.Int8).alias(f"level_{k}") for k in NAMES]
