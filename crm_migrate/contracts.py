@@ -86,3 +86,11 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "customer_target_id": pl.String(),
 }
 LEDGER_COLUMNS = tuple(LEDGER_SCHEMA)
+
+# Flag codes resolution puts on records (the ledger's `flags`).
+AMBIGUOUS_MATCH = "ambiguous_name_match"  # fits two companies that cannot be one: joined neither
+IN_REVIEW = "possible_duplicate_in_review"  # one side of a pair in review_queue.xlsx
+BRANCH_NAMED_AS_HEAD_OFFICE = "branch_named_as_head_office"  # joined a branch by its code, named like the head office
+MATCHED_WITHOUT_REGION = "customer_matched_without_region"  # opportunity linked by a region-less name
+MATCHED_BY_BRAND = "customer_matched_by_brand"  # opportunity linked by the customer's brand (short name)
+NAME_NOTE_REMOVED = "name_note_removed"  # (老客户), 【重点】, -停用 removed from a company name

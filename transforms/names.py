@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import polars as pl
 
+from crm_migrate.contracts import NAME_NOTE_REMOVED
 from transforms.distinct import map_distinct
 from transforms.regions import is_region, region_prefix
 from transforms.text import fold
@@ -184,7 +185,7 @@ def _row(raw: str | None) -> tuple:
     if p is None:
         return None, None, False, False, None, None, None, None, None, None
     return (p.normalized, p.key, p.has_region, p.branch is not None, p.region, p.brand, p.form, p.branch, p.trade_key,
-            "name_note_removed" if p.annotation else None)
+            NAME_NOTE_REMOVED if p.annotation else None)
 
 
 NAME_OUTPUTS = {"name_normalized": pl.String(), "name_key": pl.String(), "name_has_region": pl.Boolean(), "is_branch": pl.Boolean(),

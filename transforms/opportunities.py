@@ -17,7 +17,8 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from crm_migrate.contracts import CANONICAL, FLAGS, OPPORTUNITY, REJECT, RID, ROW, SOURCE, SOURCE_KEY
+from crm_migrate.contracts import (CANONICAL, FLAGS, MATCHED_BY_BRAND, MATCHED_WITHOUT_REGION, OPPORTUNITY, REJECT, RID, ROW,
+                                   SOURCE, SOURCE_KEY)
 from crm_migrate.flags import add_flag
 from transforms.clustering import components
 from transforms.distinct import map_distinct
@@ -141,8 +142,8 @@ def link_opportunities(
         .when(linked.is_null()).then(pl.format("customer '{}' not found among migrated customers", pl.col("customer_name")))
     )
     opps = opps.with_columns(linked.alias("customer_target_id"), reason.alias(LINK_REASON))
-    opps = add_flag(opps, ~by_key & pl.col("__n").is_null() & unique_core, "customer_matched_without_region")
-    opps = add_flag(opps, by_brand, "customer_matched_by_brand")
+    opps = add_flag(opps, ~by_key & pl.col("__n").is_null() & unique_core, MATCHED_WITHOUT_REGION)
+    opps = add_flag(opps, by_brand, MATCHED_BY_BRAND)
     return opps.drop("__cust_source", "__by_key", "__cust_reject", "__n_keyed", "__candidates", "__n", "__by_name", "__core",
                      "__n_core", "__by_core", "__by_brand", "__n_brand", "__brand_candidates")
 

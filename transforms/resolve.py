@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from crm_migrate.contracts import CANONICAL, CUSTOMER, RID, ROW, SOURCE, SOURCE_KEY
+from crm_migrate.contracts import (AMBIGUOUS_MATCH, BRANCH_NAMED_AS_HEAD_OFFICE, CANONICAL, CUSTOMER, IN_REVIEW, RID, ROW,
+                                   SOURCE, SOURCE_KEY)
 from crm_migrate.flags import add_flag
 from transforms.blocking import BlockingReport, candidate_pairs
 from transforms.clustering import ambiguous_records, cluster
@@ -27,7 +28,7 @@ GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
 DUPLICATE_EVIDENCE = ("credit_code", "phone", "email", "address", "contact_name")
 PRIORITY = "_priority"
 SAME, DIFFERENT = "same", "different"
-NAME_OF_HEAD_OFFICE = "branch_named_as_head_office"
+NAME_OF_HEAD_OFFICE = BRANCH_NAMED_AS_HEAD_OFFICE
 
 DEFAULT_BLOCKING_RULES = [
     ["m_code"], ["m_org"], ["m_reg"], ["m_phone"], ["m_email"], ["m_address"],
@@ -198,8 +199,8 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
         pairs = pairs.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in ("source_a", "key_a", "cluster_a", "source_b", "key_b", "cluster_b")])
     in_review = set(pairs.filter((pl.col("cluster_a") != pl.col("cluster_b")) & (pl.col("match_probability") < settings.auto_merge_probability)
                                  & pl.col("hard_rule").is_null()).select(pl.concat_list("i", "j").explode()).to_series().to_list()) if pairs.height else set()
-    df = add_flag(df, pl.col("__p").is_in(sorted(in_review)) if in_review else pl.lit(False), "possible_duplicate_in_review")
-    df = add_flag(df, pl.col("__p").is_in(ambiguous.cast(pl.UInt32).implode()), "ambiguous_name_match")
+    df = add_flag(df, pl.col("__p").is_in(sorted(in_review)) if in_review else pl.lit(False), IN_REVIEW)
+    df = add_flag(df, pl.col("__p").is_in(ambiguous.cast(pl.UInt32).implode()), AMBIGUOUS_MATCH)
     # A record named like the head office in a branch's cluster (joined by the branch's code): its name is wrong.
     branch_cluster = (pl.col("m_branch") != "").any().over(label)
     df = add_flag(df, branch_cluster & (pl.col("m_branch") == ""), NAME_OF_HEAD_OFFICE)
