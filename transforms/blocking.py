@@ -48,6 +48,7 @@ def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_si
     found = []
     used = {c for r in rules for c in r} | ({CITY} if CITY in features.columns else set())
     indexed = features.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(INDEX), *sorted(used))
+    n = features.height
     for r, columns in enumerate(rules):
         keyed = indexed.select(INDEX, *columns).drop_nulls(columns)
         keyed = keyed.filter(pl.all_horizontal([pl.col(c).cast(pl.String) != "" for c in columns]))
@@ -58,24 +59,30 @@ def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_si
         report.largest_block.append(int(sizes["len"].max() or 0))
         usable = keyed.join(sizes.filter((pl.col("len") > 1) & (pl.col("len") <= max_block_size)).select(columns), on=columns, how="semi")
         if set(columns) & STRONG_KEYS or CITY in columns or CITY not in features.columns:
-            pairs = _self_pairs(usable, columns)
+            pairs = _self_pairs(usable, columns, n)
         else:  # a name rule: pairs in one city, or with a record that states none (never two cities)
             usable = usable.join(indexed.select(INDEX, CITY), on=INDEX, how="left")
-            same_city = _self_pairs(usable.filter(pl.col(CITY).is_not_null()), [*columns, CITY])
+            same_city = _self_pairs(usable.filter(pl.col(CITY).is_not_null()), [*columns, CITY], n)
             open_ = usable.filter(pl.col(CITY).is_null()).select(INDEX, *columns)
             either = (open_.join(usable.select(INDEX, *columns), on=columns, how="inner", suffix="_b")
                       .filter(pl.col(INDEX) != pl.col(f"{INDEX}_b"))
-                      .select(pl.min_horizontal(INDEX, f"{INDEX}_b").alias("i"), pl.max_horizontal(INDEX, f"{INDEX}_b").alias("j")))
+                      .select(_pair_key(pl.min_horizontal(INDEX, f"{INDEX}_b"), pl.max_horizontal(INDEX, f"{INDEX}_b"), n)))
             pairs = pl.concat([same_city, either]).unique()
         report.pairs.append(pairs.height)
         found.append(pairs.with_columns(pl.lit(1 << r, dtype=pl.UInt32).alias("rules")))
     if not found:
         return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rules": pl.UInt32}), report
-    pairs = pl.concat(found).group_by("i", "j").agg(pl.col("rules").unique().sum()).sort("i", "j")
+    # One row per pair, the rules that proposed it or-ed together; a pair is one integer until here.
+    pairs = pl.concat(found).group_by("key").agg(pl.col("rules").bitwise_or()).sort("key")
+    pairs = pairs.select((pl.col("key") // n).cast(pl.UInt32).alias("i"), (pl.col("key") % n).cast(pl.UInt32).alias("j"), "rules")
     return pairs, report
 
 
-def _self_pairs(frame: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+def _pair_key(i: pl.Expr, j: pl.Expr, n: int) -> pl.Expr:
+    return (i.cast(pl.UInt64) * n + j.cast(pl.UInt64)).alias("key")
+
+
+def _self_pairs(frame: pl.DataFrame, on: list[str], n: int) -> pl.DataFrame:
     return (frame.select(INDEX, *on).join(frame.select(INDEX, *on), on=on, how="inner", suffix="_b")
             .filter(pl.col(INDEX) < pl.col(f"{INDEX}_b"))
-            .select(pl.col(INDEX).alias("i"), pl.col(f"{INDEX}_b").alias("j")))
+            .select(_pair_key(pl.col(INDEX), pl.col(f"{INDEX}_b"), n)))

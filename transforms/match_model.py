@@ -115,13 +115,19 @@ def _levels(conditions: list[np.ndarray], known: np.ndarray) -> np.ndarray:
 def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(levels: pairs x comparisons int8, hard rule masks). Vectorised: no Python per pair."""
     enc = features if isinstance(features, Encoded) else Encoded(features)
+    gathered: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def pair(c):
+        if c not in gathered:
+            gathered[c] = enc.pair(c, i, j)
+        return gathered[c]
 
     def both(c):
-        a, b = enc.pair(c, i, j)
+        a, b = pair(c)
         return (a >= 0) & (b >= 0)
 
     def eq(c):
-        a, b = enc.pair(c, i, j)
+        a, b = pair(c)
         return (a == b) & (a >= 0)
 
     n = i.shape[0]
@@ -338,7 +344,7 @@ def _share_of_matches(levels: np.ndarray, m: dict, u: dict, max_iterations: int)
     lam = 0.1
     for _ in range(max_iterations):
         new = float(np.clip((1.0 / (1.0 + np.exp2(-np.clip(math.log2(lam / (1 - lam)) + evidence, -60, 60)))).mean(), 1e-6, 1 - 1e-6))
-        if abs(new - lam) < 1e-6:
+        if abs(new - lam) < 1e-5 * max(lam, 1e-3):
             return new
         lam = new
     return lam
