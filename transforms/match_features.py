@@ -62,8 +62,10 @@ def pinyin_of(frame: pl.DataFrame, column: str, output: str) -> pl.DataFrame:
     return frame.drop(output, strict=False).join(table, on=column, how="left", maintain_order="left")
 
 
-def _shorten(column: str, suffixes: tuple[str, ...]) -> pl.Expr:
-    return pl.col(column).map_elements(lambda v: short_name(v, suffixes), return_dtype=pl.String, skip_nulls=True)
+def _shortened(frame: pl.DataFrame, column: str, suffixes: tuple[str, ...]) -> pl.Expr:
+    """Short names of a column's values (深圳市 -> 深圳), computed once per distinct value."""
+    values = [v for v in frame.get_column(column).unique().to_list() if v is not None]
+    return pl.col(column).replace_strict({v: short_name(v, suffixes) for v in values}, default=None, return_dtype=pl.String)
 
 
 def match_features(customers: pl.DataFrame) -> pl.DataFrame:
@@ -102,7 +104,7 @@ def match_features(customers: pl.DataFrame) -> pl.DataFrame:
     levels = df.get_column("name_region").unique().to_list()
     city_of = {r: region_levels(r)[0] for r in levels if r}
     df = df.with_columns(pl.col("name_region").replace_strict(city_of, default=None, return_dtype=pl.String).alias("m_name_city"),
-                         _shorten("city", CITY_SUFFIXES).alias("m_addr_city"))
+                         _shortened(df, "city", CITY_SUFFIXES).alias("m_addr_city"))
     df = df.with_columns(pl.coalesce("m_name_city", "m_addr_city").alias("m_city"))
     # The address without the province and city it starts with: 广东省深圳市南山区... = 深圳市南山区...
     addr = pl.col("address").str.replace_all(r"\s+", "")

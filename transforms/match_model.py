@@ -19,6 +19,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pandas as pd
 import polars as pl
 from rapidfuzz import fuzz, process
 
@@ -50,14 +51,11 @@ class Encoded:
 
     def __init__(self, features: pl.DataFrame) -> None:
         self.height = features.height
-        self.codes: dict[str, np.ndarray] = {}
-        self.values: dict[str, pl.Series] = {}
-        for c in features.columns:
-            if not c.startswith("m_"):
-                continue
-            col = features.get_column(c).cast(pl.String)
-            self.codes[c] = (col.rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1).astype(np.int32)
-            self.values[c] = col.drop_nulls().unique().sort()
+        columns = [c for c in features.columns if c.startswith("m_")]
+        # One select: polars ranks the columns in parallel.
+        ranks = features.select([(pl.col(c).cast(pl.String).rank("dense").fill_null(0).cast(pl.Int32) - 1).alias(c) for c in columns])
+        self.codes: dict[str, np.ndarray] = {c: ranks.get_column(c).to_numpy() for c in columns}
+        self.values: dict[str, pl.Series] = {c: features.get_column(c).cast(pl.String).drop_nulls().unique().sort() for c in columns}
 
     def pair(self, c: str, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         codes = self.codes[c]
@@ -71,7 +69,8 @@ class Encoded:
 def _distinct_pairs(a: np.ndarray, b: np.ndarray, rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(distinct a codes, distinct b codes, inverse) over `rows`."""
     key = a[rows].astype(np.int64) * max(width, 1) + b[rows]
-    uniq, inverse = np.unique(key, return_inverse=True)
+    inverse, uniq = pd.factorize(key, sort=False)  # a hash table: linear, where np.unique sorts
+    uniq = np.asarray(uniq, dtype=np.int64)
     return uniq // max(width, 1), uniq % max(width, 1), inverse
 
 

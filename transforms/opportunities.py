@@ -10,7 +10,6 @@ another deal.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,7 +178,6 @@ class DealMatching:
     close_date_window_days: int = 45
 
 
-_DIGITS = re.compile(r"\d+")
 DUP_REASON = "__duplicate_reason"
 
 
@@ -202,8 +200,8 @@ def dedupe_opportunities(linked: pl.DataFrame, settings: DealMatching | None = N
     pairs = block.join(block, on=["customer_target_id", "amount"], suffix="_b").filter(pl.col("__p") < pl.col("__p_b"))
     if pairs.height:
         sim = _name_similarity(pairs["__name"].to_list(), pairs["__name_b"].to_list())
-        digits_a = pairs["__name"].map_elements(lambda t: ",".join(_DIGITS.findall(t)), return_dtype=pl.String)
-        digits_b = pairs["__name_b"].map_elements(lambda t: ",".join(_DIGITS.findall(t)), return_dtype=pl.String)
+        digits_a = pairs["__name"].str.extract_all(r"\d+").list.join(",")
+        digits_b = pairs["__name_b"].str.extract_all(r"\d+").list.join(",")
         gap = (pairs["expected_close_date"] - pairs["expected_close_date_b"]).dt.total_days().abs()
         same_deal = (pl.Series(sim >= settings.name_similarity) & (digits_a == digits_b)
                      & (gap.fill_null(0) <= settings.close_date_window_days)
