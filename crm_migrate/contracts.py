@@ -94,3 +94,4 @@ BRANCH_NAMED_AS_HEAD_OFFICE = "branch_named_as_head_office"  # joined a branch b
 MATCHED_WITHOUT_REGION = "customer_matched_without_region"  # opportunity linked by a region-less name
 MATCHED_BY_BRAND = "customer_matched_by_brand"  # opportunity linked by the customer's brand (short name)
 NAME_NOTE_REMOVED = "name_note_removed"  # (老客户), 【重点】, -停用 removed from a company name
+SAME_CODE_OTHER_NAME = "same_code_different_name"  # merged by its credit code although the names differ (a rename?)

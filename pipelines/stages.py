@@ -30,7 +30,9 @@ from transforms.ledger import accounting, build_ledger, customer_dispositions, o
 from transforms.mapping import ColumnSpec, key_problems, map_table
 from extractors.decisions import read_decisions
 from transforms.opportunities import COLLISION, LINK_REASON, DealMatching, resolve_opportunities
-from transforms.resolve import CARRIED, PRIORITY, CustomerResolution, MatchSettings, carry_over, golden_records, resolve_customers
+from transforms.match_model import HARD_RULES, REVIEWABLE_RULES
+from transforms.resolve import (CARRIED, DEFAULT_SURVIVORSHIP, PRIORITY, CustomerResolution, MatchSettings, carry_over, golden_records,
+                                resolve_customers)
 from transforms.standardize import RuleStat, SourceMappingSpec, standardize as standardize_frame
 
 
@@ -168,6 +170,7 @@ class Resolution:
     matching: CustomerResolution | None = None  # scored pairs, the learned model, the blocking report
     settings: MatchSettings | None = None
     decisions: pl.DataFrame | None = None  # reviewer decisions applied in this run
+    survivorship: dict[str, str] = field(default_factory=dict)  # field -> rule, from config
 
     def golden_members(self) -> pl.DataFrame:
         """Every clustered customer record with its golden id."""
@@ -238,7 +241,8 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
         review = matching.review_pairs(settings).height
         ctx.progress("resolve", f"{golden.height:,} golden customers from {kept.height:,} records; {review:,} pairs to review"
                      + (f"; {decisions.height:,} review decisions applied" if decisions.height else ""))
-    return Resolution(golden, cust_disp, linked if linked is not None else pl.DataFrame(), ledger, snapshot, matching, settings, decisions)
+    return Resolution(golden, cust_disp, linked if linked is not None else pl.DataFrame(), ledger, snapshot, matching, settings, decisions,
+                      dict(r.survivorship))
 
 
 # ---- map --------------------------------------------------------------------------------------
@@ -482,7 +486,9 @@ def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secr
         review_queue.write_review_queue(d / "review_queue.xlsx", pl.DataFrame(), doubtful.drop("run_id"), render.SAFE_CELLS)
         return
     run_folder.write_json(d / "resolution_model.json", {
-        "settings": vars(settings), "model": matching.model.as_dict() if matching.model else None,
+        "settings": vars(settings), "survivorship": DEFAULT_SURVIVORSHIP | resolution.survivorship,
+        "hard_rules": list(HARD_RULES), "reviewable_rules": list(REVIEWABLE_RULES),
+        "model": matching.model.as_dict() if matching.model else None,
         "blocking": matching.blocking.as_dicts() if matching.blocking else [], "refused_edges": matching.refused_edges,
         "decisions_applied": resolution.decisions.height if resolution.decisions is not None else 0,
     }, secrets)

@@ -166,3 +166,30 @@ def test_the_organization_code_of_a_legacy_record_joins_its_credit_code_across_n
     assert groups(out) == {frozenset({"1", "2"})} and set(out["_match"]) == {"identifier"}
     C = make_code("91", "440300", "11111111")
     assert C != A
+
+
+def test_a_code_merges_a_renamed_company_and_flags_it():
+    out = resolve_customers(customers([("crm", "1", "深圳市华鑫电子科技有限公司", A, 10, None, None),
+                                       ("erp", "2", "深圳市瑞安电子科技有限公司", A, 20, None, None)])).clustered  # the former name, one code
+    assert groups(out) == {frozenset({"1", "2"})}
+    assert all("same_code_different_name" in f for f in out["_flags"].to_list())
+    same_name = resolve_customers(customers([("crm", "1", "深圳市华鑫电子科技有限公司", A, 10, None, None),
+                                             ("erp", "2", "华鑫电子科技（深圳）有限公司", A, 20, None, None)])).clustered
+    assert not any("same_code_different_name" in f for f in same_name["_flags"].to_list())
+
+
+def test_the_run_folder_explains_the_merges(tmp_path):
+    import json
+    from pathlib import Path
+
+    from pipelines.run import run_pipeline
+    from tests.conftest import DEMO_CONFIG
+
+    manifest = run_pipeline(DEMO_CONFIG, out=tmp_path, target_url=f"sqlite:///{tmp_path / 't.sqlite'}", dry_run=True)
+    run_dir = Path(manifest["run_dir"])
+    model = json.loads((run_dir / "resolution_model.json").read_text(encoding="utf-8"))
+    assert model["settings"]["auto_merge_probability"] == 0.99 and model["settings"]["blocking_rules"][0] == ["m_code"]
+    assert model["survivorship"]["credit_code"] == "valid_over_invalid" and "different_identifiers" in model["hard_rules"]
+    assert set(model["model"]["bits"]) == set(NAMES) and [b["rule"] for b in model["blocking"]][:2] == ["m_code", "m_org"]
+    pairs = pl.read_parquet(run_dir / "match_pairs.parquet")
+    assert pairs.height and pairs["match_probability"].min() >= 0.5 and {f"bits_{n}" for n in NAMES} <= set(pairs.columns)

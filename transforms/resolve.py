@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from crm_migrate.contracts import (AMBIGUOUS_MATCH, BRANCH_NAMED_AS_HEAD_OFFICE, CANONICAL, CUSTOMER, IN_REVIEW, RID, ROW,
-                                   SOURCE, SOURCE_KEY)
+                                   SAME_CODE_OTHER_NAME, SOURCE, SOURCE_KEY)
 from crm_migrate.flags import add_flag
 from transforms.blocking import BlockingReport, candidate_pairs
 from transforms.clustering import ambiguous_records, cluster
@@ -200,6 +200,11 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     in_review = set(pairs.filter((pl.col("cluster_a") != pl.col("cluster_b")) & (pl.col("match_probability") < settings.auto_merge_probability)
                                  & pl.col("hard_rule").is_null()).select(pl.concat_list("i", "j").explode()).to_series().to_list()) if pairs.height else set()
     df = add_flag(df, pl.col("__p").is_in(sorted(in_review)) if in_review else pl.lit(False), IN_REVIEW)
+    # The registry's code merged names that are not alike: a rename (更名), or a code typed on the wrong row.
+    renamed = pairs.filter((pl.col("level_identifier") == 0) & (pl.col("level_brand") >= 3) & (pl.col("cluster_a") == pl.col("cluster_b"))) \
+        if pairs.height else pairs
+    renamed_pos = renamed.select(pl.concat_list("i", "j").explode()).to_series().unique() if renamed.height else pl.Series([], dtype=pl.UInt32)
+    df = add_flag(df, pl.col("__p").is_in(renamed_pos.cast(pl.UInt32).implode()), SAME_CODE_OTHER_NAME)
     df = add_flag(df, pl.col("__p").is_in(ambiguous.cast(pl.UInt32).implode()), AMBIGUOUS_MATCH)
     # A record named like the head office in a branch's cluster (joined by the branch's code): its name is wrong.
     branch_cluster = (pl.col("m_branch") != "").any().over(label)
