@@ -74,7 +74,11 @@ VENV = ROOT / ".venv"
 # exist yet is skipped with a note.
 MODULES: dict[str, list[str]] = {
     "transforms/credit_code.py": ["tests/test_credit_code.py", "tests/test_normalizers.py"],
-    "transforms/resolve.py": ["tests/test_resolve.py"],
+    "transforms/resolve.py": ["tests/test_resolve.py", "tests/test_matching.py"],
+    "transforms/clustering.py": ["tests/test_matching.py", "tests/test_resolve.py"],
+    "transforms/blocking.py": ["tests/test_matching.py", "tests/test_resolve.py"],
+    "transforms/match_model.py": ["tests/test_matching.py", "tests/test_resolve.py"],
+    "transforms/opportunities.py": ["tests/test_matching.py", "tests/test_resolve.py", "tests/test_end_to_end.py"],
     "transforms/ledger.py": ["tests/test_ledger.py", "tests/test_resolve.py"],
     "transforms/archive.py": ["tests/test_archive.py"],
     "reports/reconciliation.py": ["tests/test_reconciliation.py"],

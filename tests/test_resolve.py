@@ -255,8 +255,9 @@ def test_name_joins_are_called_name_joins_and_only_ambiguous_groups_are_flagged(
                                          ("crm", "4", "深圳市腾飞电子科技有限公司", C, 10, None, None),
                                          ("xl", "3", "深圳市腾飞电子科技有限公司", None, 30, None, None)]))
     assert dict(three.select("_source_key", "_match").rows())["3"] == "none"
-    assert dict(zip(three["_source_key"], three["_flags"].to_list()))["3"] == ["ambiguous_name_match"]
-    assert {k: f for k, f in zip(three["_source_key"], three["_flags"].to_list()) if k != "3"} == {"1": [], "2": [], "4": []}
+    assert dict(zip(three["_source_key"], three["_flags"].to_list()))["3"] == ["possible_duplicate_in_review", "ambiguous_name_match"]
+    # Each candidate of 3 has its pair with 3 in the review queue, and is flagged so.
+    assert {k: f for k, f in zip(three["_source_key"], three["_flags"].to_list()) if k != "3"} == {k: ["possible_duplicate_in_review"] for k in "124"}
 
 
 def test_duplicate_rows_are_marked_whatever_order_their_keys_sort_in():

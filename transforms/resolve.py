@@ -197,9 +197,9 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
                  .join(lineage.rename({"__p": "j", SOURCE: "source_b", SOURCE_KEY: "key_b", ROW: "row_b", "target_id": "cluster_b"}), on="j", how="left"))
     else:
         pairs = pairs.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in ("source_a", "key_a", "cluster_a", "source_b", "key_b", "cluster_b")])
-    in_review = set(pairs.filter((pl.col("cluster_a") != pl.col("cluster_b")) & (pl.col("match_probability") < settings.auto_merge_probability)
-                                 & pl.col("hard_rule").is_null()).select(pl.concat_list("i", "j").explode()).to_series().to_list()) if pairs.height else set()
-    df = add_flag(df, pl.col("__p").is_in(sorted(in_review)) if in_review else pl.lit(False), IN_REVIEW)
+    queued = CustomerResolution(df, pairs, model, report).review_pairs(settings) if pairs.height else pairs
+    in_review = queued.select(pl.concat_list("i", "j").explode()).to_series().unique() if queued.height else pl.Series([], dtype=pl.UInt32)
+    df = add_flag(df, pl.col("__p").is_in(in_review.cast(pl.UInt32).implode()), IN_REVIEW)
     # The registry's code merged names that are not alike: a rename (更名), or a code typed on the wrong row.
     renamed = pairs.filter((pl.col("level_identifier") == 0) & (pl.col("level_brand") >= 3) & (pl.col("cluster_a") == pl.col("cluster_b"))) \
         if pairs.height else pairs
