@@ -193,3 +193,14 @@ def test_the_run_folder_explains_the_merges(tmp_path):
     assert set(model["model"]["bits"]) == set(NAMES) and [b["rule"] for b in model["blocking"]][:2] == ["m_code", "m_org"]
     pairs = pl.read_parquet(run_dir / "match_pairs.parquet")
     assert pairs.height and pairs["match_probability"].min() >= 0.5 and {f"bits_{n}" for n in NAMES} <= set(pairs.columns)
+
+
+def test_each_pair_says_which_rules_proposed_it_and_empty_keys_pair_nothing():
+    rows = [("crm", "0", "腾飞电子科技有限公司", None, 10, None, "+8613800000001"),   # no region, listed first
+            ("crm", "1", "深圳市腾飞电子科技有限公司", None, 10, None, "+8613800000001"),
+            ("crm", "2", "广州市华鑫贸易有限公司", None, 10, None, None),
+            ("crm", "3", "北京市华鑫贸易有限公司", None, 10, None, None)]
+    f = features(rows).with_columns(pl.lit("").alias("m_contact"))  # an empty key is no key
+    pairs, report = candidate_pairs(f, [["m_brand"], ["m_phone"], ["m_contact"]], max_block_size=10)
+    assert pairs.rows() == [(0, 1, 0b011)]  # brand and phone proposed it; 华鑫 of two cities never paired
+    assert [d["pairs"] for d in report.as_dicts()] == [1, 1, 0]
