@@ -75,7 +75,7 @@ VENV = ROOT / ".venv"
 MODULES: dict[str, list[str]] = {
     "transforms/credit_code.py": ["tests/test_credit_code.py", "tests/test_normalizers.py"],
     "transforms/resolve.py": ["tests/test_resolve.py", "tests/test_matching.py"],
-    "transforms/clustering.py": ["tests/test_matching.py", "tests/test_resolve.py"],
+    "transforms/clustering.py": ["tests/test_clustering.py", "tests/test_matching.py"],
     "transforms/blocking.py": ["tests/test_matching.py", "tests/test_resolve.py"],
     "transforms/match_model.py": ["tests/test_matching.py", "tests/test_resolve.py"],
     "transforms/opportunities.py": ["tests/test_matching.py", "tests/test_resolve.py", "tests/test_end_to_end.py"],
