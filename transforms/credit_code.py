@@ -22,6 +22,7 @@ _ORG_SHAPE = re.compile(r"^[0-9A-Z]{8}[0-9X]$")
 _REGNO_SHAPE = re.compile(r"^\d{15}$")
 
 VALID, REPAIRED, INVALID, MISSING = "valid", "repaired", "invalid", "missing"
+USABLE = (VALID, REPAIRED)  # statuses whose code identifies a company
 
 
 def check_char(first17: str) -> str | None:

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import polars as pl
 
+from transforms.credit_code import USABLE
 from transforms.distinct import map_distinct
 from transforms.regions import CITY_SUFFIXES, PROVINCE_SUFFIXES, regions, short_name
 
@@ -20,7 +21,6 @@ PUBLIC_MAIL_DOMAINS = frozenset({
     "foxmail.com", "gmail.com", "hotmail.com", "outlook.com", "live.com", "yahoo.com", "yahoo.com.cn", "msn.com", "icloud.com",
     "263.net", "tom.com", "21cn.com", "vip.qq.com", "vip.163.com", "vip.sina.com",
 })
-VALID_CODE = ("valid", "repaired")
 
 # Feature columns (prefix `m_`), in the order the model lists its comparisons.
 FEATURES = ("m_code", "m_org", "m_reg", "m_brand", "m_pinyin", "m_chars", "m_brand_digits", "m_trade", "m_form", "m_branch", "m_name_city",
@@ -62,19 +62,13 @@ def pinyin_of(frame: pl.DataFrame, column: str, output: str) -> pl.DataFrame:
     return frame.drop(output, strict=False).join(table, on=column, how="left", maintain_order="left")
 
 
-def _shortened(frame: pl.DataFrame, column: str, suffixes: tuple[str, ...]) -> pl.Expr:
-    """Short names of a column's values (深圳市 -> 深圳), computed once per distinct value."""
-    values = [v for v in frame.get_column(column).unique().to_list() if v is not None]
-    return pl.col(column).replace_strict({v: short_name(v, suffixes) for v in values}, default=None, return_dtype=pl.String)
-
-
 def match_features(customers: pl.DataFrame) -> pl.DataFrame:
     """Add the `m_*` columns to canonical customer records (standardized names, codes, phones,
     addresses). Python runs once per distinct value (brands, regions), never per record."""
     status = pl.col("credit_code_status")
     flags = pl.col("_flags")
     code = pl.col("credit_code")
-    valid = status.is_in(VALID_CODE)
+    valid = status.is_in(USABLE)
     df = customers.with_columns(
         pl.when(valid).then(code).alias("m_code"),
         # The organization code (GB 11714) a credit code embeds, or a legacy one typed instead.
@@ -101,10 +95,8 @@ def match_features(customers: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(pl.when(pl.col("m_email").str.contains("@") & ~pl.col("__domain").is_in(sorted(PUBLIC_MAIL_DOMAINS)))
                    .then(pl.col("__domain")).alias("m_mail_domain")).drop("__domain")
     df = pinyin_of(df, "m_brand", "m_pinyin")
-    levels = df.get_column("name_region").unique().to_list()
-    city_of = {r: region_levels(r)[0] for r in levels if r}
-    df = df.with_columns(pl.col("name_region").replace_strict(city_of, default=None, return_dtype=pl.String).alias("m_name_city"),
-                         _shortened(df, "city", CITY_SUFFIXES).alias("m_addr_city"))
+    df = map_distinct(df, "name_region", lambda r: (region_levels(r)[0],), {"m_name_city": pl.String()})
+    df = map_distinct(df, "city", lambda c: (short_name(c, CITY_SUFFIXES) if c else None,), {"m_addr_city": pl.String()})
     df = df.with_columns(pl.coalesce("m_name_city", "m_addr_city").alias("m_city"))
     # The address without the province and city it starts with: 广东省深圳市南山区... = 深圳市南山区...
     addr = pl.col("address").str.replace_all(r"\s+", "")

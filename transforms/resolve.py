@@ -20,6 +20,7 @@ from crm_migrate.contracts import (AMBIGUOUS_MATCH, BRANCH_NAMED_AS_HEAD_OFFICE,
 from crm_migrate.flags import add_flag
 from transforms.blocking import BlockingReport, candidate_pairs
 from transforms.clustering import ambiguous_records, cluster
+from transforms.credit_code import USABLE
 from transforms.ids import stable_id
 from transforms.match_features import match_features
 from transforms.match_model import NAMES, REVIEWABLE_RULES, Encoded, MatchModel, compare, score, train
@@ -261,7 +262,7 @@ def _survivor_value(field: str, rule: str) -> tuple[pl.Expr, pl.Expr]:
     if rule == "source_priority":
         return value.filter(known).first(), origin.filter(known).first()
     if rule == "valid_over_invalid":  # a valid code (or phone, email) wins whatever the source rank
-        valid = pl.col("credit_code_status").is_in(["valid", "repaired"]) if field.startswith("credit_code") \
+        valid = pl.col("credit_code_status").is_in(USABLE) if field.startswith("credit_code") \
             else ~pl.col("_flags").list.contains(f"invalid_{field}")
         good = known & valid
         return pl.coalesce(value.filter(good).first(), value.filter(known).first()), pl.coalesce(origin.filter(good).first(), origin.filter(known).first())
