@@ -22,7 +22,7 @@ from crm_migrate.flags import add_flag
 from transforms.clustering import components
 from transforms.distinct import map_distinct
 from transforms.ids import stable_id
-from transforms.match_features import match_features, pinyin_of, region_levels
+from transforms.match_features import pinyin_of, region_levels
 from transforms.names import parse_company
 
 LINK_REASON = "__link_reason"
@@ -72,7 +72,8 @@ def match_by_brand(opps: pl.DataFrame, members: pl.DataFrame, neighbours: dict[s
                          {"q_brand": pl.String(), "q_city": pl.String(), "q_trade": pl.String(), "q_branch": pl.String()})
     named = pinyin_of(named, "q_brand", "q_pinyin")
     named = named.join(opps.select(RID, pl.col(SOURCE).alias("q_source")), on=RID, how="left")
-    cand = match_features(members).select("target_id", "m_brand", "m_pinyin", "m_city", "m_trade", "m_branch", pl.col(SOURCE).alias("m_source")).unique()
+    # members come from resolve_customers, which keeps the features a customer is looked up by.
+    cand = members.select("target_id", "m_brand", "m_pinyin", "m_city", "m_trade", "m_branch", pl.col(SOURCE).alias("m_source")).unique()
     by_brand = named.join(cand, left_on="q_brand", right_on="m_brand", how="inner").drop("m_pinyin")
     by_pinyin = named.join(cand.drop("m_brand"), left_on="q_pinyin", right_on="m_pinyin", how="inner")
     pairs = pl.concat([by_brand, by_pinyin], how="diagonal_relaxed")

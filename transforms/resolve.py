@@ -30,6 +30,7 @@ DUPLICATE_EVIDENCE = ("credit_code", "phone", "email", "address", "contact_name"
 PRIORITY = "_priority"
 SAME, DIFFERENT = "same", "different"
 NAME_OF_HEAD_OFFICE = BRANCH_NAMED_AS_HEAD_OFFICE
+LOOKUP_FEATURES = ("m_brand", "m_pinyin", "m_city", "m_trade", "m_branch")
 
 DEFAULT_BLOCKING_RULES = [
     ["m_code"], ["m_org"], ["m_reg"], ["m_phone"], ["m_email"], ["m_address"],
@@ -49,7 +50,7 @@ class MatchSettings:
 
 @dataclass
 class CustomerResolution:
-    clustered: pl.DataFrame  # the records with target_id, _match, _match_evidence
+    clustered: pl.DataFrame  # the records with target_id, _match, _match_evidence and LOOKUP_FEATURES
     pairs: pl.DataFrame  # scored candidate pairs at or above the review threshold, with both records' lineage
     model: MatchModel | None
     blocking: BlockingReport | None
@@ -210,7 +211,8 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     # A record named like the head office in a branch's cluster (joined by the branch's code): its name is wrong.
     branch_cluster = (pl.col("m_branch") != "").any().over(label)
     df = add_flag(df, branch_cluster & (pl.col("m_branch") == ""), NAME_OF_HEAD_OFFICE)
-    drop = [c for c in df.columns if c.startswith("m_")] + ["__own", "__p", "__ev", "__how", "__anchor", label]
+    # The features a customer is looked up by (opportunities named by a short name) stay; the others go.
+    drop = [c for c in df.columns if c.startswith("m_") and c not in LOOKUP_FEATURES] + ["__own", "__p", "__ev", "__how", "__anchor", label]
     return CustomerResolution(df.drop(drop, strict=False), pairs, model, report, refused, candidates)
 
 
