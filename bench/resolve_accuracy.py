@@ -89,7 +89,7 @@ def opportunity_figures(resolution, predicted_customers: pl.DataFrame, truth_c: 
     opps = resolution.opportunities
     truth = pl.read_csv(truth_path, schema_overrides={"source_key": pl.String}, infer_schema_length=0).rename({"source": SOURCE, "source_key": SOURCE_KEY})
     home = (predicted_customers.join(truth_c, on="record").group_by("entity", "cluster").len()
-            .sort("len", descending=True).unique("entity", keep="first").select(pl.col("entity").alias("customer_entity_id"), pl.col("cluster").alias("right")))
+            .sort(["len", "cluster"], descending=[True, False]).unique("entity", keep="first", maintain_order=True).select(pl.col("entity").alias("customer_entity_id"), pl.col("cluster").alias("right")))
     df = opps.filter(pl.col(REJECT).is_null()).join(truth, on=[SOURCE, SOURCE_KEY], how="inner")
     real = df.filter(pl.col("customer_entity_id").is_not_null() & (pl.col("customer_entity_id") != ""))
     real = real.join(home, on="customer_entity_id", how="left")

@@ -56,7 +56,7 @@ def recall_by(predicted: pl.DataFrame, truth: pl.DataFrame, column: str) -> dict
     """Per value of `column` (the variation a record carries): the share of such records that share
     their cluster with the entity's primary record (the one with the largest group of its entity)."""
     df = predicted.join(truth, on="record", how="inner")
-    home = df.group_by("entity", "cluster").len().sort("len", descending=True).unique("entity", keep="first").select("entity", pl.col("cluster").alias("home"))
+    home = df.group_by("entity", "cluster").len().sort(["len", "cluster"], descending=[True, False]).unique("entity", keep="first", maintain_order=True).select("entity", pl.col("cluster").alias("home"))
     sized = df.group_by("entity").len().filter(pl.col("len") > 1).select("entity")
     df = df.join(sized, on="entity").join(home, on="entity")
     return {k: round(v, 3) for k, v in df.group_by(column).agg((pl.col("cluster") == pl.col("home")).mean()).sort(column).rows()}
