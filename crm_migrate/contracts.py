@@ -61,6 +61,15 @@ CANONICAL: dict[str, dict[str, pl.DataType]] = {
     },
 }
 
+# Columns a mapping carries beyond the canonical model (`attributes:`: a legacy member number, a date
+# of birth), for a declared matching model or the target mapping; text, under this prefix.
+ATTRIBUTE_PREFIX = "attr_"
+
+
+def attribute_column(name: str) -> str:
+    return ATTRIBUTE_PREFIX + name
+
+
 # Fields a source mapping may fill; the rest are derived by standardization.
 DERIVED = {"name_normalized", "name_key", "credit_code_status", "phone_other", "province", "city", "district"}
 

@@ -56,7 +56,7 @@ def check_config(path: Path) -> Iterator[str]:
         for entity, suite in suites.items():
             yield f"suite {stage}/{entity}: {len(load_suite(suite)['expectations'])} expectations"
     for src in cfg.sources:
-        expected = list(dict.fromkeys(loaded.source_mappings[src.name].columns.values()))
+        expected = loaded.source_mappings[src.name].source_columns()
         if src.kind == "sql":
             yield _probe_sql(src, expected)
         else:

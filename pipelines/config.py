@@ -16,7 +16,8 @@ from extractors.non_records import FOOTER_PATTERNS, TOTALS_WORDS
 from pipelines.yamlfile import YamlDocument
 from transforms.mapping import ColumnSpec
 from transforms.match_features import FEATURES
-from transforms.resolve import DEFAULT_BLOCKING_RULES, SURVIVORSHIP_RULES
+from transforms.declared_model import METHODS, Comparison, DeclaredModel
+from transforms.resolve import DEFAULT_BLOCKING_RULES, SURVIVORSHIP_RULES, MatchSettings
 
 Entity = Literal["customer", "opportunity"]
 # A source query: comments, then SELECT or WITH (a read-only transaction guards the rest).
@@ -161,7 +162,6 @@ class TargetConfig(Strict):
         return _resolve_sqlite(v, info)
 
 
-MatchFeature = Literal[FEATURES]  # type: ignore[valid-type]
 SurvivorshipRule = Literal[SURVIVORSHIP_RULES]  # type: ignore[valid-type]
 
 
@@ -171,13 +171,44 @@ class DealMatchingConfig(Strict):
         "Two records of one deal have expected close dates at most this far apart; a renewal a year later is another deal."))
 
 
+class ComparisonConfig(Strict):
+    """One comparison of a declared matching model (docs/resolution.md, "Declared models")."""
+
+    name: Name = Field(description="The comparison's name in the model, the pairs and blocking rules.")
+    field: str = Field(description="A canonical customer field, or `attributes.<name>` of the customer mappings.")
+    method: Literal[METHODS] = Field("exact", description=(  # type: ignore[valid-type]
+        "exact; levenshtein (thresholds: maximum edit distances); jaro_winkler (minimum similarities 0-1); ratio (minimum rapidfuzz ratio 0-100)."))
+    thresholds: list[float] = Field(default_factory=list, description="One level per threshold, between `exact` and `different`, strongest first.")
+    term_frequency: bool = Field(False, description="Weigh exact agreement by how common the value is (a common surname says less).")
+
+    @model_validator(mode="after")
+    def _v_thresholds(self) -> "ComparisonConfig":
+        t = self.thresholds
+        if self.method == "exact" and t:
+            raise ValueError("an exact comparison takes no thresholds")
+        if self.method != "exact" and not t:
+            raise ValueError(f"a {self.method} comparison needs thresholds, strongest first")
+        ordered = sorted(t) if self.method == "levenshtein" else sorted(t, reverse=True)
+        if t != ordered or len(set(t)) != len(t):
+            raise ValueError(f"thresholds {t} must be distinct and strongest first ({'increasing distances' if self.method == 'levenshtein' else 'decreasing similarities'})")
+        top = {"jaro_winkler": 1.0, "ratio": 100.0}.get(self.method)
+        if top is not None and not all(0 < x <= top for x in t):
+            raise ValueError(f"{self.method} thresholds are between 0 and {top:g}")
+        return self
+
+    def comparison(self) -> Comparison:
+        return Comparison(self.name, self.field, self.method, tuple(self.thresholds), self.term_frequency)
+
+
 class ResolutionConfig(Strict):
     auto_merge_probability: float = Field(0.99, gt=0, le=1, description="Pairs at or above this match probability merge.")
     review_probability: float = Field(0.5, gt=0, le=1, description="Pairs from here up to auto_merge_probability go to the review queue.")
     max_block_size: int = Field(300, ge=2, description="A blocking key shared by more records is not used for them (and reported).")
-    blocking_rules: list[list[MatchFeature]] = Field(
-        default_factory=lambda: [list(r) for r in DEFAULT_BLOCKING_RULES], min_length=1,
-        description="Record pairs agreeing on all features of any rule are compared.")
+    blocking_rules: list[list[str]] | None = Field(None, min_length=1, description=(
+        "Record pairs agreeing on all features of any rule are compared: features of the company model "
+        "(docs/resolution.md), or comparison names of a declared model. Absent: the model's defaults."))
+    comparisons: list[ComparisonConfig] = Field(default_factory=list, description=(
+        "A declared matching model (for records that are not Chinese companies); absent: the built-in company model."))
     decisions: Path | None = Field(None, description=(
         "A filled review queue (review_queue.xlsx of an earlier run, or a CSV with source_a, key_a, source_b, key_b, decision): "
         "pairs decided `same` merge, `different` never merge, on every later run."))
@@ -203,7 +234,18 @@ class ResolutionConfig(Strict):
     def _thresholds(self) -> "ResolutionConfig":
         if self.review_probability > self.auto_merge_probability:
             raise ValueError(f"review_probability ({self.review_probability}) must not be above auto_merge_probability ({self.auto_merge_probability})")
+        names = [c.name for c in self.comparisons]
+        if len(set(names)) != len(names):
+            raise ValueError(f"comparison names repeat: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+        if any(not rule for rule in self.blocking_rules or []):
+            raise ValueError("a blocking rule lists at least one feature (or comparison)")
         return self
+
+    def match_settings(self) -> MatchSettings:
+        """The plain settings resolution takes (transforms/resolve.py)."""
+        declared = DeclaredModel([c.comparison() for c in self.comparisons], self.blocking_rules or []) if self.comparisons else None
+        rules = declared.blocking_columns() if declared else [list(r) for r in (self.blocking_rules or DEFAULT_BLOCKING_RULES)]
+        return MatchSettings(rules, self.max_block_size, self.auto_merge_probability, self.review_probability, declared=declared)
 
 
 class ArchiveConfig(Strict):
@@ -284,8 +326,15 @@ class SourceMapping(Strict):
     entity: Entity
     columns: dict[str, str] = Field(description="canonical field: source column")
     constants: dict[str, Any] = Field(default_factory=dict, description="canonical field: fixed value")
+    attributes: dict[Name, str] = Field(default_factory=dict, description=(
+        "attribute name: source column. Columns carried as text beyond the canonical model, for a declared matching "
+        "model (resolution.comparisons, field `attributes.<name>`)."))
     day_first: bool = Field(False, description="Read ambiguous dates like 01/05/2023 as day-first.")
     value_maps: dict[str, Path] = Field(default_factory=dict, description="canonical field: value map file")
+
+    def source_columns(self) -> list[str]:
+        """The source columns the mapping reads (each once), canonical fields first, then attributes."""
+        return list(dict.fromkeys([*self.columns.values(), *self.attributes.values()]))
 
     _v_maps = field_validator("value_maps")(
         classmethod(lambda cls, v, info: {k: _resolve(p, info) for k, p in v.items()})
@@ -388,6 +437,7 @@ class LoadedConfig:
             self.value_maps[src.name] = {
                 f: YamlDocument(p).validate(ValueMap) for f, p in mapping.value_maps.items()
             }
+        self._check_resolution(doc)
         self.target_mapping: TargetMapping = YamlDocument(self.config.target.mapping).validate(TargetMapping)
         for entity, table in self.target_mapping.tables.items():
             allowed = set(CANONICAL[entity]) | {"target_id", "customer_target_id"}
@@ -401,6 +451,27 @@ class LoadedConfig:
         missing = [e for e in ENTITIES if any(s.entity == e for s in self.config.sources) and e not in self.target_mapping.tables]
         if missing:
             raise ConfigError(f"no target table for {', '.join(missing)}", file=str(self.config.target.mapping))
+
+    def _check_resolution(self, doc: YamlDocument) -> None:
+        """Blocking rules name features of the model in use; a declared comparison reads a canonical
+        customer field or an attribute some customer mapping carries."""
+        r = self.config.resolution
+        names = [c.name for c in r.comparisons]
+        allowed, what = (names, "comparison of resolution.comparisons") if names else (list(FEATURES), "company model feature")
+        for i, rule in enumerate(r.blocking_rules or []):
+            for k, item in enumerate(rule):
+                if item not in allowed:
+                    raise ConfigError(f"{doc.where(('resolution', 'blocking_rules', i, k))}: '{item}' is not a {what}",
+                                      hint="one of " + ", ".join(allowed))
+        attributes = {a for s in self.config.sources if s.entity == "customer" for a in self.source_mappings[s.name].attributes}
+        for k, c in enumerate(self.config.resolution.comparisons):
+            name = c.field.split(".", 1)[1] if c.field.startswith("attributes.") else None
+            if (name is None and c.field in CANONICAL["customer"]) or (name is not None and name in attributes):
+                continue
+            raise ConfigError(
+                f"{doc.where(('resolution', 'comparisons', k, 'field'))}: '{c.field}' is neither a canonical customer field "
+                "nor an attribute of a customer mapping",
+                hint="attributes: " + (", ".join(f"attributes.{a}" for a in sorted(attributes)) or "none mapped (add `attributes:` to a customer mapping)"))
 
     def target_specs(self) -> dict[str, tuple[str, str, list[ColumnSpec]]]:
         """entity -> (target table, key column, column specs), as the pure mapping code takes them."""

@@ -30,7 +30,6 @@ from transforms.ledger import accounting, build_ledger, customer_dispositions, o
 from transforms.mapping import ColumnSpec, key_problems, map_table
 from extractors.decisions import read_decisions
 from transforms.opportunities import COLLISION, LINK_REASON, DealMatching, resolve_opportunities
-from transforms.match_model import HARD_RULES, REVIEWABLE_RULES
 from transforms.resolve import (CARRIED, DEFAULT_SURVIVORSHIP, PRIORITY, CustomerResolution, MatchSettings, carry_over, golden_records,
                                 resolve_customers)
 from transforms.standardize import RuleStat, SourceMappingSpec, standardize as standardize_frame
@@ -75,7 +74,7 @@ def extract(ctx: RunContext) -> dict[str, Extracted]:
     with ctx.stage("extract"):
         for src in ctx.config.sources:
             mapping = ctx.loaded.source_mappings[src.name]
-            out[src.name] = x = extract_source(src, list(dict.fromkeys(mapping.columns.values())), ctx.since(src))
+            out[src.name] = x = extract_source(src, mapping.source_columns(), ctx.since(src))
             skipped = sum(x.skipped.values())
             ctx.progress("extract", f"{src.name}: {x.frame.height:,} records" + (f", {skipped:,} rows that are not records" if skipped else ""))
             for warning in x.warnings:
@@ -104,12 +103,13 @@ def standardize(ctx: RunContext, extracted: dict[str, Extracted]) -> Canonical:
         for src in ctx.config.sources:
             m = ctx.loaded.source_mappings[src.name]
             spec = SourceMappingSpec(m.columns, m.constants, m.day_first,
-                                     {f: vm.lookup() for f, vm in ctx.loaded.value_maps[src.name].items()})
+                                     {f: vm.lookup() for f, vm in ctx.loaded.value_maps[src.name].items()}, m.attributes)
             frame, rule_stats = standardize_frame(extracted[src.name].frame, src.entity, src.name, spec)
             frames.setdefault(src.entity, []).append(frame.with_columns(pl.lit(src.priority).alias(PRIORITY)))
             stats += rule_stats
             counts[(src.entity, src.name)] = frame.height
-        out = {e: pl.concat(fs).with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64)) for e, fs in frames.items()}
+        # diagonal: sources may carry different attributes (missing in the others)
+        out = {e: pl.concat(fs, how="diagonal").with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64)) for e, fs in frames.items()}
         for e in (CUSTOMER, OPPORTUNITY):
             ctx.progress("standardize", f"{e}: {out[e].height:,} records" if e in out else f"{e}: none")
     return Canonical(out, counts, stats, {n: x.skipped for n, x in extracted.items() if x.skipped},
@@ -207,7 +207,7 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
         kept = mark_stale(kept, cfg.archive.inactive_statuses, cfg.archive.not_updated_for_days, as_of) if cfg.archive.enabled \
             else kept.with_columns(pl.lit(None, dtype=pl.String).alias(ARCHIVE_REASON))
         r = cfg.resolution
-        settings = MatchSettings(r.blocking_rules, r.max_block_size, r.auto_merge_probability, r.review_probability)
+        settings = r.match_settings()
         decisions = read_decisions(r.decisions)
         matching = resolve_customers(kept, settings, decisions)
         for warning in matching.blocking.warnings() if matching.blocking else []:
@@ -486,8 +486,8 @@ def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secr
         review_queue.write_review_queue(d / "review_queue.xlsx", pl.DataFrame(), doubtful.drop("run_id"), render.SAFE_CELLS)
         return
     run_folder.write_json(d / "resolution_model.json", {
-        "settings": vars(settings), "survivorship": DEFAULT_SURVIVORSHIP | resolution.survivorship,
-        "hard_rules": list(HARD_RULES), "reviewable_rules": list(REVIEWABLE_RULES),
+        "settings": settings.as_dict(), "survivorship": DEFAULT_SURVIVORSHIP | resolution.survivorship,
+        "hard_rules": list(matching.spec.hard_rules), "reviewable_rules": list(matching.spec.reviewable_rules),
         "model": matching.model.as_dict() if matching.model else None,
         "blocking": matching.blocking.as_dicts() if matching.blocking else [], "refused_edges": matching.refused_edges,
         "decisions_applied": resolution.decisions.height if resolution.decisions is not None else 0,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from crm_migrate.contracts import ROW, SOURCE, SOURCE_KEY
-from transforms.match_model import NAMES
+from crm_migrate.contracts import ATTRIBUTE_PREFIX, ROW, SOURCE, SOURCE_KEY
+from transforms.resolve import comparison_names
 
 SHOWN = ("name", "credit_code", "phone", "email", "address", "contact_name")
 DECISION = "decision (same / different)"
@@ -25,7 +25,10 @@ def queue_rows(review_pairs: pl.DataFrame, customers: pl.DataFrame, decided: pl.
     """The queue as a frame: pairs not decided yet, with both records' fields, in settling order."""
     if review_pairs.is_empty():
         return pl.DataFrame()
-    fields = customers.select(SOURCE, SOURCE_KEY, ROW, "target_id", *[c for c in SHOWN if c in customers.columns])
+    names = comparison_names(review_pairs)
+    # The canonical fields, then the attributes a declared model compares (a date of birth, a member number).
+    shown_fields = [*[c for c in SHOWN if c in customers.columns], *[c for c in customers.columns if c.startswith(ATTRIBUTE_PREFIX)]]
+    fields = customers.select(SOURCE, SOURCE_KEY, ROW, "target_id", *shown_fields)
     size = fields.group_by("target_id").len()
     pairs = review_pairs
     if decided is not None and decided.height:
@@ -34,17 +37,17 @@ def queue_rows(review_pairs: pl.DataFrame, customers: pl.DataFrame, decided: pl.
                                           pl.col("source_a").alias("source_b"), pl.col("key_a").alias("key_b")),
                            on=["source_a", "key_a", "source_b", "key_b"], how="anti")
     side = lambda s: fields.rename({SOURCE: f"source_{s}", SOURCE_KEY: f"key_{s}", ROW: f"row_{s}", "target_id": f"cluster_{s}"}  # noqa: E731
-                                   | {c: f"{c}_{s}" for c in SHOWN if c in fields.columns})
-    out = (pairs.select("source_a", "key_a", "row_a", "source_b", "key_b", "row_b", "match_probability", "hard_rule", *[f"bits_{n}" for n in NAMES])
+                                   | {c: f"{c}_{s}" for c in shown_fields})
+    out = (pairs.select("source_a", "key_a", "row_a", "source_b", "key_b", "row_b", "match_probability", "hard_rule", *[f"bits_{n}" for n in names])
            .join(side("a"), on=["source_a", "key_a", "row_a"], how="left").join(side("b"), on=["source_b", "key_b", "row_b"], how="left")
            .join(size.rename({"target_id": "cluster_a", "len": "__na"}), on="cluster_a", how="left")
            .join(size.rename({"target_id": "cluster_b", "len": "__nb"}), on="cluster_b", how="left"))
     out = out.with_columns((pl.col("__na").fill_null(1) + pl.col("__nb").fill_null(1)).alias("records_settled"))
     out = out.sort(["records_settled", "match_probability", "source_a", "key_a", "source_b", "key_b"], descending=[True, True, False, False, False, False])
     firsts = ["source_a", "key_a", "source_b", "key_b"]
-    shown = [c for s in ("a", "b") for c in (f"{f}_{s}" for f in SHOWN) if c in out.columns]
+    shown = [f"{f}_{s}" for s in ("a", "b") for f in shown_fields]
     return out.select(*firsts, pl.lit("").alias(DECISION), pl.col("match_probability").round(4), "records_settled", "hard_rule",
-                      *shown, *[f"bits_{n}" for n in NAMES])
+                      *shown, *[f"bits_{n}" for n in names])
 
 
 def write_review_queue(path: Path, rows: pl.DataFrame, doubtful_records: pl.DataFrame, safe_cells: dict) -> int:

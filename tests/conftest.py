@@ -86,3 +86,13 @@ def prefect_harness():
     with prefect_test_harness(server_startup_timeout=180):
         yield
     shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the demo config and mappings that tests can break."""
+    shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
+    shutil.copytree(ROOT / "expectations" / "suites", tmp_path / "expectations" / "suites")
+    (tmp_path / "data_samples").mkdir()
+    shutil.copy(DEMO_CONFIG, tmp_path / "data_samples" / "demo.yaml")
+    return tmp_path / "data_samples" / "demo.yaml"

@@ -39,14 +39,16 @@ STRONG_KEYS = {"m_code", "m_org", "m_reg", "m_phone", "m_email", "m_address"}
 CITY = "m_city"
 
 
-def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_size: int) -> tuple[pl.DataFrame, BlockingReport]:
+def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_size: int,
+                    within_city: bool = True) -> tuple[pl.DataFrame, BlockingReport]:
     """(pairs, report). pairs: `i` < `j` (positions in `features`) and `rules`, a bit mask of the
-    rules that proposed the pair (bit r for rules[r]). A name rule (no identifier, phone, mail or
-    address in it) never pairs records of two different cities: they could not merge (see
-    match_model.HARD_RULES), and a brand shared across the country makes millions of such pairs."""
+    rules that proposed the pair (bit r for rules[r]). With `within_city` (the company model), a name
+    rule (no identifier, phone, mail or address in it) never pairs records of two different cities:
+    they could not merge (see match_model.HARD_RULES), and a brand shared across the country makes
+    millions of such pairs."""
     report = BlockingReport(rules)
     found = []
-    used = {c for r in rules for c in r} | ({CITY} if CITY in features.columns else set())
+    used = {c for r in rules for c in r} | ({CITY} if within_city and CITY in features.columns else set())
     indexed = features.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(INDEX), *sorted(used))
     n = features.height
     for r, columns in enumerate(rules):
@@ -58,7 +60,7 @@ def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_si
         report.skipped_records.append(int(big["len"].sum()))
         report.largest_block.append(int(sizes["len"].max() or 0))
         usable = keyed.join(sizes.filter((pl.col("len") > 1) & (pl.col("len") <= max_block_size)).select(columns), on=columns, how="semi")
-        if set(columns) & STRONG_KEYS or CITY in columns or CITY not in features.columns:
+        if not within_city or set(columns) & STRONG_KEYS or CITY in columns or CITY not in features.columns:
             pairs = _self_pairs(usable, columns, n)
         else:  # a name rule: pairs in one city, or with a record that states none (never two cities)
             usable = usable.join(indexed.select(INDEX, CITY), on=INDEX, how="left")

@@ -16,6 +16,7 @@ cities without a shared identifier never merge, however similar the rest.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -49,9 +50,9 @@ class Encoded:
     distinct values: comparing millions of pairs compares integers, and a string similarity is
     computed once per distinct pair of values, not once per pair of records."""
 
-    def __init__(self, features: pl.DataFrame) -> None:
+    def __init__(self, features: pl.DataFrame, columns: list[str] | None = None) -> None:
         self.height = features.height
-        columns = [c for c in features.columns if c.startswith("m_")]
+        columns = columns if columns is not None else [c for c in features.columns if c.startswith("m_")]
         # One select: polars ranks the columns in parallel.
         ranks = features.select([(pl.col(c).cast(pl.String).rank("dense").fill_null(0).cast(pl.Int32) - 1).alias(c) for c in columns])
         self.codes: dict[str, np.ndarray] = {c: ranks.get_column(c).to_numpy() for c in columns}
@@ -74,18 +75,24 @@ def _distinct_pairs(a: np.ndarray, b: np.ndarray, rows: np.ndarray, width: int) 
     return uniq // max(width, 1), uniq % max(width, 1), inverse
 
 
-def _ratio(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """rapidfuzz ratio (0-100) of each pair: 100 where equal, computed by cpdist (C, all cores) once
-    per distinct pair of differing values."""
+def similarity(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, scorer=fuzz.ratio, equal: float = 100.0,
+               unequal: float = 0.0) -> np.ndarray:
+    """`scorer` of each pair (`equal` where the values are equal, `unequal` where a side is missing),
+    computed by rapidfuzz cpdist (C, all cores) once per distinct pair of differing values."""
     a, b = enc.pair(c, i, j)
-    out = np.where((a == b) & (a >= 0), 100.0, 0.0).astype(np.float32)
+    out = np.where((a == b) & (a >= 0), equal, unequal).astype(np.float32)
     todo = np.flatnonzero((a >= 0) & (b >= 0) & (a != b))
     if todo.size:
         values = enc.values[c]
         ua, ub, inverse = _distinct_pairs(a, b, todo, len(values))
-        scores = process.cpdist(values.gather(ua).to_list(), values.gather(ub).to_list(), scorer=fuzz.ratio, workers=-1, dtype=np.float32)
+        scores = process.cpdist(values.gather(ua).to_list(), values.gather(ub).to_list(), scorer=scorer, workers=-1, dtype=np.float32)
         out[todo] = scores[inverse]
     return out
+
+
+def _ratio(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """rapidfuzz ratio (0-100) of each pair, 100 where equal."""
+    return similarity(enc, c, i, j)
 
 
 def _contains(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -102,7 +109,7 @@ def _contains(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return out
 
 
-def _levels(conditions: list[np.ndarray], known: np.ndarray) -> np.ndarray:
+def levels_of(conditions: list[np.ndarray], known: np.ndarray) -> np.ndarray:
     """Level = index of the first true condition (the last level when none), -1 where unknown."""
     out = np.full(known.shape[0], len(conditions), dtype=np.int8)
     for level in range(len(conditions) - 1, -1, -1):
@@ -111,8 +118,20 @@ def _levels(conditions: list[np.ndarray], known: np.ndarray) -> np.ndarray:
     return out
 
 
+def identifier_level(enc: Encoded, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(level of the identifier comparison, pairs sharing an identifier). The first kind both records
+    carry decides: credit code, then organization code, then registration number."""
+    a = {c: enc.pair(c, i, j) for c in ("m_code", "m_org", "m_reg")}
+    both = {c: (x >= 0) & (y >= 0) for c, (x, y) in a.items()}
+    eq = {c: (x == y) & (x >= 0) for c, (x, y) in a.items()}
+    same_id = np.where(both["m_code"], eq["m_code"], np.where(both["m_org"], eq["m_org"], eq["m_reg"]))
+    has_id = both["m_code"] | both["m_org"] | both["m_reg"]
+    return levels_of([same_id], has_id), has_id & same_id
+
+
 def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(levels: pairs x comparisons int8, hard rule masks). Vectorised: no Python per pair."""
+    """The company model's comparisons: (levels: pairs x comparisons int8, hard rule masks).
+    Vectorised: no Python per pair."""
     enc = features if isinstance(features, Encoded) else Encoded(features)
     gathered: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -131,30 +150,25 @@ def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> t
 
     n = i.shape[0]
     levels = np.empty((n, len(NAMES)), dtype=np.int8)
-    # identifier: the first kind both records carry decides (credit code, then organization code, then registration number)
-    code, org, reg = both("m_code"), both("m_org"), both("m_reg")
-    same_id = np.where(code, eq("m_code"), np.where(org, eq("m_org"), eq("m_reg")))
-    has_id = code | org | reg
-    levels[:, 0] = _levels([same_id], has_id)
+    levels[:, 0], shared_id = identifier_level(enc, i, j)
     brand_known = both("m_brand")
     ratio = _ratio(enc, "m_brand", i, j)
     digits_differ = ~eq("m_brand_digits")
     similar = [eq("m_pinyin"), eq("m_chars") | (ratio >= 80), ratio >= 60]
-    levels[:, 1] = _levels([eq("m_brand"), *[c & ~digits_differ for c in similar]], brand_known)
+    levels[:, 1] = levels_of([eq("m_brand"), *[c & ~digits_differ for c in similar]], brand_known)
     contains = _contains(enc, "m_trade", i, j)
-    levels[:, 2] = _levels([eq("m_trade"), contains], both("m_trade"))
-    levels[:, 3] = _levels([eq("m_form")], both("m_form"))
-    levels[:, 4] = _levels([eq("m_city")], both("m_city"))
-    levels[:, 5] = _levels([eq("m_phone")], both("m_phone"))
-    levels[:, 6] = _levels([eq("m_email"), eq("m_mail_domain") & both("m_mail_domain")], both("m_email"))
+    levels[:, 2] = levels_of([eq("m_trade"), contains], both("m_trade"))
+    levels[:, 3] = levels_of([eq("m_form")], both("m_form"))
+    levels[:, 4] = levels_of([eq("m_city")], both("m_city"))
+    levels[:, 5] = levels_of([eq("m_phone")], both("m_phone"))
+    levels[:, 6] = levels_of([eq("m_email"), eq("m_mail_domain") & both("m_mail_domain")], both("m_email"))
     addr_known = both("m_address")
     addr_ratio = _ratio(enc, "m_address", i, j)
-    levels[:, 7] = _levels([eq("m_address"), addr_ratio >= 85, addr_ratio >= 60], addr_known)
-    levels[:, 8] = _levels([eq("m_contact")], both("m_contact"))
-    shared_id = has_id & same_id
+    levels[:, 7] = levels_of([eq("m_address"), addr_ratio >= 85, addr_ratio >= 60], addr_known)
+    levels[:, 8] = levels_of([eq("m_contact")], both("m_contact"))
     differ = lambda c: both(c) & ~eq(c)  # noqa: E731
     hard = {
-        "different_identifiers": has_id & ~same_id,
+        "different_identifiers": levels[:, 0] == 1,
         # A branch's own code joins a record named like its head office: the registry says which company it is.
         "branch_differs": ~shared_id & differ("m_branch"),
         "different_cities": ~shared_id & (differ("m_name_city") | differ("m_addr_city") | differ("m_city")),
@@ -169,6 +183,31 @@ def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> t
                        | np.isin(levels[:, 7], (0, 1)) | (levels[:, 8] == 0)),
     }
     return levels, hard
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model compares and how it learns: the comparisons and their levels (0 = strongest
+    agreement), the function that puts pairs in levels (and says which hard rules they break), the
+    EM sessions, the term-frequency columns and the u prior. The company model below is one; a model
+    declared in config (transforms/declared_model.py) is another."""
+    comparisons: dict[str, tuple[str, ...]]
+    compare: Callable[[Encoded, np.ndarray, np.ndarray], tuple[np.ndarray, dict[str, np.ndarray]]]
+    sessions: tuple[tuple[str, Callable[[np.ndarray], np.ndarray], tuple[str, ...]], ...]
+    term_frequency: dict[str, str] = field(default_factory=dict)  # comparison -> feature column
+    u_prior: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    hard_rules: tuple[str, ...] = ("different_identifiers",)
+    reviewable_rules: tuple[str, ...] = ()
+    # Pairs that mark themselves as matches without labels, for the starting m: comparison -> rows.
+    seeds: Callable[[np.ndarray, str], np.ndarray] | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.comparisons)
+
+    @property
+    def width(self) -> int:
+        return max(len(v) for v in self.comparisons.values()) + 1
 
 
 @dataclass
@@ -187,16 +226,16 @@ class MatchModel:
 
     def bits_table(self) -> np.ndarray:
         """comparisons x (max levels + 1): log2(m/u), the last column 0 for an unknown level (-1)."""
-        width = max(len(v) for v in COMPARISONS.values()) + 1
-        table = np.zeros((len(NAMES), width))
-        for k, name in enumerate(NAMES):
+        width = max(len(v) for v in self.levels.values()) + 1
+        table = np.zeros((len(self.levels), width))
+        for k, name in enumerate(self.levels):
             for level, (m, u) in enumerate(zip(self.m[name], self.u[name])):
                 table[k, level] = math.log2(m / u)
         return table
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        d["bits"] = {name: [round(math.log2(m / u), 2) for m, u in zip(self.m[name], self.u[name])] for name in NAMES}
+        d["bits"] = {name: [round(math.log2(m / u), 2) for m, u in zip(self.m[name], self.u[name])] for name in self.levels}
         return d
 
 
@@ -215,27 +254,37 @@ U_PRIOR = {
     "contact": (0.005, 0.995),
 }
 PRIOR_PAIRS = 20_000.0
+# Without a prior of its own, a comparison's u is smoothed towards disagreement by this many pairs.
+SMOOTHING_PAIRS = 10.0
 
 
-def estimate_u(features: pl.DataFrame | Encoded, sample_pairs: int, seed: int) -> dict[str, list[float]]:
-    """u per level: the share of random record pairs in that level, blended with U_PRIOR, and for the
-    exact levels at least what the value counts imply (Σ p_v², exact even when a sample misses it)."""
-    n = features.height
+def estimate_u(features: pl.DataFrame | Encoded, sample_pairs: int, seed: int, spec: ModelSpec | None = None) -> dict[str, list[float]]:
+    """u per level: the share of random record pairs in that level, blended with the spec's u prior,
+    and for the exact levels of term-frequency comparisons at least what the value counts imply
+    (Σ p_v², exact even when a sample misses it)."""
+    spec = spec or COMPANY
+    enc = features if isinstance(features, Encoded) else Encoded(features)
+    n = enc.height
     rng = np.random.default_rng(seed)
     size = int(min(sample_pairs, max(n * (n - 1) // 2, 1), max(20_000, 20 * n)))
     i = rng.integers(0, n, size=size, dtype=np.int64)
     j = rng.integers(0, n - 1, size=size, dtype=np.int64)
     j = np.where(j >= i, j + 1, j)
-    levels, _ = compare(features, i, j)
+    levels, _ = spec.compare(enc, i, j)
     u = {}
-    for k, name in enumerate(NAMES):
-        width = len(COMPARISONS[name])
+    for k, name in enumerate(spec.names):
+        width = len(spec.comparisons[name])
         known = levels[:, k] >= 0
         counts = np.bincount(levels[known, k], minlength=width)[:width].astype(float)
-        share = (counts + PRIOR_PAIRS * np.array(U_PRIOR[name])) / (counts.sum() + PRIOR_PAIRS)
+        if name in spec.u_prior:
+            share = (counts + PRIOR_PAIRS * np.array(spec.u_prior[name])) / (counts.sum() + PRIOR_PAIRS)
+        else:  # a level no random pair reached is rare, not impossible
+            prior = np.full(width, 1.0 / max(size, 1))
+            prior[-1] = 1.0 - prior[:-1].sum()
+            share = (counts + SMOOTHING_PAIRS * prior) / (counts.sum() + SMOOTHING_PAIRS)
         u[name] = share.tolist()
-    enc = features if isinstance(features, Encoded) else Encoded(features)
-    for name, column in {"identifier": "m_code", **TERM_FREQUENCY}.items():
+    frequency = ({"identifier": "m_code"} if "identifier" in spec.comparisons else {}) | spec.term_frequency
+    for name, column in frequency.items():
         counts = enc.counts(column)
         if counts.sum() > 1000:  # enough values for their frequencies to mean something
             p = counts[counts > 0] / counts.sum()
@@ -252,39 +301,50 @@ def _shares(levels: np.ndarray, k: int, rows: np.ndarray, width: int) -> np.ndar
     return counts / counts.sum()
 
 
-def initial_m(levels: np.ndarray) -> dict[str, list[float]]:
-    """Starting m from pairs the data itself marks as matches, no labels: pairs sharing a credit code
-    give m of every other comparison; pairs agreeing exactly on brand, city and phone give m of the
-    identifier. A comparison without such pairs starts from a generic guess."""
+def _company_seeds(levels: np.ndarray, name: str) -> np.ndarray:
+    """Pairs sharing a credit code give m of every other comparison; pairs agreeing exactly on brand,
+    city and phone give m of the identifier."""
+    if name == "identifier":
+        return np.flatnonzero((levels[:, 1] == 0) & (levels[:, 4] == 0) & (levels[:, 5] == 0))
+    return np.flatnonzero(levels[:, 0] == 0)
+
+
+def initial_m(levels: np.ndarray, spec: ModelSpec | None = None) -> dict[str, list[float]]:
+    """Starting m from pairs the data itself marks as matches, no labels (the spec's seeds). A
+    comparison without such pairs starts from a generic guess: mostly the strongest level."""
+    spec = spec or COMPANY
     out = {}
-    by_code = np.flatnonzero(levels[:, 0] == 0)
-    by_name = np.flatnonzero((levels[:, 1] == 0) & (levels[:, 4] == 0) & (levels[:, 5] == 0))
-    for k, (name, names) in enumerate(COMPARISONS.items()):
+    for k, (name, names) in enumerate(spec.comparisons.items()):
         width = len(names)
-        m = _shares(levels, k, by_name if name == "identifier" else by_code, width)
+        m = _shares(levels, k, spec.seeds(levels, name), width) if spec.seeds else None
         if m is None:
             m = np.array([0.9, *[(0.1 * (0.5 ** x)) for x in range(width - 1)]])
         out[name] = (m / m.sum()).tolist()
     return out
 
 
+def _bits(spec: ModelSpec, m: dict, u: dict, active: list[int] | None = None) -> np.ndarray:
+    table = np.zeros((len(spec.names), spec.width))
+    for k in range(len(spec.names)) if active is None else active:
+        name = spec.names[k]
+        table[k, : len(m[name])] = np.log2(np.array(m[name]) / np.array(u[name]))
+    return table
+
+
 def _em(levels: np.ndarray, active: list[int], m: dict[str, list[float]], u: dict[str, list[float]],
-        max_iterations: int) -> tuple[dict[str, list[float]], float, int, bool]:
+        max_iterations: int, spec: ModelSpec | None = None) -> tuple[dict[str, list[float]], float, int, bool]:
     """EM over `levels` using (and updating m of) only the comparisons in `active`, u fixed."""
-    width = max(len(v) for v in COMPARISONS.values()) + 1
-    idx = np.where(levels < 0, width - 1, levels).astype(np.intp)
+    spec = spec or COMPANY
+    idx = np.where(levels < 0, spec.width - 1, levels).astype(np.intp)
+    rows = np.arange(len(spec.names))
     lam, m = 0.5, {k: list(v) for k, v in m.items()}
     for iteration in range(1, max_iterations + 1):
-        table = np.zeros((len(NAMES), width))
-        for k in active:
-            name = NAMES[k]
-            table[k, : len(m[name])] = np.log2(np.array(m[name]) / np.array(u[name]))
-        weight = math.log2(lam / (1 - lam)) + table[np.arange(len(NAMES)), idx].sum(axis=1)
+        weight = math.log2(lam / (1 - lam)) + _bits(spec, m, u, active)[rows, idx].sum(axis=1)
         p = 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
         delta = 0.0
         for k in active:
-            name = NAMES[k]
-            w_levels = len(COMPARISONS[name])
+            name = spec.names[k]
+            w_levels = len(spec.comparisons[name])
             known = levels[:, k] >= 0
             counts = np.bincount(levels[known, k], weights=p[known], minlength=w_levels)[:w_levels] + 1e-3
             new = (counts / counts.sum()).tolist()
@@ -306,40 +366,41 @@ SESSIONS = (
     ("same phone", lambda lv: lv[:, 5] == 0, ("phone", "address", "email")),
 )
 
+COMPANY = ModelSpec(COMPARISONS, compare, SESSIONS, TERM_FREQUENCY, U_PRIOR, HARD_RULES, REVIEWABLE_RULES, _company_seeds)
+
 
 def train(features: pl.DataFrame | Encoded, levels: np.ndarray, n_pairs_total: int, *, max_iterations: int = 50,
-          sample_pairs: int = 300_000, seed: int = 20240630) -> MatchModel:
+          sample_pairs: int = 300_000, seed: int = 20240630, spec: ModelSpec | None = None) -> MatchModel:
     """u from random pairs; m by EM sessions over blocks of the candidates (each comparison's m is the
     mean of the sessions that estimate it); then the share of matches among all candidates by EM on
     λ alone, which gives the prior for a random record pair."""
-    u = estimate_u(features, sample_pairs, seed)
-    start = initial_m(levels)
-    estimates: dict[str, list[np.ndarray]] = {name: [] for name in NAMES}
+    spec = spec or COMPANY
+    u = estimate_u(features, sample_pairs, seed, spec)
+    start = initial_m(levels, spec)
+    estimates: dict[str, list[np.ndarray]] = {name: [] for name in spec.names}
     iterations, converged = 0, True
-    for _, block, excluded in SESSIONS:
+    for _, block, excluded in spec.sessions:
         rows = np.flatnonzero(block(levels))
         if rows.size < 50:
             continue
-        active = [k for k, name in enumerate(NAMES) if name not in excluded]
-        m, _, its, ok = _em(levels[rows], active, start, u, max_iterations)
+        active = [k for k, name in enumerate(spec.names) if name not in excluded]
+        m, _, its, ok = _em(levels[rows], active, start, u, max_iterations, spec)
         iterations, converged = iterations + its, converged and ok
         for k in active:
-            estimates[NAMES[k]].append(np.array(m[NAMES[k]]))
-    m = {name: (np.mean(estimates[name], axis=0) if estimates[name] else np.array(start[name])).tolist() for name in NAMES}
-    lam = _share_of_matches(levels, m, u, max_iterations)
+            estimates[spec.names[k]].append(np.array(m[spec.names[k]]))
+    m = {name: (np.mean(estimates[name], axis=0) if estimates[name] else np.array(start[name])).tolist() for name in spec.names}
+    lam = _share_of_matches(levels, m, u, max_iterations, spec)
     candidates = levels.shape[0]
     matches = max(lam * candidates, 1.0)
     prior = matches / max(n_pairs_total - matches, 1.0)
-    return MatchModel(m, u, round(lam, 6), math.log2(prior), iterations, features.height, candidates, converged)
+    height = features.height
+    return MatchModel(m, u, round(lam, 6), math.log2(prior), iterations, height, candidates, converged, levels=dict(spec.comparisons))
 
 
-def _share_of_matches(levels: np.ndarray, m: dict, u: dict, max_iterations: int) -> float:
-    width = max(len(v) for v in COMPARISONS.values()) + 1
-    idx = np.where(levels < 0, width - 1, levels).astype(np.intp)
-    table = np.zeros((len(NAMES), width))
-    for k, name in enumerate(NAMES):
-        table[k, : len(m[name])] = np.log2(np.array(m[name]) / np.array(u[name]))
-    evidence = table[np.arange(len(NAMES)), idx].sum(axis=1)
+def _share_of_matches(levels: np.ndarray, m: dict, u: dict, max_iterations: int, spec: ModelSpec | None = None) -> float:
+    spec = spec or COMPANY
+    idx = np.where(levels < 0, spec.width - 1, levels).astype(np.intp)
+    evidence = _bits(spec, m, u)[np.arange(len(spec.names)), idx].sum(axis=1)
     lam = 0.1
     for _ in range(max_iterations):
         new = float(np.clip((1.0 / (1.0 + np.exp2(-np.clip(math.log2(lam / (1 - lam)) + evidence, -60, 60)))).mean(), 1e-6, 1 - 1e-6))
@@ -349,12 +410,13 @@ def _share_of_matches(levels: np.ndarray, m: dict, u: dict, max_iterations: int)
     return lam
 
 
-def term_frequency_bits(features: Encoded, i: np.ndarray, levels: np.ndarray, model: MatchModel) -> np.ndarray:
+def term_frequency_bits(features: Encoded, i: np.ndarray, levels: np.ndarray, model: MatchModel, spec: ModelSpec | None = None) -> np.ndarray:
     """Per pair and term-frequency comparison, the bits to add at the exact level: log2(u / tf(value))
     (a common value weighs less than the average one, a rare one more)."""
-    extra = np.zeros((levels.shape[0], len(NAMES)))
-    for name, column in TERM_FREQUENCY.items():
-        k = NAMES.index(name)
+    spec = spec or COMPANY
+    extra = np.zeros((levels.shape[0], len(spec.names)))
+    for name, column in spec.term_frequency.items():
+        k = spec.names.index(name)
         counts = features.counts(column)
         known = counts.sum()
         if known < 1000:  # too few values for their frequencies to mean anything
@@ -366,21 +428,22 @@ def term_frequency_bits(features: Encoded, i: np.ndarray, levels: np.ndarray, mo
 
 
 def score(features: pl.DataFrame | Encoded, pairs: pl.DataFrame, model: MatchModel, levels: np.ndarray,
-          hard: dict[str, np.ndarray]) -> pl.DataFrame:
-    """pairs + one `bits_<comparison>` column each, `match_weight`, `match_probability` and
-    `hard_rule` (the first rule that forbids the merge, null when none)."""
+          hard: dict[str, np.ndarray], spec: ModelSpec | None = None) -> pl.DataFrame:
+    """pairs + one `bits_<comparison>` and `level_<comparison>` column each, `match_weight`,
+    `match_probability` and `hard_rule` (the first rule that forbids the merge, null when none)."""
+    spec = spec or COMPANY
     i = pairs.get_column("i").to_numpy()
     table = model.bits_table()
     idx = np.where(levels < 0, table.shape[1] - 1, levels).astype(np.intp)
     enc = features if isinstance(features, Encoded) else Encoded(features)
-    bits = table[np.arange(len(NAMES)), idx] + term_frequency_bits(enc, i, levels, model)
+    bits = table[np.arange(len(spec.names)), idx] + term_frequency_bits(enc, i, levels, model, spec)
     weight = model.prior_bits + bits.sum(axis=1)
     rule = np.full(i.shape[0], None, dtype=object)
-    for name in reversed(HARD_RULES):
+    for name in reversed(spec.hard_rules):
         rule[hard[name]] = name
     out = pairs.with_columns(
-        [pl.Series(f"bits_{name}", np.round(bits[:, k], 2)) for k, name in enumerate(NAMES)]
-        + [pl.Series(f"level_{name}", levels[:, k]) for k, name in enumerate(NAMES)]
+        [pl.Series(f"bits_{name}", np.round(bits[:, k], 2)) for k, name in enumerate(spec.names)]
+        + [pl.Series(f"level_{name}", levels[:, k]) for k, name in enumerate(spec.names)]
         + [pl.Series("match_weight", np.round(weight, 3)), pl.Series("hard_rule", rule.tolist(), dtype=pl.String)]
     )
     probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))

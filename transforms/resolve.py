@@ -10,7 +10,7 @@ same-brand companies of different cities never merge, whatever the score.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import polars as pl
@@ -23,7 +23,8 @@ from transforms.clustering import ambiguous_records, cluster
 from transforms.credit_code import USABLE
 from transforms.ids import stable_id
 from transforms.match_features import match_features
-from transforms.match_model import NAMES, REVIEWABLE_RULES, Encoded, MatchModel, compare, score, train
+from transforms.declared_model import IDENTIFIER_FEATURES, DeclaredModel, declared_features, without_company_constraints
+from transforms.match_model import COMPANY, Encoded, MatchModel, ModelSpec, score, train
 
 GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
 DUPLICATE_EVIDENCE = ("credit_code", "phone", "email", "address", "contact_name")
@@ -46,6 +47,16 @@ class MatchSettings:
     auto_merge_probability: float = 0.99
     review_probability: float = 0.5
     u_sample_pairs: int = 300_000
+    declared: DeclaredModel | None = None  # a model declared in config instead of the company model; its
+    # blocking rules are already feature columns in `blocking_rules`
+
+    def spec(self, identifiers: bool) -> ModelSpec:
+        """The model's comparisons: the company model, or the declared one (with the identifier comparison
+        when records carry credit codes)."""
+        return self.declared.spec(identifiers) if self.declared else COMPANY
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -56,12 +67,13 @@ class CustomerResolution:
     blocking: BlockingReport | None
     refused_edges: int = 0
     candidates: pl.DataFrame | None = None  # every candidate pair: i, j (rows of `clustered`), rules (bit mask)
+    spec: ModelSpec = COMPANY
 
     def review_pairs(self, settings: MatchSettings) -> pl.DataFrame:
         """Doubtful pairs left in different clusters: below auto-merge, or refused by a rule at a high score."""
         p = self.pairs
         return p.filter((pl.col("cluster_a") != pl.col("cluster_b")) & (pl.col("match_probability") >= settings.review_probability)
-                        & (pl.col("hard_rule").is_null() | pl.col("hard_rule").is_in(list(REVIEWABLE_RULES))))
+                        & (pl.col("hard_rule").is_null() | pl.col("hard_rule").is_in(list(self.spec.reviewable_rules))))
 
 
 def exact_duplicates(df: pl.DataFrame) -> pl.Series:
@@ -109,14 +121,21 @@ def _decision_pairs(features: pl.DataFrame, decisions: pl.DataFrame | None) -> t
     return same, different
 
 
+def comparison_names(frame: pl.DataFrame) -> list[str]:
+    """The comparisons a scored pairs frame holds (its `bits_<name>` columns), in model order."""
+    return [c.removeprefix("bits_") for c in frame.columns if c.startswith("bits_")]
+
+
 def evidence_text(frame: pl.DataFrame) -> pl.Series:
     """`p=0.998: brand +14.2, phone +9.1, city +3.8`: each pair's probability and its three strongest
     contributions (vectorised: the top three by argsort, then one format)."""
-    bits = frame.select([pl.col(f"bits_{n}").fill_null(0.0) for n in NAMES]).to_numpy()
+    names = comparison_names(frame)
+    bits = frame.select([pl.col(f"bits_{n}").fill_null(0.0) for n in names]).to_numpy()
+    names = np.array(names + [""] * (3 - len(names)))  # a model of fewer than three comparisons
+    bits = np.pad(bits, ((0, 0), (0, max(0, 3 - bits.shape[1]))))
     top = np.argsort(-bits, axis=1, kind="stable")[:, :3]
-    names = np.array(NAMES)
     parts = {}
-    for r in range(min(3, len(NAMES))):
+    for r in range(3):
         parts[f"n{r}"] = names[top[:, r]]
         parts[f"b{r}"] = np.round(np.take_along_axis(bits, top[:, r:r + 1], axis=1)[:, 0], 1)
     t = pl.DataFrame(parts).with_columns(pl.Series("p", frame.get_column("match_probability").round(4).to_numpy()))
@@ -131,24 +150,31 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     link: the probability and the three largest contributions, or why)."""
     settings = settings or MatchSettings()
     df = match_features(customers)
+    constraints = df
+    if settings.declared:  # compare the declared fields; keep only the identifier constraints of companies
+        df = pl.concat([df, declared_features(customers, settings.declared.comparisons)], how="horizontal")
+        constraints = without_company_constraints(df)
+    identifiers = df.select(pl.any_horizontal([pl.col(c).is_not_null().any() for c in IDENTIFIER_FEATURES])).item()
+    spec = settings.spec(bool(identifiers))
+    names = spec.names
     df = df.with_columns(own_anchor(df).alias("__own"))
     n = df.height
     twin = exact_duplicates(df)
     twin_pos = df.select(pl.col(RID)).with_row_index("__p").join(pl.DataFrame({RID: twin, "__q": np.arange(n)}), on=RID)
     dup_edges = pl.DataFrame({"i": twin_pos["__p"].cast(pl.UInt32), "j": twin_pos["__q"].cast(pl.UInt32)}).filter(pl.col("i") != pl.col("j"))
-    pairs, report = candidate_pairs(df, settings.blocking_rules, settings.max_block_size)
+    pairs, report = candidate_pairs(df, settings.blocking_rules, settings.max_block_size, within_city=settings.declared is None)
     candidates = pairs.select("i", "j", "rules")
     model = None
     if pairs.height:
         i, j = pairs.get_column("i").to_numpy(), pairs.get_column("j").to_numpy()
         encoded = Encoded(df)
-        levels, hard = compare(encoded, i, j)
-        model = train(encoded, levels, n * (n - 1) // 2, sample_pairs=settings.u_sample_pairs)
-        pairs = score(encoded, pairs, model, levels, hard)
+        levels, hard = spec.compare(encoded, i, j)
+        model = train(encoded, levels, n * (n - 1) // 2, sample_pairs=settings.u_sample_pairs, spec=spec)
+        pairs = score(encoded, pairs, model, levels, hard, spec)
         del encoded
     else:  # nothing to compare: every record stands alone
-        pairs = pairs.with_columns([pl.lit(None, dtype=pl.Float64).alias(f"bits_{k}") for k in NAMES]
-                                   + [pl.lit(None, dtype=pl.Int8).alias(f"level_{k}") for k in NAMES]
+        pairs = pairs.with_columns([pl.lit(None, dtype=pl.Float64).alias(f"bits_{k}") for k in names]
+                                   + [pl.lit(None, dtype=pl.Int8).alias(f"level_{k}") for k in names]
                                    + [pl.lit(None, dtype=pl.Float64).alias("match_weight"), pl.lit(None, dtype=pl.String).alias("hard_rule"),
                                       pl.lit(None, dtype=pl.Float64).alias("match_probability")])
     same, different = _decision_pairs(df, decisions)
@@ -156,18 +182,21 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     if different:
         drop = pl.DataFrame(list(different), schema={"i": pl.UInt32, "j": pl.UInt32}, orient="row")
         merge = merge.join(drop, on=["i", "j"], how="anti")
-    ambiguous = ambiguous_records(df, merge)
+    ambiguous = ambiguous_records(constraints, merge)
     merge = merge.filter(~pl.col("i").is_in(ambiguous.implode()) & ~pl.col("j").is_in(ambiguous.implode()))
     edges = pl.concat([
         dup_edges.with_columns(pl.lit(1.0).alias("match_probability"), pl.lit("duplicate").alias("__kind")),
         same.with_columns(pl.lit(1.0).alias("match_probability"), pl.lit("reviewer").alias("__kind")),
         merge.select("i", "j", "match_probability", pl.lit(None, dtype=pl.String).alias("__kind")),
     ]).unique(["i", "j"], keep="first")
-    labels, refused = cluster(df, edges, different)
+    labels, refused = cluster(constraints, edges, different)
+    del constraints
     label = "__label"
     df = df.with_columns(pl.Series(label, labels))
     # Why each record is in its cluster: its strongest accepted edge.
-    best = (edges.join(pairs.select("i", "j", "match_probability", *[f"bits_{k}" for k in NAMES], "level_identifier"), on=["i", "j"], how="left", suffix="_s")
+    if "level_identifier" not in pairs.columns:  # a declared model of records without codes
+        pairs = pairs.with_columns(pl.lit(None, dtype=pl.Int8).alias("level_identifier"))
+    best = (edges.join(pairs.select("i", "j", "match_probability", *[f"bits_{k}" for k in names], "level_identifier"), on=["i", "j"], how="left", suffix="_s")
             .filter(pl.Series(labels[edges["i"].to_numpy()] == labels[edges["j"].to_numpy()]) if edges.height else pl.lit(True)))
     if best.height:
         best = best.with_columns(pl.coalesce("match_probability_s", "match_probability").alias("match_probability"))
@@ -199,21 +228,22 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
                  .join(lineage.rename({"__p": "j", SOURCE: "source_b", SOURCE_KEY: "key_b", ROW: "row_b", "target_id": "cluster_b"}), on="j", how="left"))
     else:
         pairs = pairs.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in ("source_a", "key_a", "cluster_a", "source_b", "key_b", "cluster_b")])
-    queued = CustomerResolution(df, pairs, model, report).review_pairs(settings) if pairs.height else pairs
+    queued = CustomerResolution(df, pairs, model, report, spec=spec).review_pairs(settings) if pairs.height else pairs
     in_review = queued.select(pl.concat_list("i", "j").explode()).to_series().unique() if queued.height else pl.Series([], dtype=pl.UInt32)
     df = add_flag(df, pl.col("__p").is_in(in_review.cast(pl.UInt32).implode()), IN_REVIEW)
     # The registry's code merged names that are not alike: a rename (更名), or a code typed on the wrong row.
     renamed = pairs.filter((pl.col("level_identifier") == 0) & (pl.col("level_brand") >= 3) & (pl.col("cluster_a") == pl.col("cluster_b"))) \
-        if pairs.height else pairs
+        if pairs.height and "level_brand" in pairs.columns else pairs.clear()
     renamed_pos = renamed.select(pl.concat_list("i", "j").explode()).to_series().unique() if renamed.height else pl.Series([], dtype=pl.UInt32)
     df = add_flag(df, pl.col("__p").is_in(renamed_pos.cast(pl.UInt32).implode()), SAME_CODE_OTHER_NAME)
     df = add_flag(df, pl.col("__p").is_in(ambiguous.cast(pl.UInt32).implode()), AMBIGUOUS_MATCH)
     # A record named like the head office in a branch's cluster (joined by the branch's code): its name is wrong.
-    branch_cluster = (pl.col("m_branch") != "").any().over(label)
-    df = add_flag(df, branch_cluster & (pl.col("m_branch") == ""), NAME_OF_HEAD_OFFICE)
+    if spec is COMPANY:
+        branch_cluster = (pl.col("m_branch") != "").any().over(label)
+        df = add_flag(df, branch_cluster & (pl.col("m_branch") == ""), NAME_OF_HEAD_OFFICE)
     # The features a customer is looked up by (opportunities named by a short name) stay; the others go.
     drop = [c for c in df.columns if c.startswith("m_") and c not in LOOKUP_FEATURES] + ["__own", "__p", "__ev", "__how", "__anchor", label]
-    return CustomerResolution(df.drop(drop, strict=False), pairs, model, report, refused, candidates)
+    return CustomerResolution(df.drop(drop, strict=False), pairs, model, report, refused, candidates, spec)
 
 
 def cluster_customers(customers: pl.DataFrame, settings: MatchSettings | None = None,

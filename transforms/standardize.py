@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_migrate.contracts import CANONICAL, CUSTOMER, EXTRA, FLAGS, LINEAGE, QUARANTINE
+from crm_migrate.contracts import ATTRIBUTE_PREFIX, CANONICAL, CUSTOMER, EXTRA, FLAGS, LINEAGE, QUARANTINE, attribute_column
 from transforms import credit_code as cc
 from transforms.addresses import standardize_addresses
 from transforms.amounts import standardize_amounts
@@ -49,11 +49,12 @@ class SourceMappingSpec:
     constants: dict[str, Any]
     day_first: bool
     value_maps: dict[str, dict[str, str]]
+    attributes: dict[str, str] = field(default_factory=dict)  # attribute name -> source column
 
 
 def rename_to_canonical(frame: pl.DataFrame, entity: str, spec: SourceMappingSpec) -> pl.DataFrame:
     """Select mapped columns under canonical names; unmapped source columns go to `extra` as JSON."""
-    used = set(spec.columns.values())
+    used = set(spec.columns.values()) | set(spec.attributes.values())
     carried = [c for c in (FLAGS, QUARANTINE) if c in frame.columns]  # what the extractor noticed
     unmapped = [c for c in frame.columns if c not in used and c not in LINEAGE and c not in carried]
     exprs = [pl.col(c) for c in (*LINEAGE, *carried)]
@@ -64,6 +65,9 @@ def rename_to_canonical(frame: pl.DataFrame, entity: str, spec: SourceMappingSpe
             exprs.append(pl.lit(str(spec.constants[name])).alias(name))
         else:
             exprs.append(pl.lit(None, dtype=pl.String).alias(name))
+    for name, column in spec.attributes.items():
+        text = pl.col(column).cast(pl.String).str.strip_chars()
+        exprs.append(pl.when(text != "").then(text).alias(attribute_column(name)))
     extra = pl.struct(unmapped).struct.json_encode() if unmapped else pl.lit(None, dtype=pl.String)
     return frame.select(*exprs, extra.alias(EXTRA))
 
@@ -168,7 +172,8 @@ def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappi
     helpers = HELPERS[entity]
     if QUARANTINE not in df.columns:
         df = df.with_columns(pl.lit(None, dtype=pl.String).alias(QUARANTINE))
-    ordered = [*LINEAGE, *CANONICAL[entity], *helpers, FLAGS, QUARANTINE, EXTRA]
+    attributes = [c for c in df.columns if c.startswith(ATTRIBUTE_PREFIX)]
+    ordered = [*LINEAGE, *CANONICAL[entity], *helpers, *attributes, FLAGS, QUARANTINE, EXTRA]
     df = df.with_columns([pl.col(c).cast(t) for c, t in {**CANONICAL[entity], **helpers}.items() if c in df.columns])
     df = df.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in {**CANONICAL[entity], **helpers}.items() if c not in df.columns])
     return df.select(ordered), acc.stats
