@@ -75,12 +75,12 @@ def _distinct_pairs(a: np.ndarray, b: np.ndarray, rows: np.ndarray, width: int) 
     return uniq // max(width, 1), uniq % max(width, 1), inverse
 
 
-def similarity(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, scorer=fuzz.ratio, equal: float = 100.0,
-               unequal: float = 0.0) -> np.ndarray:
-    """`scorer` of each pair (`equal` where the values are equal, `unequal` where a side is missing),
-    computed by rapidfuzz cpdist (C, all cores) once per distinct pair of differing values."""
+def similarity(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, scorer=fuzz.ratio) -> np.ndarray:
+    """`scorer` of each pair of differing values, computed by rapidfuzz cpdist (C, all cores) once per
+    distinct pair of values; 100 where the values are equal, 0 where a side is missing (the callers
+    decide those cases before reading a score)."""
     a, b = enc.pair(c, i, j)
-    out = np.where((a == b) & (a >= 0), equal, unequal).astype(np.float32)
+    out = np.where((a == b) & (a >= 0), 100.0, 0.0).astype(np.float32)
     todo = np.flatnonzero((a >= 0) & (b >= 0) & (a != b))
     if todo.size:
         values = enc.values[c]
