@@ -35,7 +35,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-BLOCKING = [["m_code"], ["m_org"], ["m_reg"], ["m_phone"], ["m_email"], ["m_address"], ["m_brand", "m_city"],
+BLOCKING = [["m_code"], ["m_org"], ["m_reg"], ["m_phone"], ["m_email"], ["m_address"], ["m_street"], ["m_brand", "m_city"],
             ["m_pinyin", "m_city"], ["m_chars", "m_city"], ["m_brand", "m_trade"], ["m_brand"]]
 
 
@@ -73,7 +73,14 @@ def comparisons() -> list:
     ])
     return [identifier, brand, trade, cl.ExactMatch("m_form"), cl.ExactMatch("m_city"),
             cl.ExactMatch("m_phone").configure(term_frequency_adjustments=True), email,
-            cl.JaroWinklerAtThresholds("m_address", [0.9, 0.8]).configure(term_frequency_adjustments=True),
+            cl.CustomComparison(output_column_name="address", comparison_levels=[
+                cll.NullLevel("m_address"),
+                cll.ExactMatchLevel("m_address", term_frequency_adjustments=True),
+                cll.ExactMatchLevel("m_street"),
+                cll.JaroWinklerLevel("m_address", 0.9),
+                cll.JaroWinklerLevel("m_address", 0.8),
+                cll.ElseLevel(),
+            ]),
             cl.ExactMatch("m_contact")]
 
 

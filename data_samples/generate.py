@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import random
+import re
 import sqlite3
 import sys
 from dataclasses import dataclass, field
@@ -60,11 +61,28 @@ REGIONS = [
     ("吉林省", "长春市", [("朝阳区", "220104"), ("南关区", "220102")], "0431"),
     ("江西省", "南昌市", [("西湖区", "360103"), ("东湖区", "360102")], "0791"),
 ]
-ROADS = ["科技园路", "人民路", "建设大道", "解放路", "中山路", "高新大道", "创业路", "长江路", "滨河路", "文化路"]
+ROADS = ["科技园路", "人民路", "建设大道", "解放路", "中山路", "高新大道", "创业路", "长江路", "滨河路", "文化路", "学府路", "工业大道",
+         "新华路", "和平路", "胜利路", "青年路", "光明路", "东风路", "北京路", "南京路", "黄河路", "迎宾大道", "朝阳路", "友谊路",
+         "健康路", "金融街", "商业街", "软件园路", "环城路", "世纪大道", "花园路", "广场路", "湖滨路", "江南大道", "站前路", "海滨路",
+         "兴业路", "振兴路", "发展大道", "未来路"]
+BUILDINGS = ["大厦", "广场", "中心", "科技园", "产业园", "写字楼"]
 BRAND_CHARS = "腾飞华鑫瑞安泰宏达盛恒远博创新智联金海天正东方信诚德隆昌兴合力佳美嘉禾润峰云星辰明启航凯旋中汇通宇恒伟业永丰益康"
 # Characters a person types for a brand character of the same sound (同音字): a pinyin IME's slip.
 HOMOPHONES = dict(zip("腾飞华鑫瑞安泰宏达盛恒远博创新智联金海天正东方信诚德隆昌兴合力佳美嘉禾润峰云星辰明启航凯旋中汇通宇伟业永丰益康",
                       "藤非化新锐按太鸿大胜衡源搏闯欣志连今还添政冬芳心城得龙常星和立嘉梅佳和闰锋芸兴晨鸣起杭恺璇忠惠同雨维叶勇峰易抗"))
+# The long tail of 字号 characters, with a homophone each: real brands come from thousands of
+# characters, a few very common (华, 金, 东方) and most rare; 58 alone would give every 2-character
+# brand to hundreds of companies, a block no real CRM has.
+RARE_BRAND_CHARS = ("鼎晟铭睿骏灏璟翔旭锦煜卓越贝宝福祥顺泽雅豪威光辉荣成发旺万亿百千洋山河江湖林松竹兰梅春夏秋雷电红青紫银铜强健"
+                    "寿圣仁礼尚品优精良尊鹏鹰凤麒麟圆格普惠众高科亚大展宸弘坤乾泓浩望祺耀蓝宁宜臻晶琪瀚源汉锋赛拓驰勤道理伦谷帆舟"
+                    "途微维迅特斯迪邦岚沃奥桥石耐峻捷立凌蓉羽翼晨彩钰丞")
+HOMOPHONES |= dict(zip(RARE_BRAND_CHARS,
+                       "定乘名蕊俊浩景详序谨育桌跃倍保富想舜择亚毫薇广徽容城法望湾义柏迁阳杉何疆虎霖嵩主蓝媒纯下球蕾店洪清子音童墙建"
+                       "受剩任理上聘悠晶梁遵朋英奉其琳元阁谱汇重搞可雅打战辰洪昆前宏好旺琪要览凝谊真京奇汉原翰丰塞唾池琴到礼轮古凡州"
+                       "图威为讯忒思笛帮蓝握澳乔时奈俊杰丽灵容雨易辰采玉成"))
+ALL_BRAND_CHARS = BRAND_CHARS + RARE_BRAND_CHARS
+# Zipf-like: the k-th character is drawn with weight 1/(k+8).
+BRAND_WEIGHTS = [1.0 / (k + 8) for k in range(len(ALL_BRAND_CHARS))]
 # Industry words written another way for the same company.
 INDUSTRY_SYNONYMS = {"电子科技": "电子技术", "信息技术": "信息科技", "贸易": "商贸", "建筑工程": "建设工程", "医药": "医药科技",
                      "物流": "物流服务", "企业管理咨询": "管理咨询", "软件": "软件技术"}
@@ -167,7 +185,7 @@ class Generator:
         province, city, districts, area = region or rng.choice(REGIONS)
         district, division = rng.choice(districts)
         while True:
-            b = brand or "".join(rng.choice(BRAND_CHARS) for _ in range(rng.choice((2, 2, 3))))
+            b = brand or "".join(rng.choices(ALL_BRAND_CHARS, BRAND_WEIGHTS, k=rng.choice((2, 2, 3))))
             ind = industry or rng.choice(INDUSTRIES)
             frm = form or rng.choices([f for f, _ in FORMS], [w for _, w in FORMS])[0]
             short = city.removesuffix("市")
@@ -197,7 +215,8 @@ class Generator:
             head_name=head.name if head else None,
             phone=self.phone_for(area),
             email=f"{rng.choice(['info', 'sales', 'contact', 'service'])}@{latin}.com",
-            address=f"{province if province != city else ''}{city}{district}{rng.choice(ROADS)}{rng.randrange(1, 999)}号",
+            address=f"{province if province != city else ''}{city}{district}{rng.choice(ROADS)}{rng.randrange(1, 999)}号" + (
+                f"{rng.choice(BRAND_CHARS)}{rng.choice(BUILDINGS)}{rng.randrange(2, 30)}{rng.randrange(1, 20):02d}室" if rng.random() < 0.5 else ""),
             status=status,
             created=created,
             updated=updated,
@@ -420,6 +439,10 @@ def generate(entities: int, seed: int, out: Path) -> dict:
                 c_phone = g.phone_for("0")[:11] if rng.random() < 0.5 else g.rng.choice(MOBILE_PREFIXES) + "".join(rng.choice("0123456789") for _ in range(8))
             if variant != "primary" and rng.random() < 0.2:  # the address written shorter
                 c_address = c.address.replace(c.province, "", 1) if c.province != c.city else c.address.replace(c.city, "", 1)
+            if variant != "primary" and "号" in c_address and not c_address.endswith("号") and rng.random() < 0.3:
+                c_address = c_address[: c_address.index("号") + 1]  # the building and room left out
+            if variant != "primary" and rng.random() < 0.05:  # the company moved: another street in its city
+                c_address = re.sub(r"[^区县]*$", f"{rng.choice(ROADS)}{rng.randrange(1, 999)}号", c_address, count=1)
             if src == "legacy_crm":
                 g.position[src] = len(crm_rows)
                 key = str(next_crm)

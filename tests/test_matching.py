@@ -56,7 +56,8 @@ def test_levels_and_hard_rules_of_crafted_pairs():
 def test_the_model_learns_from_the_data_what_agreement_is_worth(demo_customers):
     result = resolve_customers(demo_customers)
     bits = result.model.as_dict()["bits"]
-    assert result.model.converged and 0.05 < result.model.candidate_match_share < 0.95
+    # λ is high (most candidates agree on much; sister companies too, which hard rules keep apart), not at its bound
+    assert result.model.converged and 0.05 < result.model.candidate_match_share < 1 - 1e-3
     assert bits["identifier"][0] > 8 and bits["phone"][0] > 8 and bits["brand"][0] > 8  # agreement on rare values is strong
     assert bits["city"][1] < -5 and bits["trade"][2] < -2 and bits["brand"][4] < -3  # disagreement weighs against
     assert bits["brand"][0] > bits["brand"][2] > bits["brand"][3]  # exact > similar > partly similar

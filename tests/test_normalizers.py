@@ -54,6 +54,10 @@ def test_name_structure_traditional_characters_and_branches():
     assert parse_company("黄山市旅游发展有限公司").region == "黄山"
     english = parse_company("ACME Trading Co., Ltd.")
     assert (english.key, english.form) == ("acme trading", "ltd")
+    # A short name written with 集团 (a deal's 恒飞集团 for 北京市恒飞集团有限公司): the brand without it, a group's trade.
+    for short in ("恒飞集团", "恒飞集团公司"):
+        p = parse_company(short)
+        assert (p.brand, p.trade_key) == ("恒飞", "集团") == (parse_company("北京市恒飞集团有限公司").brand, parse_company("北京市恒飞集团有限公司").trade_key)
 
 
 def test_name_parts():

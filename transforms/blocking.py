@@ -35,7 +35,7 @@ class BlockingReport:
 
 # Keys that tie two records to one company by themselves; a pair sharing none of them, in two
 # different cities, can never merge (see match_model.HARD_RULES) and is not worth scoring.
-STRONG_KEYS = {"m_code", "m_org", "m_reg", "m_phone", "m_email", "m_address"}
+STRONG_KEYS = {"m_code", "m_org", "m_reg", "m_phone", "m_email", "m_address", "m_street"}
 CITY = "m_city"
 
 

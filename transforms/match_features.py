@@ -13,6 +13,7 @@ import polars as pl
 
 from transforms.credit_code import USABLE
 from transforms.distinct import map_distinct
+from transforms.names import INFORMAL_FORMS
 from transforms.regions import CITY_SUFFIXES, PROVINCE_SUFFIXES, regions, short_name
 
 # Mail domains anyone can register an address with: a shared one is no evidence of one company.
@@ -24,7 +25,7 @@ PUBLIC_MAIL_DOMAINS = frozenset({
 
 # Feature columns (prefix `m_`), in the order the model lists its comparisons.
 FEATURES = ("m_code", "m_org", "m_reg", "m_brand", "m_pinyin", "m_chars", "m_brand_digits", "m_trade", "m_form", "m_branch", "m_name_city",
-            "m_addr_city", "m_city", "m_phone", "m_email", "m_mail_domain", "m_address", "m_contact")
+            "m_addr_city", "m_city", "m_phone", "m_email", "m_mail_domain", "m_address", "m_street", "m_contact")
 
 
 @lru_cache(maxsize=4096)
@@ -80,7 +81,7 @@ def match_features(customers: pl.DataFrame) -> pl.DataFrame:
         # 华联1店 and 华联2店, 客户001 and 客户002: numbers in a brand tell companies apart.
         pl.col("name_brand").str.extract_all(r"\d+").list.join(",").alias("m_brand_digits"),
         pl.col("name_trade").alias("m_trade"),
-        pl.col("name_form").replace({"有限责任公司": "有限公司"}).alias("m_form"),
+        pl.col("name_form").replace({"有限责任公司": "有限公司", **INFORMAL_FORMS}).alias("m_form"),
         pl.col("name_branch").fill_null("").alias("m_branch"),
         pl.col("phone").alias("m_phone"),
         pl.col("email").str.to_lowercase().alias("m_email"),
@@ -102,4 +103,7 @@ def match_features(customers: pl.DataFrame) -> pl.DataFrame:
     addr = pl.col("address").str.replace_all(r"\s+", "")
     for part in ("province", "city"):
         addr = pl.when(pl.col(part).is_not_null() & addr.str.starts_with(pl.col(part))).then(addr.str.slice(pl.col(part).str.len_chars())).otherwise(addr)
-    return df.with_columns(addr.alias("m_address"))
+    df = df.with_columns(addr.alias("m_address"))
+    # The door plate (门牌: district, road and number, up to 号 or 弄): 南山区科技园路88号 with or
+    # without 腾讯大厦1203室 is one building; the room is often left out.
+    return df.with_columns(pl.col("m_address").str.extract(r"^(.*?\d+[号弄])", 1).alias("m_street"))

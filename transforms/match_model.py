@@ -34,7 +34,7 @@ COMPARISONS: dict[str, tuple[str, ...]] = {
     "city": ("same", "different"),
     "phone": ("same", "different"),
     "email": ("same", "same_company_domain", "different"),
-    "address": ("exact", "similar", "partly_similar", "different"),
+    "address": ("exact", "same_door_plate", "similar", "partly_similar", "different"),
     "contact": ("same", "different"),
 }
 NAMES = tuple(COMPARISONS)
@@ -75,24 +75,32 @@ def _distinct_pairs(a: np.ndarray, b: np.ndarray, rows: np.ndarray, width: int) 
     return uniq // max(width, 1), uniq % max(width, 1), inverse
 
 
-def similarity(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, scorer=fuzz.ratio) -> np.ndarray:
-    """`scorer` of each pair of differing values, computed by rapidfuzz cpdist (C, all cores) once per
-    distinct pair of values; 100 where the values are equal, 0 where a side is missing (the callers
-    decide those cases before reading a score)."""
+SCORE_CHUNK = 500_000  # distinct value pairs scored per rapidfuzz call
+
+
+def similarity(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, scorer=fuzz.ratio, only: np.ndarray | None = None) -> np.ndarray:
+    """`scorer` of each pair of differing values (of the pairs in `only`, when given: the others'
+    level is already decided), computed by rapidfuzz cpdist (C, all cores) once per distinct pair of
+    values; 100 where the values are equal, 0 where a side is missing or the pair is not in `only`."""
     a, b = enc.pair(c, i, j)
     out = np.where((a == b) & (a >= 0), 100.0, 0.0).astype(np.float32)
-    todo = np.flatnonzero((a >= 0) & (b >= 0) & (a != b))
+    todo = (a >= 0) & (b >= 0) & (a != b)
+    todo = np.flatnonzero(todo if only is None else todo & only)
     if todo.size:
         values = enc.values[c]
         ua, ub, inverse = _distinct_pairs(a, b, todo, len(values))
-        scores = process.cpdist(values.gather(ua).to_list(), values.gather(ub).to_list(), scorer=scorer, workers=-1, dtype=np.float32)
+        scores = np.empty(ua.shape[0], dtype=np.float32)
+        for start in range(0, ua.shape[0], SCORE_CHUNK):  # a chunk's strings at a time, not millions at once
+            end = start + SCORE_CHUNK
+            scores[start:end] = process.cpdist(values.gather(ua[start:end]).to_list(), values.gather(ub[start:end]).to_list(),
+                                               scorer=scorer, workers=-1, dtype=np.float32)
         out[todo] = scores[inverse]
     return out
 
 
-def _ratio(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+def _ratio(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, only: np.ndarray | None = None) -> np.ndarray:
     """rapidfuzz ratio (0-100) of each pair, 100 where equal."""
-    return similarity(enc, c, i, j)
+    return similarity(enc, c, i, j, only=only)
 
 
 def _contains(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -133,27 +141,28 @@ def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> t
     """The company model's comparisons: (levels: pairs x comparisons int8, hard rule masks).
     Vectorised: no Python per pair."""
     enc = features if isinstance(features, Encoded) else Encoded(features)
-    gathered: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    # Per feature, (both known, equal) as booleans: a byte per pair, where the gathered codes are eight.
+    known_equal: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    def pair(c):
-        if c not in gathered:
-            gathered[c] = enc.pair(c, i, j)
-        return gathered[c]
+    def masks(c):
+        if c not in known_equal:
+            a, b = enc.pair(c, i, j)
+            known_equal[c] = ((a >= 0) & (b >= 0), (a == b) & (a >= 0))
+        return known_equal[c]
 
     def both(c):
-        a, b = pair(c)
-        return (a >= 0) & (b >= 0)
+        return masks(c)[0]
 
     def eq(c):
-        a, b = pair(c)
-        return (a == b) & (a >= 0)
+        return masks(c)[1]
 
     n = i.shape[0]
     levels = np.empty((n, len(NAMES)), dtype=np.int8)
     levels[:, 0], shared_id = identifier_level(enc, i, j)
     brand_known = both("m_brand")
-    ratio = _ratio(enc, "m_brand", i, j)
     digits_differ = ~eq("m_brand_digits")
+    # The ratio decides only pairs not already exact, same pinyin or same characters, with equal digits.
+    ratio = _ratio(enc, "m_brand", i, j, only=~(eq("m_brand") | eq("m_pinyin") | eq("m_chars") | digits_differ))
     similar = [eq("m_pinyin"), eq("m_chars") | (ratio >= 80), ratio >= 60]
     levels[:, 1] = levels_of([eq("m_brand"), *[c & ~digits_differ for c in similar]], brand_known)
     contains = _contains(enc, "m_trade", i, j)
@@ -164,7 +173,7 @@ def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> t
     levels[:, 6] = levels_of([eq("m_email"), eq("m_mail_domain") & both("m_mail_domain")], both("m_email"))
     addr_known = both("m_address")
     addr_ratio = _ratio(enc, "m_address", i, j)
-    levels[:, 7] = levels_of([eq("m_address"), addr_ratio >= 85, addr_ratio >= 60], addr_known)
+    levels[:, 7] = levels_of([eq("m_address"), eq("m_street"), addr_ratio >= 85, addr_ratio >= 60], addr_known)
     levels[:, 8] = levels_of([eq("m_contact")], both("m_contact"))
     differ = lambda c: both(c) & ~eq(c)  # noqa: E731
     hard = {
@@ -180,7 +189,7 @@ def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> t
         # Two records that agree on a name and nothing else, with no city to place them: 腾飞电子科技
         # may be any of the 腾飞电子科技 in the country. A person decides.
         "name_only": ~(shared_id | (levels[:, 4] == 0) | (levels[:, 5] == 0) | np.isin(levels[:, 6], (0, 1))
-                       | np.isin(levels[:, 7], (0, 1)) | (levels[:, 8] == 0)),
+                       | np.isin(levels[:, 7], (0, 1, 2)) | (levels[:, 8] == 0)),
     }
     return levels, hard
 
@@ -250,7 +259,7 @@ U_PRIOR = {
     "city": (0.1, 0.9),
     "phone": (1e-5, 1 - 1e-5),
     "email": (1e-5, 1e-4, 1 - 1.1e-4),
-    "address": (1e-5, 1e-3, 0.05, 0.94899),
+    "address": (1e-5, 1e-4, 1e-3, 0.05, 0.94889),
     "contact": (0.005, 0.995),
 }
 PRIOR_PAIRS = 20_000.0
@@ -331,15 +340,22 @@ def _bits(spec: ModelSpec, m: dict, u: dict, active: list[int] | None = None) ->
     return table
 
 
+def evidence(levels: np.ndarray, table: np.ndarray, columns: list[int] | None = None) -> np.ndarray:
+    """Σ over comparisons of table[k, level] (0 for an unknown level, -1, which indexes the table's
+    last column), one comparison at a time: no pairs x comparisons matrix of float64 in memory."""
+    out = np.zeros(levels.shape[0])
+    for k in range(levels.shape[1]) if columns is None else columns:
+        out += table[k][levels[:, k]]
+    return out
+
+
 def _em(levels: np.ndarray, active: list[int], m: dict[str, list[float]], u: dict[str, list[float]],
         max_iterations: int, spec: ModelSpec | None = None) -> tuple[dict[str, list[float]], float, int, bool]:
     """EM over `levels` using (and updating m of) only the comparisons in `active`, u fixed."""
     spec = spec or COMPANY
-    idx = np.where(levels < 0, spec.width - 1, levels).astype(np.intp)
-    rows = np.arange(len(spec.names))
     lam, m = 0.5, {k: list(v) for k, v in m.items()}
     for iteration in range(1, max_iterations + 1):
-        weight = math.log2(lam / (1 - lam)) + _bits(spec, m, u, active)[rows, idx].sum(axis=1)
+        weight = math.log2(lam / (1 - lam)) + evidence(levels, _bits(spec, m, u, active), active)
         p = 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
         delta = 0.0
         for k in active:
@@ -399,52 +415,68 @@ def train(features: pl.DataFrame | Encoded, levels: np.ndarray, n_pairs_total: i
 
 def _share_of_matches(levels: np.ndarray, m: dict, u: dict, max_iterations: int, spec: ModelSpec | None = None) -> float:
     spec = spec or COMPANY
-    idx = np.where(levels < 0, spec.width - 1, levels).astype(np.intp)
-    evidence = _bits(spec, m, u)[np.arange(len(spec.names)), idx].sum(axis=1)
+    bits = evidence(levels, _bits(spec, m, u))
     lam = 0.1
     for _ in range(max_iterations):
-        new = float(np.clip((1.0 / (1.0 + np.exp2(-np.clip(math.log2(lam / (1 - lam)) + evidence, -60, 60)))).mean(), 1e-6, 1 - 1e-6))
+        new = float(np.clip((1.0 / (1.0 + np.exp2(-np.clip(math.log2(lam / (1 - lam)) + bits, -60, 60)))).mean(), 1e-6, 1 - 1e-6))
         if abs(new - lam) < 1e-5 * max(lam, 1e-3):
             return new
         lam = new
     return lam
 
 
-def term_frequency_bits(features: Encoded, i: np.ndarray, levels: np.ndarray, model: MatchModel, spec: ModelSpec | None = None) -> np.ndarray:
-    """Per pair and term-frequency comparison, the bits to add at the exact level: log2(u / tf(value))
-    (a common value weighs less than the average one, a rare one more)."""
+def term_frequency_bits(features: Encoded, i: np.ndarray, levels: np.ndarray, model: MatchModel,
+                        spec: ModelSpec | None = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per term-frequency comparison k: (rows at its exact level, the bits to add there):
+    log2(u / tf(value)) (a common value weighs less than the average one, a rare one more)."""
     spec = spec or COMPANY
-    extra = np.zeros((levels.shape[0], len(spec.names)))
+    extra = {}
     for name, column in spec.term_frequency.items():
         k = spec.names.index(name)
         counts = features.counts(column)
         known = counts.sum()
         if known < 1000:  # too few values for their frequencies to mean anything
             continue
-        exact = levels[:, k] == 0
+        exact = np.flatnonzero(levels[:, k] == 0)
         tf = counts[features.codes[column][i[exact]]] / known
-        extra[exact, k] = np.log2(model.u[name][0] / np.maximum(tf, 1e-9))
+        extra[k] = (exact, np.log2(model.u[name][0] / np.maximum(tf, 1e-9)))
     return extra
 
 
 def score(features: pl.DataFrame | Encoded, pairs: pl.DataFrame, model: MatchModel, levels: np.ndarray,
-          hard: dict[str, np.ndarray], spec: ModelSpec | None = None) -> pl.DataFrame:
-    """pairs + one `bits_<comparison>` and `level_<comparison>` column each, `match_weight`,
-    `match_probability` and `hard_rule` (the first rule that forbids the merge, null when none)."""
+          hard: dict[str, np.ndarray], spec: ModelSpec | None = None, min_probability: float | None = None) -> pl.DataFrame:
+    """pairs (those at or above `min_probability` when given) + one `bits_<comparison>` and
+    `level_<comparison>` column each, `match_weight`, `match_probability` and `hard_rule` (the first
+    rule that forbids the merge, null when none). The weight is summed one comparison at a time and
+    the bits are kept only for the pairs returned: millions of candidates never become a float matrix."""
     spec = spec or COMPANY
     i = pairs.get_column("i").to_numpy()
     table = model.bits_table()
-    idx = np.where(levels < 0, table.shape[1] - 1, levels).astype(np.intp)
     enc = features if isinstance(features, Encoded) else Encoded(features)
-    bits = table[np.arange(len(spec.names)), idx] + term_frequency_bits(enc, i, levels, model, spec)
-    weight = model.prior_bits + bits.sum(axis=1)
-    rule = np.full(i.shape[0], None, dtype=object)
-    for name in reversed(spec.hard_rules):
-        rule[hard[name]] = name
-    out = pairs.with_columns(
-        [pl.Series(f"bits_{name}", np.round(bits[:, k], 2)) for k, name in enumerate(spec.names)]
-        + [pl.Series(f"level_{name}", levels[:, k]) for k, name in enumerate(spec.names)]
-        + [pl.Series("match_weight", np.round(weight, 3)), pl.Series("hard_rule", rule.tolist(), dtype=pl.String)]
-    )
+    extra = term_frequency_bits(enc, i, levels, model, spec)
+    weight = model.prior_bits + evidence(levels, table)
+    for rows, add in extra.values():
+        weight[rows] += add
     probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
-    return out.with_columns(pl.Series("match_probability", probability))
+    keep = np.flatnonzero(probability >= min_probability) if min_probability is not None else np.arange(i.shape[0])
+    rule = np.full(keep.shape[0], -1, dtype=np.int8)
+    for r in range(len(spec.hard_rules) - 1, -1, -1):
+        rule[hard[spec.hard_rules[r]][keep]] = r
+    kept_levels = levels[keep]
+    columns = []
+    for k, name in enumerate(spec.names):
+        bits = table[k][kept_levels[:, k]]
+        if k in extra:
+            rows, add = extra[k]
+            full = np.zeros(i.shape[0], dtype=np.float32)
+            full[rows] = add
+            bits = bits + full[keep]
+        columns.append(pl.Series(f"bits_{name}", np.round(bits, 2).astype(np.float32)))
+    rules = pl.Series(list(spec.hard_rules), dtype=pl.String)
+    return pairs[keep].with_columns(
+        columns
+        + [pl.Series(f"level_{name}", kept_levels[:, k]) for k, name in enumerate(spec.names)]
+        + [pl.Series("match_weight", np.round(weight[keep], 3)),
+           rules.gather(pl.Series(rule, dtype=pl.Int8).cast(pl.Int32).replace(-1, None)).alias("hard_rule"),
+           pl.Series("match_probability", probability[keep])]
+    )

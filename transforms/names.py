@@ -19,7 +19,10 @@ from transforms.text import fold
 
 # Longest first; equivalent legal forms share one key form.
 FORMS = ["集团股份有限公司", "集团有限公司", "股份有限公司", "有限责任公司", "有限公司", "合伙企业(有限合伙)", "合伙企业",
-         "个人独资企业", "经营部", "工作室", "商行", "公司", "店"]
+         "个人独资企业", "经营部", "工作室", "商行", "集团公司", "集团", "公司", "店"]
+# Forms a short name writes instead of the legal one (恒飞集团 for 北京市恒飞集团有限公司): they say it
+# is a group, not which legal form it has.
+INFORMAL_FORMS = {"集团": None, "集团公司": "集团有限公司"}
 FORM_KEY = {"有限责任公司": "有限公司"}
 # The words of a trade (行业用语) a name puts between its brand (字号) and its legal form, as morphemes:
 # a trade is read from the right as a run of them (电子科技, 企业管理咨询, 进出口贸易), so combinations

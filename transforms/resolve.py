@@ -34,7 +34,7 @@ NAME_OF_HEAD_OFFICE = BRANCH_NAMED_AS_HEAD_OFFICE
 LOOKUP_FEATURES = ("m_brand", "m_pinyin", "m_city", "m_trade", "m_branch")
 
 DEFAULT_BLOCKING_RULES = [
-    ["m_code"], ["m_org"], ["m_reg"], ["m_phone"], ["m_email"], ["m_address"],
+    ["m_code"], ["m_org"], ["m_reg"], ["m_phone"], ["m_email"], ["m_address"], ["m_street"],
     ["m_brand", "m_city"], ["m_pinyin", "m_city"], ["m_chars", "m_city"], ["m_brand", "m_trade"], ["m_brand"],
 ]
 
@@ -170,7 +170,9 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
         encoded = Encoded(df)
         levels, hard = spec.compare(encoded, i, j)
         model = train(encoded, levels, n * (n - 1) // 2, sample_pairs=settings.u_sample_pairs, spec=spec)
-        pairs = score(encoded, pairs, model, levels, hard, spec)
+        # Only pairs at or above the review threshold are kept: the rest can neither merge nor be reviewed.
+        pairs = score(encoded, pairs, model, levels, hard, spec, min_probability=settings.review_probability)
+        del levels, hard
         del encoded
     else:  # nothing to compare: every record stands alone
         pairs = pairs.with_columns([pl.lit(None, dtype=pl.Float64).alias(f"bits_{k}") for k in names]
@@ -222,7 +224,6 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     df = df.with_columns(stable_id("CUS-", pl.col("__anchor")).alias("target_id"))
     # Lineage of both sides, for the review queue and the run folder.
     lineage = df.select("__p", SOURCE, SOURCE_KEY, ROW, "target_id")
-    pairs = pairs.filter(pl.col("match_probability") >= settings.review_probability) if pairs.height else pairs
     if pairs.height:
         pairs = (pairs.join(lineage.rename({"__p": "i", SOURCE: "source_a", SOURCE_KEY: "key_a", ROW: "row_a", "target_id": "cluster_a"}), on="i", how="left")
                  .join(lineage.rename({"__p": "j", SOURCE: "source_b", SOURCE_KEY: "key_b", ROW: "row_b", "target_id": "cluster_b"}), on="j", how="left"))
