@@ -53,7 +53,9 @@ def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_si
     n = features.height
     for r, columns in enumerate(rules):
         keyed = indexed.select(INDEX, *columns).drop_nulls(columns)
-        keyed = keyed.filter(pl.all_horizontal([pl.col(c).cast(pl.String) != "" for c in columns]))
+        text = [c for c in columns if keyed.schema[c] == pl.String]
+        if text:  # an empty text is no key (integer codes come with it already null)
+            keyed = keyed.filter(pl.all_horizontal([pl.col(c) != "" for c in text]))
         sizes = keyed.group_by(columns).len()
         big = sizes.filter(pl.col("len") > max_block_size)
         report.skipped_blocks.append(big.height)

@@ -71,25 +71,31 @@ def _compatible(x: _Cluster, y: _Cluster, different: dict[int, set[int]]) -> boo
 
 
 def ambiguous_records(features: pl.DataFrame, edges: pl.DataFrame) -> pl.Series:
-    """Positions of records without an identifier whose merge partners are of two companies that
-    cannot be one: partners with different identifiers, or (when the record states none) different
-    cities or trades. 腾飞电子科技 without a region, next to 深圳市腾飞… and 广州市腾飞…: either could be
-    meant, so neither is, and the pairs go to review."""
+    """Positions of records whose merge partners are of two companies that cannot be one: partners
+    with different identifiers (for a record without one), or (when the record states none)
+    different cities or trades among the partners that do not share its identifier. 腾飞电子科技
+    without a region, next to 深圳市腾飞… and 广州市腾飞…: either could be meant, so neither is, and the
+    pairs go to review. So is 上海汇睿 next to its sisters 汇睿电子科技 and 汇睿贸易 at one address, even
+    with a code neither of them carries."""
     if edges.is_empty():
         return pl.Series("i", [], dtype=pl.UInt32)
     both = pl.concat([edges.select(pl.col("i").alias("r"), pl.col("j").alias("o")), edges.select(pl.col("j").alias("r"), pl.col("i").alias("o"))])
     f = features.select(*IDENTIFIERS, "m_city", TRADE).with_row_index("__pos")
     mine = f.select(pl.col("__pos").alias("r"), pl.any_horizontal([pl.col(k).is_not_null() for k in IDENTIFIERS]).alias("r_has_id"),
-                    pl.col("m_city").alias("r_city"), pl.col(TRADE).alias("r_trade"))
+                    *[pl.col(k).alias(f"r_{k}") for k in IDENTIFIERS], pl.col("m_city").alias("r_city"), pl.col(TRADE).alias("r_trade"))
     theirs = f.select(pl.col("__pos").alias("o"), *[pl.col(k).alias(f"o_{k}") for k in IDENTIFIERS], pl.col("m_city").alias("o_city"),
                       pl.col(TRADE).alias("o_trade"))
-    joined = both.join(mine, on="r").join(theirs, on="o").filter(~pl.col("r_has_id"))
+    joined = both.join(mine, on="r").join(theirs, on="o")
+    # A partner sharing the record's identifier is its company for certain.
+    other = ~pl.any_horizontal([(pl.col(f"r_{k}") == pl.col(f"o_{k}")).fill_null(False) for k in IDENTIFIERS])
     per = joined.group_by("r").agg(
-        pl.max_horizontal([pl.col(f"o_{k}").drop_nulls().n_unique() for k in IDENTIFIERS]).alias("ids"),
-        pl.col("o_city").filter(pl.col("r_city").is_null()).drop_nulls().n_unique().alias("cities"),
-        pl.col("o_trade").filter(pl.col("r_trade").is_null()).drop_nulls().n_unique().alias("trades"),
+        pl.max_horizontal([pl.col(f"o_{k}").filter(~pl.col("r_has_id")).drop_nulls().n_unique() for k in IDENTIFIERS]).alias("ids"),
+        pl.col("o_city").filter(pl.col("r_city").is_null() & other).drop_nulls().n_unique().alias("cities"),
+        pl.col("o_trade").filter(pl.col("r_trade").is_null() & other).drop_nulls().n_unique().alias("trades"),
+        (~other).any().alias("tied"),
     )
-    return per.filter((pl.col("ids") > 1) | (pl.col("cities") > 1) | (pl.col("trades") > 1)).get_column("r").cast(pl.UInt32)
+    places = ((pl.col("cities") > 1) | (pl.col("trades") > 1)) & ~pl.col("tied")  # a partner with its code settles it
+    return per.filter((pl.col("ids") > 1) | places).get_column("r").cast(pl.UInt32)
 
 
 def cluster(features: pl.DataFrame, edges: pl.DataFrame, different: set[tuple[int, int]] | None = None) -> tuple[np.ndarray, int]:

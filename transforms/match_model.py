@@ -56,7 +56,19 @@ class Encoded:
         # One select: polars ranks the columns in parallel.
         ranks = features.select([(pl.col(c).cast(pl.String).rank("dense").fill_null(0).cast(pl.Int32) - 1).alias(c) for c in columns])
         self.codes: dict[str, np.ndarray] = {c: ranks.get_column(c).to_numpy() for c in columns}
-        self.values: dict[str, pl.Series] = {c: features.get_column(c).cast(pl.String).drop_nulls().unique().sort() for c in columns}
+        # The distinct values in rank order, in one select as well (a column per list, built in parallel).
+        values = features.select([pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in columns])
+        self.values: dict[str, pl.Series] = {c: values.get_column(c)[0] for c in columns}
+
+    def keys(self, columns: list[str]) -> pl.DataFrame:
+        """The codes of `columns` as a frame for blocking: null where the value is missing or empty
+        (an empty branch means "not a branch": a value to compare, never a key to block on)."""
+        out = {}
+        for c in columns:
+            codes = self.codes[c]
+            empty = len(self.values[c]) > 0 and self.values[c][0] == ""  # sorted: "" comes first
+            out[c] = pl.Series(c, codes).set(pl.Series((codes < 0) | ((codes == 0) & empty)), None)
+        return pl.DataFrame(out)
 
     def pair(self, c: str, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         codes = self.codes[c]

@@ -23,7 +23,8 @@ from transforms.clustering import ambiguous_records, cluster
 from transforms.credit_code import USABLE
 from transforms.ids import stable_id
 from transforms.match_features import match_features
-from transforms.declared_model import IDENTIFIER_FEATURES, DeclaredModel, declared_features, without_company_constraints
+from transforms.declared_model import (COMPANY_CONSTRAINTS, IDENTIFIER_FEATURES, DeclaredModel, declared_features,
+                                      without_company_constraints)
 from transforms.match_model import COMPANY, Encoded, MatchModel, ModelSpec, score, train
 
 GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
@@ -32,6 +33,8 @@ PRIORITY = "_priority"
 SAME, DIFFERENT = "same", "different"
 NAME_OF_HEAD_OFFICE = BRANCH_NAMED_AS_HEAD_OFFICE
 LOOKUP_FEATURES = ("m_brand", "m_pinyin", "m_city", "m_trade", "m_branch")
+# The feature strings read after scoring: by clustering's constraints, golden ids and the lookup.
+KEPT_FEATURES = (*LOOKUP_FEATURES, *IDENTIFIER_FEATURES, *COMPANY_CONSTRAINTS)
 
 DEFAULT_BLOCKING_RULES = [
     ["m_code"], ["m_org"], ["m_reg"], ["m_phone"], ["m_email"], ["m_address"], ["m_street"],
@@ -82,7 +85,15 @@ def exact_duplicates(df: pl.DataFrame) -> pl.Series:
     identifies a company besides its name (two 腾飞科技有限公司 of different cities)."""
     content = pl.struct([pl.col(f) for f in GOLDEN_FIELDS if f in df.columns])
     evidence = pl.any_horizontal([pl.col(f).is_not_null() for f in DUPLICATE_EVIDENCE if f in df.columns])
-    return df.select(pl.when(evidence).then(pl.col(RID).sort_by(ROW).first().over(SOURCE, content)).otherwise(pl.col(RID))).to_series()
+    # A hash finds the few records that may have a twin; only those are compared field by field
+    # (grouping a million records by the struct of every field costs seconds and hundreds of MB).
+    maybe = df.select((pl.struct(pl.col(SOURCE), content).hash().is_duplicated() & evidence).alias("__m")).to_series()
+    rid = df.get_column(RID)
+    if not maybe.any():
+        return rid
+    sub = df.filter(maybe)
+    first = sub.select(pl.col(RID).sort_by(ROW).first().over(SOURCE, content)).to_series()
+    return rid.scatter(np.flatnonzero(maybe.to_numpy()), first)
 
 
 def own_anchor(df: pl.DataFrame) -> pl.Expr:
@@ -96,16 +107,15 @@ def golden_anchor(df: pl.DataFrame, label: str) -> pl.Series:
     registration number, else the smallest member anchor. Depends on the members only, not on row
     order. Two clusters with one code (a reviewer said `different`) keep apart: all but the one with
     the smallest member add that member to the anchor."""
-    smallest = pl.col("__own").min().over(label)
-    anchor = pl.coalesce(
-        (pl.lit("C:") + pl.col("m_code")).min().over(label),
-        (pl.lit("O:") + pl.col("m_org")).min().over(label),
-        (pl.lit("G:") + pl.col("m_reg")).min().over(label),
-        smallest,
+    # Once per cluster (a group-by), then back to the records: a window over a million strings is slower.
+    per = df.group_by(label).agg(
+        pl.col("__own").min().alias("__s"),
+        pl.coalesce((pl.lit("C:") + pl.col("m_code")).min(), (pl.lit("O:") + pl.col("m_org")).min(),
+                    (pl.lit("G:") + pl.col("m_reg")).min(), pl.col("__own").min()).alias("__a"),
     )
-    out = df.select(anchor.alias("__a"), smallest.alias("__s"))
     first = pl.col("__s") == pl.col("__s").min().over("__a")
-    return out.select(pl.when(first).then(pl.col("__a")).otherwise(pl.col("__a") + "|" + pl.col("__s"))).to_series()
+    per = per.select(label, pl.when(first).then(pl.col("__a")).otherwise(pl.col("__a") + "|" + pl.col("__s")).alias("__anchor"))
+    return df.select(label).join(per, on=label, how="left", maintain_order="left").get_column("__anchor")
 
 
 def _decision_pairs(features: pl.DataFrame, decisions: pl.DataFrame | None) -> tuple[pl.DataFrame, set[tuple[int, int]]]:
@@ -150,10 +160,8 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     link: the probability and the three largest contributions, or why)."""
     settings = settings or MatchSettings()
     df = match_features(customers)
-    constraints = df
     if settings.declared:  # compare the declared fields; keep only the identifier constraints of companies
         df = pl.concat([df, declared_features(customers, settings.declared.comparisons)], how="horizontal")
-        constraints = without_company_constraints(df)
     identifiers = df.select(pl.any_horizontal([pl.col(c).is_not_null().any() for c in IDENTIFIER_FEATURES])).item()
     spec = settings.spec(bool(identifiers))
     names = spec.names
@@ -162,23 +170,28 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     twin = exact_duplicates(df)
     twin_pos = df.select(pl.col(RID)).with_row_index("__p").join(pl.DataFrame({RID: twin, "__q": np.arange(n)}), on=RID)
     dup_edges = pl.DataFrame({"i": twin_pos["__p"].cast(pl.UInt32), "j": twin_pos["__q"].cast(pl.UInt32)}).filter(pl.col("i") != pl.col("j"))
-    pairs, report = candidate_pairs(df, settings.blocking_rules, settings.max_block_size, within_city=settings.declared is None)
+    # From here the features are integer codes: blocking joins and comparisons on integers, and the
+    # feature strings nothing later reads are dropped.
+    encoded = Encoded(df)
+    df = df.drop([c for c in df.columns if c.startswith("m_") and c not in KEPT_FEATURES])
+    pairs, report = candidate_pairs(encoded.keys(sorted({c for r in settings.blocking_rules for c in r} | {"m_city"})),
+                                    settings.blocking_rules, settings.max_block_size, within_city=settings.declared is None)
     candidates = pairs.select("i", "j", "rules")
     model = None
     if pairs.height:
         i, j = pairs.get_column("i").to_numpy(), pairs.get_column("j").to_numpy()
-        encoded = Encoded(df)
         levels, hard = spec.compare(encoded, i, j)
         model = train(encoded, levels, n * (n - 1) // 2, sample_pairs=settings.u_sample_pairs, spec=spec)
         # Only pairs at or above the review threshold are kept: the rest can neither merge nor be reviewed.
         pairs = score(encoded, pairs, model, levels, hard, spec, min_probability=settings.review_probability)
         del levels, hard
-        del encoded
     else:  # nothing to compare: every record stands alone
         pairs = pairs.with_columns([pl.lit(None, dtype=pl.Float64).alias(f"bits_{k}") for k in names]
                                    + [pl.lit(None, dtype=pl.Int8).alias(f"level_{k}") for k in names]
                                    + [pl.lit(None, dtype=pl.Float64).alias("match_weight"), pl.lit(None, dtype=pl.String).alias("hard_rule"),
                                       pl.lit(None, dtype=pl.Float64).alias("match_probability")])
+    del encoded
+    constraints = without_company_constraints(df) if settings.declared else df
     same, different = _decision_pairs(df, decisions)
     merge = pairs.filter((pl.col("match_probability") >= settings.auto_merge_probability) & pl.col("hard_rule").is_null())
     if different:
