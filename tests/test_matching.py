@@ -205,3 +205,23 @@ def test_each_pair_says_which_rules_proposed_it_and_empty_keys_pair_nothing():
     pairs, report = candidate_pairs(f, [["m_brand"], ["m_phone"], ["m_contact"]], max_block_size=10)
     assert pairs.rows() == [(0, 1, 0b011)]  # brand and phone proposed it; 华鑫 of two cities never paired
     assert [d["pairs"] for d in report.as_dicts()] == [1, 1, 0]
+
+
+def test_one_valid_code_is_one_company_whatever_the_names_say(demo_customers):
+    """A rename (更名): the old name and the new share the registry's code and nothing else; the pair
+    scores low, yet merges, flagged for a reader to check."""
+    from crm_migrate.contracts import SAME_CODE_OTHER_NAME
+    from transforms.names import standardize_names
+
+    one = demo_customers.filter(pl.col("credit_code_status") == "valid").head(1)
+    renamed = standardize_names(one.with_columns(pl.lit("重庆市千禾物流有限公司").alias("name"), pl.lit("renamed").alias("_source_key"),
+                                                 pl.lit(None, dtype=pl.String).alias("phone"), pl.lit(None, dtype=pl.String).alias("address"),
+                                                 pl.lit(None, dtype=pl.String).alias("email"), pl.lit(None, dtype=pl.String).alias("contact_name"),
+                                                 pl.lit(None, dtype=pl.String).alias("city"), pl.lit(10**9, dtype=pl.Int64).alias("_rid")))
+    renamed = renamed.drop("__name_flag").select(demo_customers.columns)
+    out = resolve_customers(pl.concat([demo_customers, renamed]))
+    ids = out.clustered.filter(pl.col("credit_code") == one["credit_code"][0])
+    assert ids["target_id"].n_unique() == 1 and "renamed" in ids["_source_key"].to_list()
+    pair = out.pairs.filter(pl.col("same_credit_code") & ((pl.col("key_a") == "renamed") | (pl.col("key_b") == "renamed")))
+    assert pair.height >= 1 and (pair["match_probability"] < 0.99).all()  # merged by the code, not by the score
+    assert ids.filter(pl.col("_source_key") == "renamed")["_flags"][0].to_list().count(SAME_CODE_OTHER_NAME) == 1

@@ -336,3 +336,4 @@ def test_survivorship_rules_per_field_choose_the_value_and_say_where_it_came_fro
     row = chosen.row(0, named=True)
     assert (row["phone"], row["address"], row["email"]) == ("+8613800000002", "广东省深圳市南山区科技园路1号", "info@tengfei.com")
     assert '"phone":"xl:2"' in row["provenance"] and '"address":"xl:2"' in row["provenance"] and '"name":"crm:1"' in row["provenance"]
+

@@ -82,6 +82,8 @@ def ambiguous_records(features: pl.DataFrame, edges: pl.DataFrame) -> pl.Series:
     both = pl.concat([edges.select(pl.col("i").alias("r"), pl.col("j").alias("o")), edges.select(pl.col("j").alias("r"), pl.col("i").alias("o"))])
     f = features.select(*IDENTIFIERS, "m_city", TRADE).with_row_index("__pos")
     mine = f.select(pl.col("__pos").alias("r"), pl.any_horizontal([pl.col(k).is_not_null() for k in IDENTIFIERS]).alias("r_has_id"),
+                    # its code is carried by another record: that record is its company (a rename), whatever the partners
+                    pl.any_horizontal([pl.col(k).is_not_null() & pl.col(k).is_duplicated() for k in IDENTIFIERS]).alias("r_code_shared"),
                     *[pl.col(k).alias(f"r_{k}") for k in IDENTIFIERS], pl.col("m_city").alias("r_city"), pl.col(TRADE).alias("r_trade"))
     theirs = f.select(pl.col("__pos").alias("o"), *[pl.col(k).alias(f"o_{k}") for k in IDENTIFIERS], pl.col("m_city").alias("o_city"),
                       pl.col(TRADE).alias("o_trade"))
@@ -92,7 +94,7 @@ def ambiguous_records(features: pl.DataFrame, edges: pl.DataFrame) -> pl.Series:
         pl.max_horizontal([pl.col(f"o_{k}").filter(~pl.col("r_has_id")).drop_nulls().n_unique() for k in IDENTIFIERS]).alias("ids"),
         pl.col("o_city").filter(pl.col("r_city").is_null() & other).drop_nulls().n_unique().alias("cities"),
         pl.col("o_trade").filter(pl.col("r_trade").is_null() & other).drop_nulls().n_unique().alias("trades"),
-        (~other).any().alias("tied"),
+        ((~other).any() | pl.col("r_code_shared").first()).alias("tied"),
     )
     places = ((pl.col("cities") > 1) | (pl.col("trades") > 1)) & ~pl.col("tied")  # a partner with its code settles it
     return per.filter((pl.col("ids") > 1) | places).get_column("r").cast(pl.UInt32)

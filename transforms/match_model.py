@@ -456,8 +456,9 @@ def term_frequency_bits(features: Encoded, i: np.ndarray, levels: np.ndarray, mo
 
 
 def score(features: pl.DataFrame | Encoded, pairs: pl.DataFrame, model: MatchModel, levels: np.ndarray,
-          hard: dict[str, np.ndarray], spec: ModelSpec | None = None, min_probability: float | None = None) -> pl.DataFrame:
-    """pairs (those at or above `min_probability` when given) + one `bits_<comparison>` and
+          hard: dict[str, np.ndarray], spec: ModelSpec | None = None, min_probability: float | None = None,
+          keep_also: np.ndarray | None = None) -> pl.DataFrame:
+    """pairs (those at or above `min_probability` when given, and those in `keep_also`) + one `bits_<comparison>` and
     `level_<comparison>` column each, `match_weight`, `match_probability` and `hard_rule` (the first
     rule that forbids the merge, null when none). The weight is summed one comparison at a time and
     the bits are kept only for the pairs returned: millions of candidates never become a float matrix."""
@@ -470,7 +471,10 @@ def score(features: pl.DataFrame | Encoded, pairs: pl.DataFrame, model: MatchMod
     for rows, add in extra.values():
         weight[rows] += add
     probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
-    keep = np.flatnonzero(probability >= min_probability) if min_probability is not None else np.arange(i.shape[0])
+    if min_probability is None:
+        keep = np.arange(i.shape[0])
+    else:
+        keep = np.flatnonzero(probability >= min_probability if keep_also is None else (probability >= min_probability) | keep_also)
     rule = np.full(keep.shape[0], -1, dtype=np.int8)
     for r in range(len(spec.hard_rules) - 1, -1, -1):
         rule[hard[spec.hard_rules[r]][keep]] = r

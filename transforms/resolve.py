@@ -34,6 +34,7 @@ SAME, DIFFERENT = "same", "different"
 NAME_OF_HEAD_OFFICE = BRANCH_NAMED_AS_HEAD_OFFICE
 LOOKUP_FEATURES = ("m_brand", "m_pinyin", "m_city", "m_trade", "m_branch")
 # The feature strings read after scoring: by clustering's constraints, golden ids and the lookup.
+SAME_CREDIT_CODE = "same_credit_code"  # a pairs column: both records hold one valid credit code
 KEPT_FEATURES = (*LOOKUP_FEATURES, *IDENTIFIER_FEATURES, *COMPANY_CONSTRAINTS)
 
 DEFAULT_BLOCKING_RULES = [
@@ -182,18 +183,23 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
         i, j = pairs.get_column("i").to_numpy(), pairs.get_column("j").to_numpy()
         levels, hard = spec.compare(encoded, i, j)
         model = train(encoded, levels, n * (n - 1) // 2, sample_pairs=settings.u_sample_pairs, spec=spec)
-        # Only pairs at or above the review threshold are kept: the rest can neither merge nor be reviewed.
-        pairs = score(encoded, pairs, model, levels, hard, spec, min_probability=settings.review_probability)
+        # One valid credit code is one company, whatever the names say (a rename, 更名): such pairs merge
+        # at any score (flagged same_code_different_name when the names differ).
+        code = encoded.codes["m_code"]
+        same_code = (code[i] == code[j]) & (code[i] >= 0)
+        pairs = pairs.with_columns(pl.Series(SAME_CREDIT_CODE, same_code))
+        # Only these and pairs at or above the review threshold are kept: the rest can neither merge nor be reviewed.
+        pairs = score(encoded, pairs, model, levels, hard, spec, min_probability=settings.review_probability, keep_also=same_code)
         del levels, hard
     else:  # nothing to compare: every record stands alone
         pairs = pairs.with_columns([pl.lit(None, dtype=pl.Float64).alias(f"bits_{k}") for k in names]
                                    + [pl.lit(None, dtype=pl.Int8).alias(f"level_{k}") for k in names]
                                    + [pl.lit(None, dtype=pl.Float64).alias("match_weight"), pl.lit(None, dtype=pl.String).alias("hard_rule"),
-                                      pl.lit(None, dtype=pl.Float64).alias("match_probability")])
+                                      pl.lit(None, dtype=pl.Float64).alias("match_probability"), pl.lit(False).alias(SAME_CREDIT_CODE)])
     del encoded
     constraints = without_company_constraints(df) if settings.declared else df
     same, different = _decision_pairs(df, decisions)
-    merge = pairs.filter((pl.col("match_probability") >= settings.auto_merge_probability) & pl.col("hard_rule").is_null())
+    merge = pairs.filter(((pl.col("match_probability") >= settings.auto_merge_probability) | pl.col(SAME_CREDIT_CODE)) & pl.col("hard_rule").is_null())
     if different:
         drop = pl.DataFrame(list(different), schema={"i": pl.UInt32, "j": pl.UInt32}, orient="row")
         merge = merge.join(drop, on=["i", "j"], how="anti")
