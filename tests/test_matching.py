@@ -225,3 +225,56 @@ def test_one_valid_code_is_one_company_whatever_the_names_say(demo_customers):
     pair = out.pairs.filter(pl.col("same_credit_code") & ((pl.col("key_a") == "renamed") | (pl.col("key_b") == "renamed")))
     assert pair.height >= 1 and (pair["match_probability"] < 0.99).all()  # merged by the code, not by the score
     assert ids.filter(pl.col("_source_key") == "renamed")["_flags"][0].to_list().count(SAME_CODE_OTHER_NAME) == 1
+
+
+def test_blocking_on_codes_skips_empty_values_and_mail_domains_are_compared():
+    """Resolution blocks on integer codes: an empty branch ("not a branch") is compared, never a key;
+    a private mail domain shared by two addresses is its own level, a public one is not."""
+    from transforms.match_model import Encoded
+
+    rows = [("crm", "0", "深圳市腾飞电子科技有限公司", None, 10, None, None), ("crm", "1", "深圳市华鑫贸易有限公司", None, 10, None, None),
+            ("crm", "2", "深圳市腾飞电子科技有限公司北京分公司", None, 10, None, None),
+            ("crm", "3", "深圳市腾飞电子科技有限公司北京分公司", None, 10, None, None)]
+    f = features(rows).with_columns(pl.Series("m_email", ["a@tengfei.cn", "b@tengfei.cn", "x@qq.com", "y@qq.com"]),
+                                    pl.Series("m_mail_domain", ["tengfei.cn", "tengfei.cn", None, None]))
+    enc = Encoded(f)
+    keys = enc.keys(["m_branch"])
+    assert keys["m_branch"].null_count() == 2 and keys["m_branch"][2] == keys["m_branch"][3]
+    pairs, _ = candidate_pairs(keys, [["m_branch"]], max_block_size=10)
+    assert pairs.select("i", "j").rows() == [(2, 3)]  # the two branch records, not the two head-office ones
+    levels, _ = compare(enc, np.array([0, 2, 0]), np.array([1, 3, 0]))
+    assert levels[:, NAMES.index("email")].tolist() == [1, 2, 0]
+
+
+def test_the_share_of_matches_among_candidates_is_estimated_from_the_evidence():
+    """λ by EM over fixed m and u: 30% of candidates with strong agreement, 70% with disagreement."""
+    from transforms.match_model import COMPANY, _share_of_matches
+
+    rng = np.random.default_rng(1)
+    n = 10_000
+    match = rng.random(n) < 0.3
+    levels = np.full((n, len(NAMES)), -1, dtype=np.int8)
+    levels[:, NAMES.index("phone")] = np.where(match, 0, 1)
+    levels[:, NAMES.index("city")] = np.where(match, 0, 1)
+    m = {name: [0.98] + [0.02 / (len(lv) - 1)] * (len(lv) - 1) for name, lv in COMPANY.comparisons.items()}
+    u = {name: [0.001] + [0.999 / (len(lv) - 1)] * (len(lv) - 1) for name, lv in COMPANY.comparisons.items()}
+    assert abs(_share_of_matches(levels, m, u, 100) - match.mean()) < 0.01
+
+
+def test_scoring_keeps_the_pairs_asked_for():
+    from transforms.match_model import score, train
+
+    f = features([("a", "1", "深圳市腾飞电子科技有限公司", A, 10, None, "+8613800000001"),
+                  ("b", "2", "深圳市腾飞电子科技有限公司", A, 10, None, "+8613800000001"),
+                  ("c", "3", "广州市华鑫贸易有限公司", None, 10, None, None)])
+    pairs = pl.DataFrame({"i": [0, 0, 1], "j": [1, 2, 2]}, schema={"i": pl.UInt32, "j": pl.UInt32})
+    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
+    levels, hard = compare(f, i, j)
+    model = train(f, levels, 3)
+    everything = score(f, pairs, model, levels, hard)
+    p = everything["match_probability"].to_list()
+    assert p[0] > 0.99 > max(p[1:])
+    kept = score(f, pairs, model, levels, hard, min_probability=p[0])
+    assert kept.select("i", "j").rows() == [(0, 1)]  # at the threshold itself: kept
+    also = score(f, pairs, model, levels, hard, min_probability=0.99, keep_also=np.array([False, False, True]))
+    assert also.select("i", "j").rows() == [(0, 1), (1, 2)] and also["bits_phone"][0] == everything["bits_phone"][0]
