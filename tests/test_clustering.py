@@ -31,6 +31,8 @@ def test_components_follow_long_chains_and_label_by_the_smallest_member():
     labels = components(n + 2, a, b)
     assert (labels[:n] == 0).all() and labels[n] == n and labels[n + 1] == n + 1
     assert components(3, np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == [0, 1, 2]
+    consistent = cluster(features({"m_code": "C1"}, {}, {"m_city": "深圳"}), edges((0, 1, 0.999), (1, 2, 0.999)))
+    assert consistent[0].tolist() == [0, 0, 0] and consistent[1] == 0  # nothing refused
 
 
 def test_a_chain_between_two_codes_keeps_the_stronger_link_and_refuses_the_other():
@@ -100,3 +102,6 @@ def test_a_record_that_fits_two_companies_that_cannot_be_one_is_ambiguous():
         features({"m_city": "深圳"}, {"m_city": "广州"}, {"m_code": "C9"}, {"m_code": "C9"}), edges((0, 2, 0.999), (1, 2, 0.999))).to_list()
     f3 = features({"m_trade": "电子"}, {"m_trade": "贸易"}, {"m_code": "C9"})
     assert ambiguous_records(f3, edges((0, 2, 0.999), (1, 2, 0.999))).to_list() == [2]
+    # A record that states its city is not made ambiguous by partners of two cities (one is wrong, not it).
+    f4 = features({"m_city": "深圳"}, {"m_city": "广州"}, {"m_city": "深圳", "m_code": "C9"})
+    assert ambiguous_records(f4, edges((0, 2, 0.999), (1, 2, 0.999))).to_list() == []
