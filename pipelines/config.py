@@ -204,6 +204,9 @@ class ResolutionConfig(Strict):
     auto_merge_probability: float = Field(0.99, gt=0, le=1, description="Pairs at or above this match probability merge.")
     review_probability: float = Field(0.5, gt=0, le=1, description="Pairs from here up to auto_merge_probability go to the review queue.")
     max_block_size: int = Field(300, ge=2, description="A blocking key shared by more records is not used for them (and reported).")
+    weak_link_gap_bits: float | None = Field(25.0, gt=0, description=(
+        "A merge whose match weight is this many bits below its cluster's median, and that alone joins two groups of "
+        "records, is cut (two companies chained by one thin link split there; the pair goes to review). null: never."))
     blocking_rules: list[list[str]] | None = Field(None, min_length=1, description=(
         "Record pairs agreeing on all features of any rule are compared: features of the company model "
         "(docs/resolution.md), or comparison names of a declared model. Absent: the model's defaults."))
@@ -245,7 +248,8 @@ class ResolutionConfig(Strict):
         """The plain settings resolution takes (transforms/resolve.py)."""
         declared = DeclaredModel([c.comparison() for c in self.comparisons], self.blocking_rules or []) if self.comparisons else None
         rules = declared.blocking_columns() if declared else [list(r) for r in (self.blocking_rules or DEFAULT_BLOCKING_RULES)]
-        return MatchSettings(rules, self.max_block_size, self.auto_merge_probability, self.review_probability, declared=declared)
+        return MatchSettings(rules, self.max_block_size, self.auto_merge_probability, self.review_probability, declared=declared,
+                             weak_link_gap_bits=self.weak_link_gap_bits)
 
 
 class ArchiveConfig(Strict):

@@ -105,3 +105,23 @@ def test_a_record_that_fits_two_companies_that_cannot_be_one_is_ambiguous():
     # A record that states its city is not made ambiguous by partners of two cities (one is wrong, not it).
     f4 = features({"m_city": "深圳"}, {"m_city": "广州"}, {"m_city": "深圳", "m_code": "C9"})
     assert ambiguous_records(f4, edges((0, 2, 0.999), (1, 2, 0.999))).to_list() == []
+
+
+def test_a_cluster_held_by_one_weak_link_splits_there_and_a_backed_up_one_does_not():
+    from transforms.clustering import split_weak_links
+
+    def weighted(*rows):
+        return pl.DataFrame({"i": [r[0] for r in rows], "j": [r[1] for r in rows], "match_weight": [r[2] for r in rows]},
+                            schema={"i": pl.UInt32, "j": pl.UInt32, "match_weight": pl.Float64})
+
+    labels = np.zeros(6, dtype=np.int64)
+    chain = weighted((0, 1, 40.0), (1, 2, 42.0), (2, 3, 9.0), (3, 4, 38.0), (4, 5, 44.0))  # {0,1,2} and {3,4,5} held by 9 bits
+    out, cut = split_weak_links(labels, chain, 25.0)
+    assert clusters(out) == [[0, 1, 2], [3, 4, 5]] and cut == 1
+    assert clusters(split_weak_links(labels, chain, 35.0)[0]) == [[0, 1, 2, 3, 4, 5]]  # not that far below
+    backed = weighted((0, 1, 40.0), (1, 2, 42.0), (2, 3, 9.0), (3, 4, 38.0), (4, 5, 44.0), (1, 4, 41.0))
+    assert clusters(split_weak_links(labels, backed, 25.0)[0]) == [[0, 1, 2, 3, 4, 5]]
+    hanging = weighted((0, 1, 40.0), (1, 2, 42.0), (2, 3, 38.0), (3, 4, 44.0), (4, 5, 9.0))  # one record by a weak link: a sparse copy
+    assert split_weak_links(labels, hanging, 25.0)[1] == 0
+    certain = weighted((0, 1, 40.0), (1, 2, 42.0), (2, 3, None), (3, 4, 38.0), (4, 5, 44.0))  # a shared code: never cut
+    assert split_weak_links(labels, certain, 25.0)[1] == 0

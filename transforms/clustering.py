@@ -148,3 +148,35 @@ def cluster(features: pl.DataFrame, edges: pl.DataFrame, different: set[tuple[in
     for root, c in clusters.items():
         labels[c.members] = min(c.members)
     return labels, refused
+
+
+def split_weak_links(labels: np.ndarray, edges: pl.DataFrame, gap_bits: float) -> tuple[np.ndarray, int]:
+    """(labels, links cut). A probabilistic edge whose match weight is more than `gap_bits` below the
+    median of its cluster's edges, and that alone joins two groups of records, is removed: two
+    companies chained through one thin link split there. A weak edge that other edges back up, or
+    that holds a single record, changes nothing.
+    edges: i, j, match_weight (null for certain edges: a shared code, a twin, a reviewer), in
+    `labels`' clusters."""
+    if edges.is_empty():
+        return labels, 0
+    e = edges.with_columns(pl.Series("__c", labels[edges.get_column("i").to_numpy()]))
+    e = e.with_columns(pl.col("match_weight").median().over("__c").alias("__median"))
+    weak = (pl.col("match_weight") < pl.col("__median") - gap_bits).fill_null(False)
+    cut = e.filter(weak)
+    if cut.is_empty():
+        return labels, 0
+    touched = np.isin(labels, cut.get_column("__c").unique().to_numpy())
+    kept = e.filter(~weak & pl.Series(touched[e.get_column("i").to_numpy()]))
+    ends = lambda f: (f.get_column("i").to_numpy().astype(np.int64), f.get_column("j").to_numpy().astype(np.int64))  # noqa: E731
+    sub = components(labels.shape[0], *ends(kept))
+    # A single record hanging on by a weak link is a sparse duplicate (a short name, a typo'd copy),
+    # not two companies: only a link between two groups of records is cut.
+    size = np.bincount(sub, minlength=labels.shape[0])
+    ci, cj = ends(cut)
+    lone = (size[sub[ci]] < 2) | (size[sub[cj]] < 2)
+    if lone.any():
+        kept = pl.concat([kept, cut.filter(pl.Series(lone)).select(kept.columns)])
+        sub = components(labels.shape[0], *ends(kept))
+    out = labels.copy()
+    out[touched] = sub[touched]
+    return out, int((out[cut.get_column("i").to_numpy()] != out[cut.get_column("j").to_numpy()]).sum())

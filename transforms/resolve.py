@@ -19,7 +19,7 @@ from crm_migrate.contracts import (AMBIGUOUS_MATCH, BRANCH_NAMED_AS_HEAD_OFFICE,
                                    SAME_CODE_OTHER_NAME, SOURCE, SOURCE_KEY)
 from crm_migrate.flags import add_flag
 from transforms.blocking import BlockingReport, candidate_pairs
-from transforms.clustering import ambiguous_records, cluster
+from transforms.clustering import ambiguous_records, cluster, split_weak_links
 from transforms.credit_code import USABLE
 from transforms.ids import stable_id
 from transforms.match_features import match_features
@@ -51,6 +51,7 @@ class MatchSettings:
     auto_merge_probability: float = 0.99
     review_probability: float = 0.5
     u_sample_pairs: int = 300_000
+    weak_link_gap_bits: float | None = 25.0  # a link this far below its cluster's median weight is cut (None: never)
     declared: DeclaredModel | None = None  # a model declared in config instead of the company model; its
     # blocking rules are already feature columns in `blocking_rules`
 
@@ -205,12 +206,18 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
         merge = merge.join(drop, on=["i", "j"], how="anti")
     ambiguous = ambiguous_records(constraints, merge)
     merge = merge.filter(~pl.col("i").is_in(ambiguous.implode()) & ~pl.col("j").is_in(ambiguous.implode()))
+    certain = pl.lit(None, dtype=pl.Float64).alias("match_weight")
     edges = pl.concat([
-        dup_edges.with_columns(pl.lit(1.0).alias("match_probability"), pl.lit("duplicate").alias("__kind")),
-        same.with_columns(pl.lit(1.0).alias("match_probability"), pl.lit("reviewer").alias("__kind")),
-        merge.select("i", "j", "match_probability", pl.lit(None, dtype=pl.String).alias("__kind")),
+        dup_edges.with_columns(pl.lit(1.0).alias("match_probability"), pl.lit("duplicate").alias("__kind"), certain),
+        same.with_columns(pl.lit(1.0).alias("match_probability"), pl.lit("reviewer").alias("__kind"), certain),
+        merge.select("i", "j", "match_probability", pl.lit(None, dtype=pl.String).alias("__kind"),
+                     pl.when(~pl.col(SAME_CREDIT_CODE)).then(pl.col("match_weight")).alias("match_weight")),
     ]).unique(["i", "j"], keep="first")
     labels, refused = cluster(constraints, edges, different)
+    if settings.weak_link_gap_bits is not None:
+        labels, cut = split_weak_links(labels, edges.filter(pl.Series(labels[edges["i"].to_numpy()] == labels[edges["j"].to_numpy()])),
+                                       settings.weak_link_gap_bits)
+        refused += cut
     del constraints
     label = "__label"
     df = df.with_columns(pl.Series(label, labels))
