@@ -50,9 +50,9 @@ class Encoded:
     distinct values: comparing millions of pairs compares integers, and a string similarity is
     computed once per distinct pair of values, not once per pair of records."""
 
-    def __init__(self, features: pl.DataFrame, columns: list[str] | None = None) -> None:
+    def __init__(self, features: pl.DataFrame) -> None:
         self.height = features.height
-        columns = columns if columns is not None else [c for c in features.columns if c.startswith("m_")]
+        columns = [c for c in features.columns if c.startswith("m_")]
         # One select: polars ranks the columns in parallel.
         ranks = features.select([(pl.col(c).cast(pl.String).rank("dense").fill_null(0).cast(pl.Int32) - 1).alias(c) for c in columns])
         self.codes: dict[str, np.ndarray] = {c: ranks.get_column(c).to_numpy() for c in columns}

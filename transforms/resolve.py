@@ -34,8 +34,8 @@ SAME, DIFFERENT = "same", "different"
 NAME_OF_HEAD_OFFICE = BRANCH_NAMED_AS_HEAD_OFFICE
 LOOKUP_FEATURES = ("m_brand", "m_pinyin", "m_city", "m_trade", "m_branch")
 # The feature strings read after scoring: by clustering's constraints, golden ids and the lookup.
-SAME_CREDIT_CODE = "same_credit_code"  # a pairs column: both records hold one valid credit code
 KEPT_FEATURES = (*LOOKUP_FEATURES, *IDENTIFIER_FEATURES, *COMPANY_CONSTRAINTS)
+SAME_CREDIT_CODE = "same_credit_code"  # a pairs column: both records hold one valid credit code
 
 DEFAULT_BLOCKING_RULES = [
     ["m_code"], ["m_org"], ["m_reg"], ["m_phone"], ["m_email"], ["m_address"], ["m_street"],
