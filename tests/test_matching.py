@@ -278,3 +278,16 @@ def test_scoring_keeps_the_pairs_asked_for():
     assert kept.select("i", "j").rows() == [(0, 1)]  # at the threshold itself: kept
     also = score(f, pairs, model, levels, hard, min_probability=0.99, keep_also=np.array([False, False, True]))
     assert also.select("i", "j").rows() == [(0, 1), (1, 2)] and also["bits_phone"][0] == everything["bits_phone"][0]
+
+
+def test_a_generic_trade_still_tells_sister_companies_apart():
+    """科技 alone is no trade key (腾飞科技 may be 腾飞电子科技), but 英晨科技 and 英晨物流 at one
+    switchboard are two companies: neither trade's words hold the other's."""
+    f = features([("a", "1", "苏州市英晨科技有限公司", None, 10, None, "+8651266660000"),
+                  ("b", "2", "英晨物流（苏州）有限公司", None, 10, None, "+8651266660000"),
+                  ("c", "3", "苏州市英晨电子科技有限公司", None, 10, None, "+8651266660000"),
+                  ("d", "4", "苏州市英晨企业管理咨询有限公司", None, 10, None, "+8651266660000")])
+    i, j = np.array([0, 0, 0, 2]), np.array([1, 2, 3, 3])
+    levels, hard = compare(f, i, j)
+    assert levels[:, NAMES.index("trade")].tolist() == [-1, -1, -1, 2]  # 科技 has no key; 电子 vs 咨询 differ
+    assert hard["different_trades"].tolist() == [True, False, True, True]

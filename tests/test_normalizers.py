@@ -52,6 +52,10 @@ def test_name_structure_traditional_characters_and_branches():
     assert parse_company("腾飞电子科技【深圳】有限公司").region == "深圳"
     assert parse_company("黄山旅游发展股份有限公司").region is None  # a brand that starts like a city is not a region
     assert parse_company("黄山市旅游发展有限公司").region == "黄山"
+    # Province and city written together: the city is the region, and the key is the city's own
+    for full in ("江苏省南京市洪龙企业管理咨询有限公司", "江苏南京洪龙企业管理咨询有限公司"):
+        assert parse_company(full).key == parse_company("南京市洪龙企业管理咨询有限公司").key == "南京|洪龙企业管理咨询有限公司"
+    assert parse_company("广东省腾飞科技有限公司").region == "广东"  # a province alone stays the region
     english = parse_company("ACME Trading Co., Ltd.")
     assert (english.key, english.form) == ("acme trading", "ltd")
     # A short name written with 集团 (a deal's 恒飞集团 for 北京市恒飞集团有限公司): the brand without it, a group's trade.

@@ -24,7 +24,7 @@ PUBLIC_MAIL_DOMAINS = frozenset({
 })
 
 # Feature columns (prefix `m_`), in the order the model lists its comparisons.
-FEATURES = ("m_code", "m_org", "m_reg", "m_brand", "m_pinyin", "m_chars", "m_brand_digits", "m_trade", "m_form", "m_branch", "m_name_city",
+FEATURES = ("m_code", "m_org", "m_reg", "m_brand", "m_pinyin", "m_chars", "m_brand_digits", "m_trade", "m_trade_words", "m_form", "m_branch", "m_name_city",
             "m_addr_city", "m_city", "m_phone", "m_email", "m_mail_domain", "m_address", "m_street", "m_contact")
 
 
@@ -81,6 +81,7 @@ def match_features(customers: pl.DataFrame) -> pl.DataFrame:
         # 华联1店 and 华联2店, 客户001 and 客户002: numbers in a brand tell companies apart.
         pl.col("name_brand").str.extract_all(r"\d+").list.join(",").alias("m_brand_digits"),
         pl.col("name_trade").alias("m_trade"),
+        pl.col("name_trade_words").alias("m_trade_words"),
         pl.col("name_form").replace({"有限责任公司": "有限公司", **INFORMAL_FORMS}).alias("m_form"),
         pl.col("name_branch").fill_null("").alias("m_branch"),
         pl.col("phone").alias("m_phone"),

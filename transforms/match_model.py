@@ -129,6 +129,21 @@ def _contains(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return out
 
 
+def _word_sets_nested(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """One `|`-joined word set holds the other (科技 and 电子|科技), per distinct pair of values; true
+    where equal or a side is missing."""
+    a, b = enc.pair(c, i, j)
+    out = np.ones(a.shape[0], dtype=bool)
+    todo = np.flatnonzero((a >= 0) & (b >= 0) & (a != b))
+    if todo.size:
+        values = enc.values[c]
+        ua, ub, inverse = _distinct_pairs(a, b, todo, len(values))
+        left, right = values.gather(ua).to_list(), values.gather(ub).to_list()
+        nested = [x <= y or y <= x for x, y in ((set(p.split("|")), set(q.split("|"))) for p, q in zip(left, right))]
+        out[todo] = np.array(nested, dtype=bool)[inverse]  # distinct trade pairs: a few thousand
+    return out
+
+
 def levels_of(conditions: list[np.ndarray], known: np.ndarray) -> np.ndarray:
     """Level = index of the first true condition (the last level when none), -1 where unknown."""
     out = np.full(known.shape[0], len(conditions), dtype=np.int8)
@@ -194,7 +209,8 @@ def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> t
         "branch_differs": ~shared_id & differ("m_branch"),
         "different_cities": ~shared_id & (differ("m_name_city") | differ("m_addr_city") | differ("m_city")),
         # 腾飞电子科技 and 腾飞物流 (or 腾飞集团) at one address are sister companies: only an identifier joins them.
-        "different_trades": ~shared_id & (levels[:, 2] == 2),
+        # ... and 英晨科技 / 英晨物流: 科技 alone is no trade key, but neither trade holds the other.
+        "different_trades": ~shared_id & ((levels[:, 2] == 2) | ~_word_sets_nested(enc, "m_trade_words", i, j)),
         # Companies sharing a switchboard and a building but not a name (客户001 / 客户002, or a rename
         # nobody recorded the code of): only an identifier or a person joins them.
         "different_names": ~shared_id & (levels[:, 1] == 4),

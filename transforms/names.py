@@ -137,6 +137,20 @@ def split_trade(body: str) -> tuple[str, str | None]:
     return (body[:cut], body[cut:]) if cut < len(body) else (body, None)
 
 
+def trade_words(trade: str | None) -> str | None:
+    """The trade's morphemes with synonyms folded, generic ones kept, sorted and joined by `|`:
+    科技 -> 科技, 电子技术 -> 电子|科技. Two trades where neither word set holds the other (科技 and
+    物流) are two companies, even though 科技 alone says too little to be a trade key."""
+    if not trade:
+        return None
+    words, rest = set(), trade
+    while rest:
+        word = next((w for w in INDUSTRY_MORPHEMES if rest.startswith(w)), rest[0])
+        words.add(INDUSTRY_SYNONYM.get(word, word))
+        rest = rest[len(word):]
+    return "|".join(sorted(words))
+
+
 def trade_key(trade: str | None, form: str | None = None) -> str | None:
     """The trade as a comparable key: morphemes with synonyms folded and generic ones dropped (电子技术
     and 电子科技 -> 电子); a group with no trade word is its own trade (集团)."""
@@ -186,14 +200,14 @@ def parse_name(raw: str | None) -> tuple[str | None, str | None, bool, bool]:
 def _row(raw: str | None) -> tuple:
     p = parse_company(raw)
     if p is None:
-        return None, None, False, False, None, None, None, None, None, None
-    return (p.normalized, p.key, p.has_region, p.branch is not None, p.region, p.brand, p.form, p.branch, p.trade_key,
+        return None, None, False, False, None, None, None, None, None, None, None
+    return (p.normalized, p.key, p.has_region, p.branch is not None, p.region, p.brand, p.form, p.branch, p.trade_key, trade_words(p.industry),
             NAME_NOTE_REMOVED if p.annotation else None)
 
 
 NAME_OUTPUTS = {"name_normalized": pl.String(), "name_key": pl.String(), "name_has_region": pl.Boolean(), "is_branch": pl.Boolean(),
                 "name_region": pl.String(), "name_brand": pl.String(), "name_form": pl.String(), "name_branch": pl.String(),
-                "name_trade": pl.String(), "__name_flag": pl.String()}
+                "name_trade": pl.String(), "name_trade_words": pl.String(), "__name_flag": pl.String()}
 
 
 def standardize_names(frame: pl.DataFrame, column: str = "name") -> pl.DataFrame:

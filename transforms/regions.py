@@ -139,5 +139,11 @@ def region_prefix(name: str) -> tuple[str | None, str]:
         full = head in r.province_of.values() or (head in r.cities and head.endswith(CITY_SUFFIXES))
         short = head in WELL_KNOWN_CITIES or (head in r.provinces and head == short_name(head, PROVINCE_SUFFIXES))
         if full or short:
-            return is_region(head), name[length:]
+            rest = name[length:]
+            if head in r.provinces or head in r.province_of.values():
+                # 江苏省南京市洪龙…: the city after its province is the region (the more precise one)
+                city, after = region_prefix(rest)
+                if city is not None and city not in r.provinces and city != is_region(head):
+                    return city, after
+            return is_region(head), rest
     return None, name

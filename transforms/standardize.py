@@ -23,7 +23,8 @@ from transforms.value_maps import apply_value_map
 # Columns standardization adds beyond the canonical model, used by later stages.
 HELPERS = {
     CUSTOMER: {"name_has_region": pl.Boolean(), "is_branch": pl.Boolean(), "name_region": pl.String(), "name_brand": pl.String(),
-               "name_form": pl.String(), "name_branch": pl.String(), "name_trade": pl.String(), "phone_kind": pl.String()},
+               "name_form": pl.String(), "name_branch": pl.String(), "name_trade": pl.String(), "name_trade_words": pl.String(),
+               "phone_kind": pl.String()},
     "opportunity": {"customer_name_key": pl.String()},
 }
 
