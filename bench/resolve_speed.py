@@ -83,11 +83,17 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-splink", action="store_true", help="time crm-migrate only")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(ours(args.child)))
         return
-    work = prepare(args.records, args.seed)
+    if args.prepare_only:
+        print(json.dumps({"work": str(prepare(args.records, args.seed))}))
+        return
+    # Preparing runs in a child too: Linux carries a process's peak RSS across exec, so a parent that
+    # had prepared a million records would hand its own peak to the timed children.
+    work = Path(child([__file__, "--prepare-only", "--records", str(args.records), "--seed", str(args.seed)])["work"])
     mine = child([__file__, "--child", str(work / "customers.parquet")])
     result = {"records": mine["records"], "seconds": mine["seconds"], "peak_rss_mb": mine["peak_rss_mb"],
               "splink_seconds": None, "splink_peak_rss_mb": None}
