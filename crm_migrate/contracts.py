@@ -62,7 +62,7 @@ CANONICAL: dict[str, dict[str, pl.DataType]] = {
 }
 
 # Columns a mapping carries beyond the canonical model (`attributes:`: a legacy member number, a date
-# of birth), for a declared matching model or the target mapping; text, under this prefix.
+# of birth), for a declared matching model; text, under this prefix.
 ATTRIBUTE_PREFIX = "attr_"
 
 

@@ -16,7 +16,7 @@ from extractors.non_records import FOOTER_PATTERNS, TOTALS_WORDS
 from pipelines.yamlfile import YamlDocument
 from transforms.mapping import ColumnSpec
 from transforms.match_features import FEATURES
-from transforms.declared_model import METHODS, Comparison, DeclaredModel
+from transforms.declared_model import METHODS, Comparison, DeclaredModel, attribute_name
 from transforms.resolve import DEFAULT_BLOCKING_RULES, SURVIVORSHIP_RULES, MatchSettings
 
 Entity = Literal["customer", "opportunity"]
@@ -469,7 +469,7 @@ class LoadedConfig:
                                       hint="one of " + ", ".join(allowed))
         attributes = {a for s in self.config.sources if s.entity == "customer" for a in self.source_mappings[s.name].attributes}
         for k, c in enumerate(self.config.resolution.comparisons):
-            name = c.field.split(".", 1)[1] if c.field.startswith("attributes.") else None
+            name = attribute_name(c.field)
             if (name is None and c.field in CANONICAL["customer"]) or (name is not None and name in attributes):
                 continue
             raise ConfigError(

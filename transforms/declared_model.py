@@ -58,9 +58,15 @@ class Comparison:
         return asdict(self)
 
 
+def attribute_name(field: str) -> str | None:
+    """`x` for a comparison field `attributes.x` (a mapped attribute), None for a canonical field."""
+    return field.split(".", 1)[1] if field.startswith("attributes.") else None
+
+
 def source_column(field: str) -> str:
     """The frame column a comparison's field reads: `attributes.x` is the mapped attribute x."""
-    return attribute_column(field.split(".", 1)[1]) if field.startswith("attributes.") else field
+    name = attribute_name(field)
+    return attribute_column(name) if name is not None else field
 
 
 def declared_features(customers: pl.DataFrame, comparisons: list[Comparison]) -> pl.DataFrame:
@@ -138,8 +144,13 @@ class DeclaredModel:
     comparisons: list[Comparison] = field(default_factory=list)
     blocking_rules: list[list[str]] = field(default_factory=list)  # comparison names
 
+    @property
+    def rules(self) -> list[list[str]]:
+        """The declared blocking rules, or the default: each comparison alone."""
+        return self.blocking_rules or default_blocking(self.comparisons)
+
     def blocking_columns(self) -> list[list[str]]:
-        return [[PREFIX + name for name in rule] for rule in (self.blocking_rules or default_blocking(self.comparisons))]
+        return [[PREFIX + name for name in rule] for rule in self.rules]
 
     def spec(self, identifiers: bool) -> ModelSpec:
-        return declared_spec(self.comparisons, self.blocking_rules or default_blocking(self.comparisons), identifiers)
+        return declared_spec(self.comparisons, self.rules, identifiers)

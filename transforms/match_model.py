@@ -115,33 +115,31 @@ def _ratio(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, only: np.ndarray 
     return similarity(enc, c, i, j, only=only)
 
 
-def _contains(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """One value contains the other (电子 in 电子软件), per distinct pair of values."""
+def _distinct_test(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, test: Callable[[str, str], bool], otherwise: bool) -> np.ndarray:
+    """`test(a, b)` in Python once per distinct pair of differing values (trades: a few thousand
+    pairs); `otherwise` where the values are equal or a side is missing."""
     a, b = enc.pair(c, i, j)
-    out = np.zeros(a.shape[0], dtype=bool)
+    out = np.full(a.shape[0], otherwise, dtype=bool)
     todo = np.flatnonzero((a >= 0) & (b >= 0) & (a != b))
     if todo.size:
         values = enc.values[c]
         ua, ub, inverse = _distinct_pairs(a, b, todo, len(values))
-        left, right = values.gather(ua).to_list(), values.gather(ub).to_list()
-        hit = np.array([x in y or y in x for x, y in zip(left, right)], dtype=bool)  # distinct trade pairs: a few hundred
+        hit = np.array([test(x, y) for x, y in zip(values.gather(ua).to_list(), values.gather(ub).to_list())], dtype=bool)
         out[todo] = hit[inverse]
     return out
 
 
+def _contains(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """One differing value contains the other (电子 in 电子软件)."""
+    return _distinct_test(enc, c, i, j, lambda x, y: x in y or y in x, otherwise=False)
+
+
 def _word_sets_nested(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """One `|`-joined word set holds the other (科技 and 电子|科技), per distinct pair of values; true
-    where equal or a side is missing."""
-    a, b = enc.pair(c, i, j)
-    out = np.ones(a.shape[0], dtype=bool)
-    todo = np.flatnonzero((a >= 0) & (b >= 0) & (a != b))
-    if todo.size:
-        values = enc.values[c]
-        ua, ub, inverse = _distinct_pairs(a, b, todo, len(values))
-        left, right = values.gather(ua).to_list(), values.gather(ub).to_list()
-        nested = [x <= y or y <= x for x, y in ((set(p.split("|")), set(q.split("|"))) for p, q in zip(left, right))]
-        out[todo] = np.array(nested, dtype=bool)[inverse]  # distinct trade pairs: a few thousand
-    return out
+    """One `|`-joined word set holds the other (科技 and 电子|科技); true where equal or a side is missing."""
+    def nested(x: str, y: str) -> bool:
+        sx, sy = set(x.split("|")), set(y.split("|"))
+        return sx <= sy or sy <= sx
+    return _distinct_test(enc, c, i, j, nested, otherwise=True)
 
 
 def levels_of(conditions: list[np.ndarray], known: np.ndarray) -> np.ndarray:

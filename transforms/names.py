@@ -137,18 +137,21 @@ def split_trade(body: str) -> tuple[str, str | None]:
     return (body[:cut], body[cut:]) if cut < len(body) else (body, None)
 
 
-def trade_words(trade: str | None) -> str | None:
-    """The trade's morphemes with synonyms folded, generic ones kept, sorted and joined by `|`:
-    科技 -> 科技, 电子技术 -> 电子|科技. Two trades where neither word set holds the other (科技 and
-    物流) are two companies, even though 科技 alone says too little to be a trade key."""
-    if not trade:
-        return None
+def _folded_morphemes(trade: str) -> set[str]:
+    """The trade read left to right as morphemes (an unknown character is its own), synonyms folded."""
     words, rest = set(), trade
     while rest:
         word = next((w for w in INDUSTRY_MORPHEMES if rest.startswith(w)), rest[0])
         words.add(INDUSTRY_SYNONYM.get(word, word))
         rest = rest[len(word):]
-    return "|".join(sorted(words))
+    return words
+
+
+def trade_words(trade: str | None) -> str | None:
+    """The trade's morphemes with synonyms folded, generic ones kept, sorted and joined by `|`:
+    科技 -> 科技, 电子技术 -> 电子|科技. Two trades where neither word set holds the other (科技 and
+    物流) are two companies, even though 科技 alone says too little to be a trade key."""
+    return "|".join(sorted(_folded_morphemes(trade))) if trade else None
 
 
 def trade_key(trade: str | None, form: str | None = None) -> str | None:
@@ -156,12 +159,7 @@ def trade_key(trade: str | None, form: str | None = None) -> str | None:
     and 电子科技 -> 电子); a group with no trade word is its own trade (集团)."""
     if not trade:
         return "集团" if form and form.startswith("集团") else None
-    words, rest = [], trade
-    while rest:
-        word = next((w for w in INDUSTRY_MORPHEMES if rest.startswith(w)), rest[0])
-        words.append(INDUSTRY_SYNONYM.get(word, word))
-        rest = rest[len(word):]
-    kept = sorted({w for w in words if w not in INDUSTRY_GENERIC})
+    kept = sorted(_folded_morphemes(trade) - INDUSTRY_GENERIC)
     return "".join(kept) or None  # 科技 alone says nothing: 腾飞科技 may be 腾飞电子科技
 
 
