@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.truth import false_merges, pairwise, recall_by  # noqa: E402
 from crm_migrate.contracts import REJECT, ROW, SOURCE, SOURCE_KEY  # noqa: E402
+from transforms.credit_code import USABLE  # noqa: E402
 
 JSON_KEYS = ("pairwise_precision", "pairwise_recall", "pairwise_f1", "cluster_f1", "false_merges_two_valid_codes", "seconds")
 
@@ -51,12 +52,11 @@ def resolve_only(config: Path, work: Path):
     return canonical, validated, resolution, ctx.timings["resolve"]
 
 
-def valid_code_conflicts(validated, resolution) -> int:
-    """Golden customers whose members hold two different valid credit codes."""
-    cust = validated.frames["customer"].select(SOURCE, SOURCE_KEY, ROW, "credit_code", "credit_code_status")
-    members = resolution.customers.filter(pl.col("target_id").is_not_null()).join(cust, on=[SOURCE, SOURCE_KEY, ROW])
-    valid = members.filter(pl.col("credit_code_status").is_in(["valid", "repaired"]))
-    return valid.group_by("target_id").agg(pl.col("credit_code").n_unique()).filter(pl.col("credit_code") > 1).height
+def valid_code_conflicts(resolution) -> int:
+    """Golden customers whose members hold two different valid credit codes (as resolution saw them:
+    a code copied from the row above is doubtful, not valid)."""
+    members = resolution.matching.clustered.filter(pl.col("credit_code_status").is_in(USABLE))
+    return members.group_by("target_id").agg(pl.col("credit_code").n_unique()).filter(pl.col("credit_code") > 1).height
 
 
 def record_of(by_row: bool) -> pl.Expr:
@@ -129,7 +129,7 @@ def main() -> None:
         config, truth_c, truth_o = febrl_config(args.dataset, work)
     canonical, validated, resolution, seconds = resolve_only(config, work)
     predicted, truth = customer_frames(resolution, truth_c)
-    figures = pairwise(predicted, truth) | {"false_merges_two_valid_codes": valid_code_conflicts(validated, resolution), "seconds": seconds}
+    figures = pairwise(predicted, truth) | {"false_merges_two_valid_codes": valid_code_conflicts(resolution), "seconds": seconds}
     details = false_merges(predicted, truth)
     if truth_o is not None and resolution.opportunities.height:
         details |= opportunity_figures(resolution, predicted, truth, truth_o)

@@ -61,6 +61,10 @@ CANONICAL: dict[str, dict[str, pl.DataType]] = {
     },
 }
 
+# credit_code_status values: set by standardization (transforms/credit_code.py), except `doubtful`,
+# which resolution gives a valid code copied onto the next row (transforms/copied_codes.py).
+CODE_VALID, CODE_REPAIRED, CODE_INVALID, CODE_MISSING, CODE_DOUBTFUL = "valid", "repaired", "invalid", "missing", "doubtful"
+
 # Columns a mapping carries beyond the canonical model (`attributes:`: a legacy member number, a date
 # of birth), for a declared matching model; text, under this prefix.
 ATTRIBUTE_PREFIX = "attr_"
@@ -104,3 +108,4 @@ MATCHED_WITHOUT_REGION = "customer_matched_without_region"  # opportunity linked
 MATCHED_BY_BRAND = "customer_matched_by_brand"  # opportunity linked by the customer's brand (short name)
 NAME_NOTE_REMOVED = "name_note_removed"  # (老客户), 【重点】, -停用 removed from a company name
 SAME_CODE_OTHER_NAME = "same_code_different_name"  # merged by its credit code although the names differ (a rename?)
+CODE_COPIED_FROM_ROW_ABOVE = "credit_code_copied_from_row_above"  # the row above's code, sharing nothing else: not used

@@ -24,7 +24,7 @@ names; some deals are recorded twice (with slightly different names and dates), 
 year later (a different deal). And the
 accidents real exports have (each in injected_errors.csv): rows pasted twice, a header repeated where
 two exports were joined, totals and export footers under the data, a quoted address spanning two
-lines, a customer code reused for another company, codes wrapped in back-ticks or ="…", zero-width
+lines, a customer code reused for another company, a credit code dragged down onto the next row, codes wrapped in back-ticks or ="…", zero-width
 and NUL characters, informal amounts (12.5w).
 """
 from __future__ import annotations
@@ -625,6 +625,7 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
     ws.write_row(1, 0, headers, bold)
     row = 2
     joined_at = int(len(customers) * 0.6)  # the sheet is two exports pasted together: the header again
+    previous_code = ""
     for i, (c, name, phone, address, variant) in enumerate(customers):
         if rng.random() < 0.01:
             row += 1  # a blank row left by someone deleting a customer
@@ -634,6 +635,10 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
             row += 1
         key = str(row + 1)  # the row number a person sees in Excel
         code = g.code_variant(c.code, "sales_workbook", key, c.reg15)
+        if previous_code and previous_code != code and (rng.random() < 0.004 or i == len(customers) // 2):
+            code = previous_code  # dragged down from the row above (Excel's fill handle): another company's code
+            g.error("sales_workbook", "customer", key, "credit_code", "code_copied_from_row_above", code)
+        previous_code = code
         if rng.random() < 0.006 or i == len(customers) // 3:  # at least one, whatever the size
             g.error("sales_workbook", "customer", key, "name", "name_missing", "")
             name = ""

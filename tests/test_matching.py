@@ -217,7 +217,8 @@ def test_one_valid_code_is_one_company_whatever_the_names_say(demo_customers):
     renamed = standardize_names(one.with_columns(pl.lit("重庆市千禾物流有限公司").alias("name"), pl.lit("renamed").alias("_source_key"),
                                                  pl.lit(None, dtype=pl.String).alias("phone"), pl.lit(None, dtype=pl.String).alias("address"),
                                                  pl.lit(None, dtype=pl.String).alias("email"), pl.lit(None, dtype=pl.String).alias("contact_name"),
-                                                 pl.lit(None, dtype=pl.String).alias("city"), pl.lit(10**9, dtype=pl.Int64).alias("_rid")))
+                                                 pl.lit(None, dtype=pl.String).alias("city"), pl.lit(10**9, dtype=pl.Int64).alias("_rid"),
+                                                 pl.lit(10**6, dtype=pl.Int64).alias("_row")))  # not next to the original: no copied code
     renamed = renamed.drop("__name_flag").select(demo_customers.columns)
     out = resolve_customers(pl.concat([demo_customers, renamed]))
     ids = out.clustered.filter(pl.col("credit_code") == one["credit_code"][0])

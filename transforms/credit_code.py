@@ -10,6 +10,7 @@ from itertools import product
 
 import polars as pl
 
+from crm_migrate.contracts import CODE_DOUBTFUL, CODE_INVALID, CODE_MISSING, CODE_REPAIRED, CODE_VALID
 from transforms.distinct import map_distinct
 
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -21,7 +22,7 @@ _CODE_SHAPE = re.compile(r"^[0-9A-Z]{18}$")
 _ORG_SHAPE = re.compile(r"^[0-9A-Z]{8}[0-9X]$")
 _REGNO_SHAPE = re.compile(r"^\d{15}$")
 
-VALID, REPAIRED, INVALID, MISSING = "valid", "repaired", "invalid", "missing"
+VALID, REPAIRED, INVALID, MISSING, DOUBTFUL = CODE_VALID, CODE_REPAIRED, CODE_INVALID, CODE_MISSING, CODE_DOUBTFUL
 USABLE = (VALID, REPAIRED)  # statuses whose code identifies a company
 
 

@@ -20,7 +20,8 @@ from crm_migrate.contracts import (AMBIGUOUS_MATCH, BRANCH_NAMED_AS_HEAD_OFFICE,
 from crm_migrate.flags import add_flag
 from transforms.blocking import BlockingReport, candidate_pairs
 from transforms.clustering import ambiguous_records, cluster, split_weak_links
-from transforms.credit_code import USABLE
+from transforms.copied_codes import distrust_copied_codes
+from transforms.credit_code import DOUBTFUL, USABLE
 from transforms.ids import stable_id
 from transforms.match_features import match_features
 from transforms.declared_model import (COMPANY_CONSTRAINTS, IDENTIFIER_FEATURES, DeclaredModel, declared_features,
@@ -161,7 +162,7 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     identifier | probabilistic | duplicate | reviewer | none) and `_match_evidence` (its strongest
     link: the probability and the three largest contributions, or why)."""
     settings = settings or MatchSettings()
-    df = match_features(customers)
+    df = distrust_copied_codes(match_features(customers))
     if settings.declared:  # compare the declared fields; keep only the identifier constraints of companies
         df = pl.concat([df, declared_features(customers, settings.declared.comparisons)], how="horizontal")
     identifiers = df.select(pl.any_horizontal([pl.col(c).is_not_null().any() for c in IDENTIFIER_FEATURES])).item()
@@ -318,6 +319,8 @@ def _survivor_value(field: str, rule: str) -> tuple[pl.Expr, pl.Expr]:
     survivorship order (so ties fall back to source priority, recency, completeness, lineage)."""
     origin = pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)
     value, known = pl.col(field), pl.col(field).is_not_null()
+    if field.startswith("credit_code"):  # a code copied from the row above is another company's: never the golden one
+        known = known & (pl.col("credit_code_status") != DOUBTFUL).fill_null(True)
     if rule == "source_priority":
         return value.filter(known).first(), origin.filter(known).first()
     if rule == "valid_over_invalid":  # a valid code (or phone, email) wins whatever the source rank
