@@ -209,7 +209,11 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
         r = cfg.resolution
         settings = r.match_settings()
         decisions = read_decisions(r.decisions)
-        matching = resolve_customers(kept, settings, decisions)
+        # Golden ids of earlier committed runs (the target's ledger): customers keep them.
+        earlier = previous_crosswalk(cfg.target.url, cfg.target.ledger_table, sorted({s.name for s in cfg.sources if s.entity == CUSTOMER}))
+        matching = resolve_customers(kept, settings, decisions, earlier)
+        if matching.superseded is not None and matching.superseded.height:
+            ctx.progress("resolve", f"{matching.superseded.height:,} golden customers of earlier runs merged into others (see the report)")
         for warning in matching.blocking.warnings() if matching.blocking else []:
             ctx.progress("resolve", f"warning: {warning}")
         golden, members = golden_records(matching.clustered, r.survivorship)
@@ -222,10 +226,10 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
                 rejected.select(SOURCE, "_source_key", pl.lit(None, dtype=pl.String).alias("target_id"), pl.col(REJECT)),
             ])
             customer_source_of = {s.name: s.customer_source for s in cfg.sources if s.entity == OPPORTUNITY}
-            if incremental:
-                earlier = previous_crosswalk(cfg.target.url, cfg.target.ledger_table, sorted({c for c in customer_source_of.values() if c}))
-                earlier = earlier.join(keys, on=[SOURCE, "_source_key"], how="anti")
-                keys = pl.concat([keys, earlier.with_columns(pl.lit(None, dtype=pl.String).alias(REJECT))], how="diagonal")
+            if incremental:  # keys of customers not read again: their golden id as earlier runs gave it
+                unread = earlier.filter(pl.col(SOURCE).is_in(sorted({c for c in customer_source_of.values() if c})))
+                unread = unread.join(keys, on=[SOURCE, "_source_key"], how="anti")
+                keys = pl.concat([keys, unread.with_columns(pl.lit(None, dtype=pl.String).alias(REJECT))], how="diagonal")
             deals = DealMatching(r.opportunity_duplicates.name_similarity, r.opportunity_duplicates.close_date_window_days)
             linked = resolve_opportunities(opps, keys, members, customer_source_of, deals, same_file_sources(cfg))
             opp_disp = opportunity_dispositions(linked)
@@ -491,8 +495,11 @@ def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secr
         "model": matching.model.as_dict() if matching.model else None,
         "blocking": matching.blocking.as_dicts() if matching.blocking else [], "refused_edges": matching.refused_edges,
         "decisions_applied": resolution.decisions.height if resolution.decisions is not None else 0,
+        "superseded_ids": matching.superseded.height if matching.superseded is not None else 0,
     }, secrets)
     matching.pairs.write_parquet(d / "match_pairs.parquet")
+    if matching.superseded is not None and matching.superseded.height:  # earlier golden ids now merged into another
+        matching.superseded.write_csv(d / "superseded_ids.csv")
     rows = review_queue.queue_rows(matching.review_pairs(settings), resolution.golden_members(), resolution.decisions)
     review_queue.write_review_queue(d / "review_queue.xlsx", rows, doubtful.drop("run_id"), render.SAFE_CELLS)
 

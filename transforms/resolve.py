@@ -22,6 +22,7 @@ from transforms.blocking import BlockingReport, candidate_pairs
 from transforms.clustering import ambiguous_records, cluster, split_weak_links
 from transforms.copied_codes import distrust_copied_codes
 from transforms.credit_code import DOUBTFUL, USABLE
+from transforms.golden_ids import keep_earlier_ids
 from transforms.ids import stable_id
 from transforms.match_features import match_features
 from transforms.declared_model import (COMPANY_CONSTRAINTS, IDENTIFIER_FEATURES, DeclaredModel, declared_features,
@@ -74,6 +75,7 @@ class CustomerResolution:
     refused_edges: int = 0
     candidates: pl.DataFrame | None = None  # every candidate pair: i, j (rows of `clustered`), rules (bit mask)
     spec: ModelSpec = COMPANY
+    superseded: pl.DataFrame | None = None  # earlier golden ids merged into another: previous_id, target_id, records
 
     def review_pairs(self, settings: MatchSettings) -> pl.DataFrame:
         """Doubtful pairs left in different clusters: below auto-merge, or refused by a rule at a high score."""
@@ -157,10 +159,11 @@ def evidence_text(frame: pl.DataFrame) -> pl.Series:
 
 
 def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = None,
-                      decisions: pl.DataFrame | None = None) -> CustomerResolution:
+                      decisions: pl.DataFrame | None = None, earlier_ids: pl.DataFrame | None = None) -> CustomerResolution:
     """Cluster kept customer records; add `target_id`, `_match` (how the record joined its cluster:
     identifier | probabilistic | duplicate | reviewer | none) and `_match_evidence` (its strongest
-    link: the probability and the three largest contributions, or why)."""
+    link: the probability and the three largest contributions, or why). `earlier_ids` (source, key,
+    target_id of earlier runs) keeps each customer's id from run to run (transforms/golden_ids.py)."""
     settings = settings or MatchSettings()
     df = distrust_copied_codes(match_features(customers))
     if settings.declared:  # compare the declared fields; keep only the identifier constraints of companies
@@ -249,6 +252,8 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
         golden_anchor(df, label).alias("__anchor"),
     )
     df = df.with_columns(stable_id("CUS-", pl.col("__anchor")).alias("target_id"))
+    golden_ids, superseded = keep_earlier_ids(df, earlier_ids)
+    df = df.with_columns(golden_ids.alias("target_id"))
     # Lineage of both sides, for the review queue and the run folder.
     lineage = df.select("__p", SOURCE, SOURCE_KEY, ROW, "target_id")
     if pairs.height:
@@ -271,7 +276,7 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
         df = add_flag(df, branch_cluster & (pl.col("m_branch") == ""), NAME_OF_HEAD_OFFICE)
     # The features a customer is looked up by (opportunities named by a short name) stay; the others go.
     drop = [c for c in df.columns if c.startswith("m_") and c not in LOOKUP_FEATURES] + ["__own", "__p", "__ev", "__how", "__anchor", label]
-    return CustomerResolution(df.drop(drop, strict=False), pairs, model, report, refused, candidates, spec)
+    return CustomerResolution(df.drop(drop, strict=False), pairs, model, report, refused, candidates, spec, superseded)
 
 
 def cluster_customers(customers: pl.DataFrame, settings: MatchSettings | None = None,
