@@ -108,4 +108,8 @@ MATCHED_WITHOUT_REGION = "customer_matched_without_region"  # opportunity linked
 MATCHED_BY_BRAND = "customer_matched_by_brand"  # opportunity linked by the customer's brand (short name)
 NAME_NOTE_REMOVED = "name_note_removed"  # (老客户), 【重点】, -停用 removed from a company name
 SAME_CODE_OTHER_NAME = "same_code_different_name"  # merged by its credit code although the names differ (a rename?)
+# Pre-2015 identifiers typed where the credit code belongs (standardization flags them).
+LEGACY_ORG_CODE = "legacy_organization_code"  # 9-character organization code (GB 11714), XXXXXXXX-X
+LEGACY_REG_NUMBER = "legacy_registration_number"  # 15-digit business registration number (注册号)
+LEGACY_TAX_NUMBER = "legacy_tax_number"  # 15-character tax registration number (税务登记号): division + organization code
 CODE_COPIED_FROM_ROW_ABOVE = "credit_code_copied_from_row_above"  # the row above's code, sharing nothing else: not used

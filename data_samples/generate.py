@@ -40,6 +40,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from crm_migrate.contracts import LEGACY_ORG_CODE  # noqa: E402
 from transforms.credit_code import CHARSET, make_code  # noqa: E402
 
 # (province, city, [(district, division code)], area code, roads)
@@ -357,7 +358,7 @@ class Generator:
             return bad
         if r < 0.28:
             org = code[8:17]
-            self.error(source, "customer", key, "credit_code", "legacy_organization_code", f"{org[:8]}-{org[8]}")
+            self.error(source, "customer", key, "credit_code", LEGACY_ORG_CODE, f"{org[:8]}-{org[8]}")
             return f"{org[:8]}-{org[8]}"
         if r < 0.30:  # what exports wrap around a code to keep it text, or leave behind
             kinds = [f"`{code}", f'="{code}"', f'"{code}"', f"\t{code}", f"{code} ", f"{code}*"]

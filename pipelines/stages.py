@@ -10,7 +10,8 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
-from crm_migrate.contracts import MATCHED_WITHOUT_REGION, CUSTOMER, FLAGS, OPPORTUNITY, QUARANTINE, REJECT, RID, SOURCE, SOURCE_KEY
+from crm_migrate.contracts import (CUSTOMER, FLAGS, LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION,
+                                   OPPORTUNITY, QUARANTINE, REJECT, RID, SOURCE, SOURCE_KEY)
 from crm_migrate.errors import MigrationError
 from expectations.runner import SuiteOutcome, run_suite
 from extractors import Extracted, extract_source
@@ -485,7 +486,7 @@ def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secr
 
     matching, settings = resolution.matching, resolution.settings
     doubtful = ledger.filter(pl.col("entity") == CUSTOMER).filter(
-        pl.col("flags").str.contains(f"legacy_organization_code|legacy_registration_number|{MATCHED_WITHOUT_REGION}"))
+        pl.col("flags").str.contains("|".join((LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION))))
     if matching is None or settings is None:
         review_queue.write_review_queue(d / "review_queue.xlsx", pl.DataFrame(), doubtful.drop("run_id"), render.SAFE_CELLS)
         return

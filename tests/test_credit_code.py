@@ -55,9 +55,16 @@ def test_normalize(raw, expected):
 
 def test_legacy_identifiers_are_kept_and_recognised():
     assert cc.normalize("70846113-6") == ("708461136", cc.INVALID)
-    assert cc.legacy_kind("708461136") == "organization_code"
-    assert cc.legacy_kind("440301103456789") == "registration_number"
+    assert cc.legacy_kind("708461136") == "legacy_organization_code"
+    assert cc.legacy_kind("440301103456789") == "legacy_registration_number"
     assert cc.legacy_kind("708461137") is None
+    # A tax registration number: a division and an organization code, whose code links it to the credit code.
+    assert cc.legacy_kind("440300708461136") == "legacy_tax_number"
+    assert cc.legacy_kind("44030070846113X") is None  # its organization code does not check
+    # Fifteen digits that pass the registration number's own check stay a registration number.
+    assert cc.is_valid_registration_number("440300001000002") and cc.is_tax_number("440300001000002")
+    assert cc.legacy_kind("440300001000002") == "legacy_registration_number"
+    assert not cc.is_valid_registration_number("440300708461136")
 
 
 def test_frame_transform_flags_legacy_codes():
@@ -156,8 +163,8 @@ def test_organization_codes_with_letters_and_the_check_characters_x_and_0(body):
 
 def test_the_check_characters_x_and_0_are_not_swapped():
     assert cc.org_check_char("12345677") == "X" and cc.org_check_char("12345671") == "0"
-    assert cc.legacy_kind("12345677X") == "organization_code" and cc.legacy_kind("123456770") is None
-    assert cc.legacy_kind("123456710") == "organization_code" and cc.legacy_kind("12345671X") is None
+    assert cc.legacy_kind("12345677X") == "legacy_organization_code" and cc.legacy_kind("123456770") is None
+    assert cc.legacy_kind("123456710") == "legacy_organization_code" and cc.legacy_kind("12345671X") is None
 
 
 def test_check_char_of_text_outside_the_alphabet_is_none():

@@ -57,7 +57,23 @@ def test_name_structure_traditional_characters_and_branches():
         assert parse_company(full).key == parse_company("南京市洪龙企业管理咨询有限公司").key == "南京|洪龙企业管理咨询有限公司"
     assert parse_company("广东省腾飞科技有限公司").region == "广东"  # a province alone stays the region
     english = parse_company("ACME Trading Co., Ltd.")
-    assert (english.key, english.form) == ("acme trading", "ltd")
+    assert (english.brand, english.industry, english.form) == ("acme", "贸易", "有限公司")
+    # The English name of a Chinese company: its place, trade and form, and its brand as pinyin.
+    wuhan = parse_company("Wuhan Xianghua Trading Co., Ltd.")
+    assert (wuhan.region, wuhan.brand, wuhan.trade_key, wuhan.form) == ("武汉", "xianghua", "贸易", "有限公司")
+    assert parse_company("Tuotong Food (Jinan) Co., Ltd. 重复录入").region == "济南"
+    assert parse_company("Suzhou Huaxin Trading Co., Ltd.").region is None  # 苏州 or 宿州: no guess
+    assert parse_company("ACME Corp").key == "acme"  # no place, no trade: the words are the brand
+    # Notes after the legal name, a form typed twice or in English, a branch in brackets or without a form.
+    for noted in ("温州市恒腾装饰工程有限公司 重复录入", "温州市恒腾装饰工程有限公司公司", "作废-温州市恒腾装饰工程有限公司",
+                  "温州市恒腾装饰工程 Co., Ltd."):
+        assert parse_company(noted).key == "温州|恒腾装饰工程有限公司", noted
+    for branch in ("深圳市宸飞软件有限公司（上海分公司）", "深圳市宸飞软件有限公司上海分公司"):
+        assert (parse_company(branch).brand, parse_company(branch).branch) == ("宸飞", "上海分公司")
+    assert (parse_company("通钧科技南京办事处").brand, parse_company("通钧科技南京办事处").branch) == ("通钧", "南京办事处")
+    assert parse_company("中国建设银行股份有限公司深圳分行").branch == "深圳分行"
+    # Trades outside the first list: the brand stops where the trade starts.
+    assert (parse_company("佛山市新俊塑胶制品有限公司").brand, parse_company("佛山市新俊塑胶制品有限公司").trade_key) == ("新俊", "塑料")  # 塑胶 = 塑料
     # A short name written with 集团 (a deal's 恒飞集团 for 北京市恒飞集团有限公司): the brand without it, a group's trade.
     for short in ("恒飞集团", "恒飞集团公司"):
         p = parse_company(short)
@@ -276,3 +292,36 @@ def test_control_and_bidi_characters_are_removed_and_flagged():
                                         ("021-5555-6666", "+862155556666")])
 def test_an_extension_after_a_dash(raw, phone):
     assert parse_phone(raw)[0] == phone
+
+
+@pytest.mark.parametrize("raw, city, phone, other", [
+    ("26781234", "深圳", "+8675526781234", None),        # a local number in a Shenzhen record
+    ("26781234", None, "26781234", None),                # no city: kept as written, flagged
+    ("2237444", "太原", "+863512237444", None),          # seven digits
+    ("0411-87898331 82373115", None, "+8641187898331", "+8641182373115"),  # the second in the first one's area
+    ("0574-55125790 55512124", "深圳", "+8657455125790", "+8657455512124"),  # the number's own area wins
+    ("0755 2678 1234", None, "+8675526781234", None),    # one number written in groups
+    ("(0512)58056060\n13882185094", None, "+8651258056060", "+8613882185094"),
+    ("059136377889/52716001", None, "+8659136377889", "+8659152716001"),
+])
+def test_local_numbers_take_the_area_code_of_their_city_or_cell(raw, city, phone, other):
+    got = parse_phone(raw, city)
+    assert (got[0], got[2]) == (phone, other)
+
+
+def test_area_codes_come_from_the_numbering_plan():
+    from transforms.phones import area_codes
+
+    codes = area_codes()
+    assert (codes["深圳"], codes["北京"], codes["东莞"], codes["乌鲁木齐"]) == ("755", "10", "769", "991")
+    assert "晋中" not in codes  # two codes (354, 358) for one description: no guess
+
+
+@pytest.mark.parametrize("address, city", [
+    ("南京路1650号优创工业园5栋", None), ("延安西路100号", None), ("四川北路100号", None), ("长安街1号", None),
+    ("天津市南开区南京路1650号", "天津市"), ("南京鼓楼区中山路1号", "南京市"), ("南京市鼓楼区", "南京市"),
+])
+def test_a_road_named_after_a_place_is_not_that_place(address, city):
+    from transforms.regions import parse_divisions
+
+    assert parse_divisions(address)[1] == city

@@ -10,7 +10,8 @@ from itertools import product
 
 import polars as pl
 
-from crm_migrate.contracts import CODE_DOUBTFUL, CODE_INVALID, CODE_MISSING, CODE_REPAIRED, CODE_VALID
+from crm_migrate.contracts import (CODE_DOUBTFUL, CODE_INVALID, CODE_MISSING, CODE_REPAIRED, CODE_VALID, LEGACY_ORG_CODE,
+                                   LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER)
 from transforms.distinct import map_distinct
 
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -21,6 +22,7 @@ _PLACEHOLDERS = {"", "无", "-", "--", "暂无", "待补充", "#N/A", "N/A", "NA
 _CODE_SHAPE = re.compile(r"^[0-9A-Z]{18}$")
 _ORG_SHAPE = re.compile(r"^[0-9A-Z]{8}[0-9X]$")
 _REGNO_SHAPE = re.compile(r"^\d{15}$")
+_TAX_SHAPE = re.compile(r"^\d{6}[0-9A-Z]{8}[0-9X]$")
 
 VALID, REPAIRED, INVALID, MISSING, DOUBTFUL = CODE_VALID, CODE_REPAIRED, CODE_INVALID, CODE_MISSING, CODE_DOUBTFUL
 USABLE = (VALID, REPAIRED)  # statuses whose code identifies a company
@@ -135,14 +137,34 @@ def normalize(raw: str | None) -> tuple[str | None, str]:
     return text, INVALID
 
 
+def is_valid_registration_number(code: str) -> bool:
+    """15 digits whose last is the ISO 7064 MOD 11,10 check of the others (工商注册号, GB 12365)."""
+    if not _REGNO_SHAPE.match(code):
+        return False
+    p = 10
+    for ch in code[:14]:
+        p = ((int(ch) + p) % 10 or 10) * 2 % 11
+    return (11 - p) % 10 == int(code[14])
+
+
+def is_tax_number(code: str) -> bool:
+    """15 characters: a 6-digit division and a valid organization code (税务登记号, before 2015)."""
+    return bool(_TAX_SHAPE.match(code)) and is_valid_org_code(code[6:])
+
+
 def legacy_kind(code: str | None) -> str | None:
-    """Recognise a pre-2015 identifier typed where the credit code belongs."""
+    """Recognise a pre-2015 identifier typed where the credit code belongs: an organization code, a
+    tax registration number (whose organization code links it to the credit code that embeds it), or
+    a business registration number. Fifteen digits that pass both checks are taken for a
+    registration number."""
     if not code:
         return None
     if _ORG_SHAPE.match(code) and is_valid_org_code(code):
-        return "organization_code"
+        return LEGACY_ORG_CODE
+    if is_tax_number(code) and not is_valid_registration_number(code):
+        return LEGACY_TAX_NUMBER
     if _REGNO_SHAPE.match(code):
-        return "registration_number"
+        return LEGACY_REG_NUMBER
     return None
 
 
@@ -152,7 +174,7 @@ def _with_legacy(raw: str | None) -> tuple[str | None, str, str | None]:
         return code, status, None
     kind = legacy_kind(code)
     if kind:
-        return code, status, f"legacy_{kind}"
+        return code, status, kind
     return code, status, ("ambiguous_credit_code_repair" if len(repairs(code)) > 1 else None)
 
 

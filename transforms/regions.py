@@ -4,6 +4,7 @@ and address normalizers need."""
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -83,6 +84,15 @@ def _prefix(text: str, pos: int, names) -> str | None:
     return None
 
 
+# After a place's short name, what makes it a road's name: 南京路, 南京东路, 四川北路, 延安西路二段, 长安街.
+_ROAD = re.compile(r"^[东西南北中]?[一二三四五六七八九十\d]?(路|街|大道|大街|道|巷|弄|胡同|里|桥)")
+
+
+def _road(text: str, pos: int, name: str) -> bool:
+    """A short place name (no 省/市 of its own) that starts a road's name."""
+    return name == short_name(name, (*PROVINCE_SUFFIXES, *CITY_SUFFIXES)) and bool(_ROAD.match(text[pos + len(name):]))
+
+
 def parse_divisions(text: str) -> tuple[str | None, str | None, str | None, int, str | None]:
     """(province, city, district, characters consumed, flag) from the start of an address.
 
@@ -91,9 +101,11 @@ def parse_divisions(text: str) -> tuple[str | None, str | None, str | None, int,
     南京, 福州, 徐州 and 开封)."""
     r = regions()
     pos, prov, city, dist, flag, dist_name = 0, None, None, None, None, None
-    if name := _prefix(text, pos, r.provinces):
+    if (name := _prefix(text, pos, r.provinces)) and not _road(text, pos, name):
         prov, pos = r.provinces[name], pos + len(name)
     name = _prefix(text, pos, r.cities)
+    if name and _road(text, pos, name):  # 南京路1650号 is a road (in any city), not 南京
+        name = None
     longer_district = _prefix(text, pos, r.districts)
     if name and not (longer_district and len(longer_district) > len(name)):  # 朝阳区 is a district, not 朝阳 + 区
         codes = [c for c in r.cities[name] if prov is None or c[:2] == prov]

@@ -153,9 +153,11 @@ def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappi
     if entity == CUSTOMER:
         df = acc.run(df, "company_name", "name", standardize_names, "__name_flag", output="name_normalized")
         df = acc.run(df, "credit_code", "credit_code", _credit_codes, "__credit_code_flag")
-        df = acc.run(df, "phone", "phone", standardize_phones, "__phone_flag")
-        df = acc.run(df, "email", "email", standardize_emails, "__email_flag")
         df = acc.run(df, "address", "address", standardize_addresses, "__address_flag")
+        # A local number (no area code) is in the record's city: the address's, else the name's.
+        city = pl.coalesce(pl.col("city"), pl.col("name_region"))
+        df = acc.run(df, "phone", "phone", lambda f: standardize_phones(f, "phone", city), "__phone_flag")
+        df = acc.run(df, "email", "email", standardize_emails, "__email_flag")
         dates = ["created_at", "updated_at"]
     else:
         df = df.with_columns(pl.col("customer_name").alias("__cn_raw"))
