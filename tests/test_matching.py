@@ -15,7 +15,7 @@ from tests.test_resolve import A, B, customers, groups
 from transforms.blocking import candidate_pairs
 from transforms.credit_code import make_code
 from transforms.match_features import match_features
-from transforms.match_model import NAMES, compare
+from transforms.match_model import Encoded, NAMES, compare
 from transforms.opportunities import DealMatching, dedupe_opportunities
 from transforms.resolve import MatchSettings, resolve_customers
 
@@ -47,10 +47,10 @@ def test_levels_and_hard_rules_of_crafted_pairs():
     levels, hard = compare(f, i, j)
     col = {n: levels[:, k].tolist() for k, n in enumerate(NAMES)}
     assert col["identifier"] == [1, -1, -1, -1, -1] and col["phone"] == [0, -1, -1, 0, -1]
-    assert col["brand"] == [0, 0, 1, 0, 0] and col["trade"] == [0, 0, 0, 2, 0] and col["city"] == [0, 0, 0, 0, 1]
+    assert col["brand"] == [0, 0, 1, 0, 0] and col["trade"] == [0, 0, 0, 2, 0] and col["city"] == [0, 1, 0, 0, 1]  # the branch is in 北京
     first = {name: np.flatnonzero(mask).tolist() for name, mask in hard.items()}
     assert first["different_identifiers"] == [0] and first["branch_differs"] == [1] and first["different_trades"] == [3]
-    assert first["different_cities"] == [4] and first["different_names"] == [] and 2 not in sum(first.values(), [])
+    assert first["different_cities"] == [1, 4] and first["different_names"] == [] and 2 not in sum(first.values(), [])
 
 
 def test_the_model_learns_from_the_data_what_agreement_is_worth(demo_customers):
@@ -292,3 +292,44 @@ def test_a_generic_trade_still_tells_sister_companies_apart():
     levels, hard = compare(f, i, j)
     assert levels[:, NAMES.index("trade")].tolist() == [-1, -1, -1, 2]  # 科技 has no key; 电子 vs 咨询 differ
     assert hard["different_trades"].tolist() == [True, False, True, True]
+
+
+def test_brands_one_slip_apart_are_partly_similar_not_different_names():
+    f = features([("a", "1", "南京市逸恒新材料有限公司", None, 10, None, None),
+                  ("b", "2", "南京市逸桓新材料有限公司", None, 10, None, None),      # one character typed wrong
+                  ("c", "3", "佛山市新俊有限公司", None, 10, None, None),
+                  ("d", "4", "佛山市新俊塑胶制品厂", None, 10, None, None),          # trade words after the brand the parser does not know
+                  ("e", "5", "南京市逸恒达新材料有限公司", None, 10, None, None),    # one character more: a ratio decides (80)
+                  ("f", "6", "南京市华兴新材料有限公司", None, 10, None, None)])     # another brand
+    i, j = np.array([0, 2, 0, 0]), np.array([1, 3, 4, 5])
+    levels, hard = compare(f, i, j)
+    brand = levels[:, NAMES.index("brand")].tolist()
+    assert brand == [3, 3, 2, 4]
+    assert hard["different_names"].tolist() == [False, False, False, True]
+
+
+def test_either_phone_of_a_cell_matches_and_blocks():
+    from transforms.phones import standardize_phones
+
+    f = match_features(standardize_phones(customers([
+        ("a", "1", "深圳市腾飞电子科技有限公司", None, 10, None, "0755-26781234 13800000001"),
+        ("b", "2", "腾飞电子", None, 10, None, "13800000001"),
+        ("c", "3", "深圳市腾飞物流有限公司", None, 10, None, "0755-26781234转808")])).drop("__phone_flag"))  # the switchboard, another extension
+    pairs, _ = candidate_pairs(Encoded(f).keys(["m_phone"]), [["m_phone"]], max_block_size=10, alternates={"m_phone": "m_phone2"})
+    assert sorted(pairs.select("i", "j").iter_rows()) == [(0, 1), (0, 2)]
+    levels, _ = compare(f, np.array([0, 0, 1]), np.array([1, 2, 2]))
+    assert levels[:, NAMES.index("phone")].tolist() == [0, 0, 1]
+
+
+def test_features_read_tax_numbers_branch_places_and_persons():
+    from transforms.credit_code import standardize_credit_code
+
+    rows = customers([("a", "1", "深圳市腾飞电子科技有限公司", None, 10, None, None),
+                      ("b", "2", "上海信盛智能科技有限公司宁波分公司", None, 10, None, None),
+                      ("c", "3", "杨丽", None, 10, None, None)])
+    rows = rows.with_columns(pl.Series("credit_code", ["440300708461136", None, None]), pl.Series("contact_name", ["张三", None, "杨丽"]))
+    rows = standardize_credit_code(rows).drop("__credit_code_flag").with_columns(pl.Series("_flags", [["legacy_tax_number"], [], []]))
+    f = match_features(rows)
+    assert f["m_org"].to_list() == ["708461136", None, None]  # a tax number's organization code links it to the credit code
+    assert f["m_name_city"].to_list() == ["深圳", "宁波", None]  # a branch is where the branch is
+    assert f["m_contact"].to_list() == ["张三", None, None]  # a person named twice is one fact

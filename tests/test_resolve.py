@@ -337,3 +337,31 @@ def test_survivorship_rules_per_field_choose_the_value_and_say_where_it_came_fro
     assert (row["phone"], row["address"], row["email"]) == ("+8613800000002", "广东省深圳市南山区科技园路1号", "info@tengfei.com")
     assert '"phone":"xl:2"' in row["provenance"] and '"address":"xl:2"' in row["provenance"] and '"name":"crm:1"' in row["provenance"]
 
+
+
+def test_a_deal_named_by_a_short_name_finds_the_customer_that_fits_best_or_none():
+    from transforms.resolve import resolve_customers
+
+    cust = customers([("crm", "1", "杭州和智集团有限公司", None, 10, None, None),
+                      ("crm", "2", "杭州合智信息技术有限公司", None, 10, None, None),   # same pinyin, another trade
+                      ("crm", "3", "西安科惠科技有限公司", None, 10, None, None),
+                      ("crm", "4", "西安科挥物流有限公司", None, 10, None, None),       # same pinyin, same city
+                      ("crm", "5", "武汉智瑞五金制品有限公司", None, 10, None, None),
+                      ("crm", "6", "智瑞", None, 10, None, None),                        # a short record of no trade ...
+                      ("crm", "7", "南京智瑞智能科技有限公司", None, 10, None, None),
+                      ("crm", "8", "无锡市凯中科技有限公司", None, 10, None, None),
+                      ("crm", "9", "杭州市凯中供应链管理有限公司", None, 10, None, None)])
+    members = resolve_customers(cust).clustered
+    ids = dict(members.select("_source_key", "target_id").rows())
+    names = ["和智集团", "西安科惠", "智瑞智能科技", "凯中", "科挥"]
+    opps = pl.DataFrame({"_rid": list(range(5)), "_source": ["xl_o"] * 5, "_source_key": [str(k) for k in range(5)], "_priority": [30] * 5,
+                         "customer_source_key": [None] * 5, "customer_name": names,
+                         "customer_name_key": [parse_name(n)[1] for n in names], "name": ["单"] * 5, "amount": [1] * 5,
+                         "_flags": [[]] * 5}, schema_overrides={"customer_source_key": pl.String})
+    linked = link_opportunities(opps, members.select("_source", "_source_key", "target_id").with_columns(pl.lit(None, dtype=pl.String).alias("reject_reason")),
+                                members, {"xl_o": None})
+    got = linked["customer_target_id"].to_list()
+    # the same brand beats the same pinyin; a stated city and trade count; a customer is judged on all its records
+    assert got[:3] == [ids["1"], ids["3"], ids["7"]]
+    assert got[3] is None and "fits 2 customers" in linked["__link_reason"][3]  # 凯中 in two cities: no guess
+    assert got[4] == ids["4"]  # the only exact brand

@@ -40,19 +40,25 @@ CITY = "m_city"
 
 
 def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_size: int,
-                    within_city: bool = True) -> tuple[pl.DataFrame, BlockingReport]:
+                    within_city: bool = True, alternates: dict[str, str] | None = None) -> tuple[pl.DataFrame, BlockingReport]:
     """(pairs, report). pairs: `i` < `j` (positions in `features`) and `rules`, a bit mask of the
     rules that proposed the pair (bit r for rules[r]). With `within_city` (the company model), a name
     rule (no identifier, phone, mail or address in it) never pairs records of two different cities:
     they could not merge (see match_model.HARD_RULES), and a brand shared across the country makes
-    millions of such pairs."""
+    millions of such pairs. `alternates`: a one-column rule on a column listed here also keys each
+    record by its alternate value (a second phone), coded alike."""
     report = BlockingReport(rules)
     found = []
+    alternates = {c: a for c, a in (alternates or {}).items() if a in features.columns}
     used = {c for r in rules for c in r} | ({CITY} if within_city and CITY in features.columns else set())
+    used |= {alternates[c] for c in used if c in alternates}
     indexed = features.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(INDEX), *sorted(used))
     n = features.height
     for r, columns in enumerate(rules):
         keyed = indexed.select(INDEX, *columns).drop_nulls(columns)
+        if len(columns) == 1 and columns[0] in alternates:  # each record under each of its values
+            second = indexed.select(INDEX, pl.col(alternates[columns[0]]).alias(columns[0])).drop_nulls(columns)
+            keyed = pl.concat([keyed, second]).unique()
         text = [c for c in columns if keyed.schema[c] == pl.String]
         if text:  # an empty text is no key (integer codes come with it already null)
             keyed = keyed.filter(pl.all_horizontal([pl.col(c) != "" for c in text]))
@@ -64,6 +70,8 @@ def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_si
         usable = keyed.join(sizes.filter((pl.col("len") > 1) & (pl.col("len") <= max_block_size)).select(columns), on=columns, how="semi")
         if not within_city or set(columns) & STRONG_KEYS or CITY in columns or CITY not in features.columns:
             pairs = _self_pairs(usable, columns, n)
+            if len(columns) == 1 and columns[0] in alternates:  # two records sharing both their numbers
+                pairs = pairs.unique()
         else:  # a name rule: pairs in one city, or with a record that states none (never two cities)
             usable = usable.join(indexed.select(INDEX, CITY), on=INDEX, how="left")
             same_city = _self_pairs(usable.filter(pl.col(CITY).is_not_null()), [*columns, CITY], n)

@@ -33,14 +33,14 @@ def copied_down(features: pl.DataFrame) -> pl.Series:
     above = ordered.select([pl.col(c).shift(1).over(SOURCE) for c in columns])
     same = lambda c: (ordered[c] == above[c]).fill_null(False)  # noqa: E731
     pairs = ordered.filter(same("m_code"))
-    out = pl.Series("copied", [False] * features.height)
+    out = pl.Series("copied", [False] * features.height, dtype=pl.Boolean)
     if pairs.is_empty():
         return out
     above = above.filter(same("m_code"))
     eq = lambda c: (pairs[c] == above[c]).fill_null(False)  # noqa: E731
     ratio = process.cpdist(pairs["m_brand"].fill_null("").to_list(), above["m_brand"].fill_null("").to_list(), scorer=fuzz.ratio, workers=-1)
     alike = eq("m_brand") | eq("m_pinyin") | eq("m_chars") | pl.Series(ratio >= DIFFERENT_BRAND)
-    shared = pl.Series([False] * pairs.height)
+    shared = pl.Series([False] * pairs.height, dtype=pl.Boolean)
     for c in SHARED_EVIDENCE:
         shared = shared | eq(c)
     # 华创新医药 above 华创新物流集团: sister companies (one brand, trades neither of which holds the other),

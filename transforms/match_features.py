@@ -11,9 +11,10 @@ from functools import lru_cache
 
 import polars as pl
 
+from crm_migrate.contracts import LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER
 from transforms.credit_code import USABLE
 from transforms.distinct import map_distinct
-from transforms.names import INFORMAL_FORMS
+from transforms.names import BRANCH_MARKER_AT_END, INFORMAL_FORMS
 from transforms.regions import CITY_SUFFIXES, PROVINCE_SUFFIXES, regions, short_name
 
 # Mail domains anyone can register an address with: a shared one is no evidence of one company.
@@ -25,7 +26,7 @@ PUBLIC_MAIL_DOMAINS = frozenset({
 
 # Feature columns (prefix `m_`), in the order the model lists its comparisons.
 FEATURES = ("m_code", "m_org", "m_reg", "m_brand", "m_pinyin", "m_chars", "m_brand_digits", "m_trade", "m_trade_words", "m_form", "m_branch", "m_name_city",
-            "m_addr_city", "m_city", "m_phone", "m_email", "m_mail_domain", "m_address", "m_street", "m_contact")
+            "m_addr_city", "m_city", "m_phone", "m_phone2", "m_email", "m_mail_domain", "m_address", "m_street", "m_contact")
 
 
 @lru_cache(maxsize=4096)
@@ -54,12 +55,13 @@ def _char_pinyin(char: str | None) -> tuple:
 
 
 def pinyin_of(frame: pl.DataFrame, column: str, output: str) -> pl.DataFrame:
-    """Toneless pinyin of each value, syllables joined by spaces: 腾飞 -> `teng fei`. Looked up once per
-    distinct character (brands share a few thousand characters), not once per distinct brand."""
+    """Toneless pinyin of each value, syllables joined: 腾飞 -> `tengfei` (as an English name writes the
+    brand: Tengfei Electronics). Looked up once per distinct character (brands share a few thousand
+    characters), not once per distinct brand."""
     chars = (frame.select(pl.col(column).unique().drop_nulls()).with_columns(pl.col(column).str.split("").alias("__c"))
              .explode("__c"))
     chars = map_distinct(chars, "__c", _char_pinyin, {"__py": pl.String()})
-    table = chars.group_by(column, maintain_order=True).agg(pl.col("__py").str.join(" ").alias(output))
+    table = chars.group_by(column, maintain_order=True).agg(pl.col("__py").str.join("").alias(output))
     return frame.drop(output, strict=False).join(table, on=column, how="left", maintain_order="left")
 
 
@@ -72,10 +74,12 @@ def match_features(customers: pl.DataFrame) -> pl.DataFrame:
     valid = status.is_in(USABLE)
     df = customers.with_columns(
         pl.when(valid).then(code).alias("m_code"),
-        # The organization code (GB 11714) a credit code embeds, or a legacy one typed instead.
+        # The organization code (GB 11714) a credit code embeds, or a legacy one typed instead (alone,
+        # or in a tax registration number after its division).
         pl.when(valid).then(code.str.slice(8, 9))
-        .when(flags.list.contains("legacy_organization_code")).then(code.str.replace_all("-", "")).alias("m_org"),
-        pl.when(flags.list.contains("legacy_registration_number")).then(code).alias("m_reg"),
+        .when(flags.list.contains(LEGACY_ORG_CODE)).then(code.str.replace_all("-", ""))
+        .when(flags.list.contains(LEGACY_TAX_NUMBER)).then(code.str.slice(6, 9)).alias("m_org"),
+        pl.when(flags.list.contains(LEGACY_REG_NUMBER)).then(code).alias("m_reg"),
         pl.col("name_brand").alias("m_brand"),
         pl.col("name_brand").str.split("").list.unique().list.sort().list.join("").alias("m_chars"),
         # 华联1店 and 华联2店, 客户001 and 客户002: numbers in a brand tell companies apart.
@@ -84,9 +88,13 @@ def match_features(customers: pl.DataFrame) -> pl.DataFrame:
         pl.col("name_trade_words").alias("m_trade_words"),
         pl.col("name_form").replace({"有限责任公司": "有限公司", **INFORMAL_FORMS}).alias("m_form"),
         pl.col("name_branch").fill_null("").alias("m_branch"),
-        pl.col("phone").alias("m_phone"),
+        # The number without its extension (the switchboard is the company's); a second number in
+        # the cell (a mobile beside the switchboard) matches either number of another record.
+        pl.col("phone").str.replace(r";ext=.*$", "").alias("m_phone"),
+        pl.col("phone_other").str.split(";").list.first().str.replace(r";ext=.*$", "").alias("m_phone2"),
         pl.col("email").str.to_lowercase().alias("m_email"),
-        pl.col("contact_name").alias("m_contact"),
+        # A person's record names the person twice (杨丽, contact 杨丽): the contact adds nothing then.
+        pl.when(pl.col("contact_name") != pl.col("name_brand")).then(pl.col("contact_name")).alias("m_contact"),
     )
     # A legacy organization code embedded in two different credit codes identifies neither.
     shared = df.filter(pl.col("m_code").is_not_null()).group_by("m_org").agg(pl.col("m_code").n_unique().alias("__n")).filter(pl.col("__n") > 1)
@@ -97,7 +105,10 @@ def match_features(customers: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(pl.when(pl.col("m_email").str.contains("@") & ~pl.col("__domain").is_in(sorted(PUBLIC_MAIL_DOMAINS)))
                    .then(pl.col("__domain")).alias("m_mail_domain")).drop("__domain")
     df = pinyin_of(df, "m_brand", "m_pinyin")
-    df = map_distinct(df, "name_region", lambda r: (region_levels(r)[0],), {"m_name_city": pl.String()})
+    # The city a name states: a branch's own place (…有限公司宁波分公司 is in 宁波, whatever its head
+    # office's region), else the region.
+    place = pl.when(pl.col("m_branch") != "").then(pl.col("m_branch").str.replace(BRANCH_MARKER_AT_END, "")).otherwise(pl.col("name_region"))
+    df = map_distinct(df.with_columns(place.alias("__place")), "__place", lambda r: (region_levels(r)[0],), {"m_name_city": pl.String()}).drop("__place")
     df = map_distinct(df, "city", lambda c: (short_name(c, CITY_SUFFIXES) if c else None,), {"m_addr_city": pl.String()})
     df = df.with_columns(pl.coalesce("m_name_city", "m_addr_city").alias("m_city"))
     # The address without the province and city it starts with: 广东省深圳市南山区... = 深圳市南山区...

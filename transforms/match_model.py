@@ -23,6 +23,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Hamming, Prefix
+
+from transforms.names import INDUSTRY_GENERIC
 
 # Comparison name -> number of levels (0 = strongest agreement). The order is the column order of
 # the level matrix.
@@ -38,6 +41,9 @@ COMPARISONS: dict[str, tuple[str, ...]] = {
     "contact": ("same", "different"),
 }
 NAMES = tuple(COMPARISONS)
+# A feature with a second value per record (a second phone in the cell): column -> the alternate
+# column, coded in one dictionary so that either value of one record can equal either of another.
+ALTERNATES = {"m_phone": "m_phone2"}
 # Exact-agreement levels adjusted by the frequency of the value they agree on: comparison -> feature.
 TERM_FREQUENCY = {"brand": "m_brand", "phone": "m_phone", "email": "m_email", "address": "m_address"}
 HARD_RULES = ("different_identifiers", "branch_differs", "different_cities", "different_trades", "different_names", "name_only")
@@ -52,19 +58,33 @@ class Encoded:
 
     def __init__(self, features: pl.DataFrame) -> None:
         self.height = features.height
-        columns = [c for c in features.columns if c.startswith("m_")]
+        columns = [c for c in features.columns if c.startswith("m_") and c not in ALTERNATES.values()]
         # One select: polars ranks the columns in parallel.
         ranks = features.select([(pl.col(c).cast(pl.String).rank("dense").fill_null(0).cast(pl.Int32) - 1).alias(c) for c in columns])
         self.codes: dict[str, np.ndarray] = {c: ranks.get_column(c).to_numpy() for c in columns}
         # The distinct values in rank order, in one select as well (a column per list, built in parallel).
         values = features.select([pl.col(c).cast(pl.String).drop_nulls().unique().sort().implode() for c in columns])
         self.values: dict[str, pl.Series] = {c: values.get_column(c)[0] for c in columns}
+        for main, alternate in ALTERNATES.items():  # coded in the main column's dictionary: equal numbers, equal codes
+            if main in self.codes and alternate in features.columns:
+                self._code_like(main, alternate, features.get_column(alternate))
+
+    def _code_like(self, main: str, alternate: str, values: pl.Series) -> None:
+        """Code `values` in `main`'s dictionary, extended by the values `main` lacks."""
+        known = self.values[main]
+        distinct = values.cast(pl.String).drop_nulls().unique()
+        extra = distinct.filter(~distinct.is_in(known.implode())).sort()
+        dictionary = pl.concat([known, extra]) if extra.len() else known
+        lookup = pl.DataFrame({"v": dictionary, "c": pl.int_range(dictionary.len(), dtype=pl.Int32, eager=True)})
+        codes = pl.DataFrame({"v": values.cast(pl.String)}).join(lookup, on="v", how="left", maintain_order="left").get_column("c")
+        self.codes[alternate] = codes.fill_null(-1).to_numpy()
+        self.values[main] = self.values[alternate] = dictionary
 
     def keys(self, columns: list[str]) -> pl.DataFrame:
         """The codes of `columns` as a frame for blocking: null where the value is missing or empty
         (an empty branch means "not a branch": a value to compare, never a key to block on)."""
         out = {}
-        for c in columns:
+        for c in [*columns, *(ALTERNATES[c] for c in columns if ALTERNATES.get(c) in self.codes)]:
             codes = self.codes[c]
             empty = len(self.values[c]) > 0 and self.values[c][0] == ""  # sorted: "" comes first
             out[c] = pl.Series(c, codes).set(pl.Series((codes < 0) | ((codes == 0) & empty)), None)
@@ -115,6 +135,23 @@ def _ratio(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, only: np.ndarray 
     return similarity(enc, c, i, j, only=only)
 
 
+def near_miss(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, only: np.ndarray) -> np.ndarray:
+    """Values a ratio calls different that are one slip apart: the same length but for one character
+    (a typo in a two-character brand: 逸恒 / 逸桓, ratio 50), or one the start of the other followed by
+    at least two more characters (新俊 / 新俊塑胶制品: trade words the parser does not know)."""
+    if not only.any():
+        return only
+    lengths = enc.values[c].str.len_chars().to_numpy()
+    a, b = enc.pair(c, i, j)
+    la, lb = lengths[np.maximum(a, 0)], lengths[np.maximum(b, 0)]
+    substitutions = similarity(enc, c, i, j, scorer=Hamming.distance, only=only & (la == lb))
+    common = similarity(enc, c, i, j, scorer=Prefix.similarity, only=only & (np.abs(la - lb) >= 2))
+    shorter = np.minimum(la, lb)
+    typo = (la == lb) & (substitutions == 1)
+    extended = (np.abs(la - lb) >= 2) & (shorter >= 2) & (common == shorter)
+    return only & (typo | extended)
+
+
 def _distinct_test(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, test: Callable[[str, str], bool], otherwise: bool) -> np.ndarray:
     """`test(a, b)` in Python once per distinct pair of differing values (trades: a few thousand
     pairs); `otherwise` where the values are equal or a side is missing."""
@@ -134,12 +171,32 @@ def _contains(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return _distinct_test(enc, c, i, j, lambda x, y: x in y or y in x, otherwise=False)
 
 
-def _word_sets_nested(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """One `|`-joined word set holds the other (科技 and 电子|科技); true where equal or a side is missing."""
-    def nested(x: str, y: str) -> bool:
+def _trades_compatible(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Two `|`-joined trade word sets can describe one company: one holds the other (科技 and
+    电子|科技), or they share a word that names a trade (自动化|设备 and 自动化|科技: one automation
+    company written two ways). True where equal or a side is missing."""
+    def compatible(x: str, y: str) -> bool:
         sx, sy = set(x.split("|")), set(y.split("|"))
-        return sx <= sy or sy <= sx
-    return _distinct_test(enc, c, i, j, nested, otherwise=True)
+        return sx <= sy or sy <= sx or bool((sx & sy) - INDUSTRY_GENERIC - {"集团"})
+    return _distinct_test(enc, c, i, j, compatible, otherwise=True)
+
+
+def shares_value(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The two records share a value of `c`, counting its alternate (either phone of one equals
+    either phone of the other)."""
+    a, b = enc.pair(c, i, j)
+    same = (a == b) & (a >= 0)
+    alternate = ALTERNATES.get(c)
+    if alternate in enc.codes:
+        a2, b2 = enc.pair(alternate, i, j)
+        same |= ((a == b2) & (a >= 0)) | ((a2 == b) & (a2 >= 0)) | ((a2 == b2) & (a2 >= 0))
+    return same
+
+
+def either_known(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Both records hold a value of `c` (its alternate is only ever there beside it)."""
+    a, b = enc.pair(c, i, j)
+    return (a >= 0) & (b >= 0)
 
 
 def levels_of(conditions: list[np.ndarray], known: np.ndarray) -> np.ndarray:
@@ -188,13 +245,14 @@ def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> t
     digits_differ = ~eq("m_brand_digits")
     # The ratio decides only pairs not already exact, same pinyin or same characters, with equal digits.
     ratio = _ratio(enc, "m_brand", i, j, only=~(eq("m_brand") | eq("m_pinyin") | eq("m_chars") | digits_differ))
-    similar = [eq("m_pinyin"), eq("m_chars") | (ratio >= 80), ratio >= 60]
+    near = near_miss(enc, "m_brand", i, j, only=brand_known & (ratio < 60) & ~(eq("m_brand") | eq("m_pinyin") | eq("m_chars") | digits_differ))
+    similar = [eq("m_pinyin"), eq("m_chars") | (ratio >= 80), (ratio >= 60) | near]
     levels[:, 1] = levels_of([eq("m_brand"), *[c & ~digits_differ for c in similar]], brand_known)
     contains = _contains(enc, "m_trade", i, j)
     levels[:, 2] = levels_of([eq("m_trade"), contains], both("m_trade"))
     levels[:, 3] = levels_of([eq("m_form")], both("m_form"))
     levels[:, 4] = levels_of([eq("m_city")], both("m_city"))
-    levels[:, 5] = levels_of([eq("m_phone")], both("m_phone"))
+    levels[:, 5] = levels_of([shares_value(enc, "m_phone", i, j)], either_known(enc, "m_phone", i, j))
     levels[:, 6] = levels_of([eq("m_email"), eq("m_mail_domain") & both("m_mail_domain")], both("m_email"))
     addr_known = both("m_address")
     addr_ratio = _ratio(enc, "m_address", i, j)
@@ -208,7 +266,7 @@ def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> t
         "different_cities": ~shared_id & (differ("m_name_city") | differ("m_addr_city") | differ("m_city")),
         # 腾飞电子科技 and 腾飞物流 (or 腾飞集团) at one address are sister companies: only an identifier joins them.
         # ... and 英晨科技 / 英晨物流: 科技 alone is no trade key, but neither trade holds the other.
-        "different_trades": ~shared_id & ((levels[:, 2] == 2) | ~_word_sets_nested(enc, "m_trade_words", i, j)),
+        "different_trades": ~shared_id & ~_trades_compatible(enc, "m_trade_words", i, j),
         # Companies sharing a switchboard and a building but not a name (客户001 / 客户002, or a rename
         # nobody recorded the code of): only an identifier or a person joins them.
         "different_names": ~shared_id & (levels[:, 1] == 4),

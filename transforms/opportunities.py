@@ -61,10 +61,15 @@ def _parsed_customer_name(raw: str | None) -> tuple:
 
 def match_by_brand(opps: pl.DataFrame, members: pl.DataFrame, neighbours: dict[str, list[str]] | None = None) -> pl.DataFrame:
     """For opportunities named by a customer name: (RID, __by_brand, __n_brand, __brand_candidates).
-    Candidates are golden customers with a record of the same brand (or the same pinyin), in the
-    city the name states (when it states one), of a compatible trade and the same branch. When
-    several fit and exactly one has a record in a customer source read from the same file as the
-    opportunity (the customer sheet next to the deals sheet), that one is meant."""
+
+    Candidates are golden customers with a record of the same brand (or the same pinyin). A golden
+    customer is judged on all its records: it fits when the city, trade and branch the name states
+    agree with what its records say (a customer whose records name no city fits any city). Among
+    those that fit, the best is chosen only when it is the only best: the same brand beats the same
+    pinyin (和智集团 is 和智集团有限公司, not 合智信息技术), and each stated detail a customer
+    confirms (its city, its trade) counts. When several are equally good and exactly one has a
+    record in a customer source read from the same file as the opportunity (the customer sheet next
+    to the deals sheet), that one is meant. Otherwise none: the deal is rejected naming them."""
     named = opps.filter(pl.col("customer_name").is_not_null()).select(RID, "customer_name")
     if named.is_empty() or members.is_empty():
         return pl.DataFrame(schema={RID: pl.Int64, "__by_brand": pl.String, "__n_brand": pl.UInt32, "__brand_candidates": pl.String})
@@ -73,24 +78,48 @@ def match_by_brand(opps: pl.DataFrame, members: pl.DataFrame, neighbours: dict[s
     named = pinyin_of(named, "q_brand", "q_pinyin")
     named = named.join(opps.select(RID, pl.col(SOURCE).alias("q_source")), on=RID, how="left")
     # members come from resolve_customers, which keeps the features a customer is looked up by.
-    cand = members.select("target_id", "m_brand", "m_pinyin", "m_city", "m_trade", "m_branch", pl.col(SOURCE).alias("m_source")).unique()
-    by_brand = named.join(cand, left_on="q_brand", right_on="m_brand", how="inner").drop("m_pinyin")
-    by_pinyin = named.join(cand.drop("m_brand"), left_on="q_pinyin", right_on="m_pinyin", how="inner")
-    pairs = pl.concat([by_brand, by_pinyin], how="diagonal_relaxed")
-    trade_ok = (pl.col("q_trade").is_null() | pl.col("m_trade").is_null() | pl.col("q_trade").str.contains(pl.col("m_trade"), literal=True)
-                | pl.col("m_trade").str.contains(pl.col("q_trade"), literal=True))
-    fits = pairs.filter((pl.col("q_city").is_null() | (pl.col("q_city") == pl.col("m_city"))) & trade_ok & (pl.col("q_branch") == pl.col("m_branch")))
-    pairs_of = [(o, c) for o, cs in (neighbours or {}).items() for c in cs]
-    near = pl.DataFrame(pairs_of, schema={"q_source": pl.String, "m_source": pl.String}, orient="row").with_columns(pl.lit(True).alias("__near"))
-    fits = fits.join(near, on=["q_source", "m_source"], how="left").with_columns(pl.col("__near").fill_null(False))
-    near_target = pl.col("target_id").filter(pl.col("__near"))
-    out = fits.group_by(RID).agg(pl.col("target_id").n_unique().alias("__n_brand"), pl.col("target_id").min().alias("__by_brand"),
-                                 near_target.n_unique().alias("__n_near"), near_target.min().alias("__by_near"),
-                                 pl.col("target_id").unique().sort().head(5).str.join(", ").alias("__brand_candidates"))
-    return out.with_columns(
-        pl.when(pl.col("__n_brand") == 1).then(pl.col("__by_brand")).when(pl.col("__n_near") == 1).then(pl.col("__by_near")).alias("__by_brand"),
-        pl.when(pl.col("__n_near") == 1).then(pl.lit(1, dtype=pl.UInt32)).otherwise(pl.col("__n_brand")).alias("__n_brand"),
-    ).drop("__n_near", "__by_near")
+    records = members.select("target_id", "m_brand", "m_pinyin", "m_city", "m_trade", "m_branch", pl.col(SOURCE).alias("m_source"))
+    keys = records.select("target_id", "m_brand", "m_pinyin").unique()
+    by_brand = named.join(keys, left_on="q_brand", right_on="m_brand", how="inner").select(RID, "target_id", pl.lit(True).alias("__exact"))
+    by_pinyin = named.join(keys, left_on="q_pinyin", right_on="m_pinyin", how="inner").select(RID, "target_id", pl.lit(False).alias("__exact"))
+    pairs = pl.concat([by_brand, by_pinyin]).group_by(RID, "target_id").agg(pl.col("__exact").any())
+    # What each candidate customer's records say, all of them (not only the record that matched).
+    near_of = [(o, c) for o, cs in (neighbours or {}).items() for c in cs]
+    near = pl.DataFrame(near_of, schema={"q_source": pl.String, "m_source": pl.String}, orient="row")
+    said = records.filter(pl.col("target_id").is_in(pairs["target_id"].unique().implode())).group_by("target_id").agg(
+        pl.col("m_city").drop_nulls().unique().alias("__cities"), pl.col("m_trade").drop_nulls().unique().alias("__trades"),
+        pl.col("m_branch").unique().alias("__branches"), pl.col("m_source").unique().alias("__sources"))
+    pairs = pairs.join(named.select(RID, "q_city", "q_trade", "q_branch", "q_source"), on=RID).join(said, on="target_id")
+    exploded = pairs.select(RID, "target_id", "q_trade", pl.col("__trades").alias("__t")).explode("__t").filter(pl.col("__t").is_not_null())
+    compatible = exploded.filter(pl.col("q_trade").is_not_null() & (pl.col("q_trade").str.contains(pl.col("__t"), literal=True)
+                                                                    | pl.col("__t").str.contains(pl.col("q_trade"), literal=True)))
+    compatible = compatible.select(RID, "target_id").unique().with_columns(pl.lit(True).alias("__trade_ok"))
+    pairs = pairs.join(compatible, on=[RID, "target_id"], how="left").with_columns(pl.col("__trade_ok").fill_null(False))
+    city_known = pl.col("__cities").list.len() > 0
+    city_said = pl.col("q_city").is_not_null() & pl.col("__cities").list.contains(pl.col("q_city"))
+    trade_known = pl.col("__trades").list.len() > 0
+    fits = ((pl.col("q_city").is_null() | ~city_known | city_said)
+            & (pl.col("q_trade").is_null() | ~trade_known | pl.col("__trade_ok"))
+            & pl.col("__branches").list.contains(pl.col("q_branch")))
+    score = (pl.col("__exact").cast(pl.Int32) * 2 + city_said.cast(pl.Int32) + (pl.col("q_trade").is_not_null() & pl.col("__trade_ok")).cast(pl.Int32))
+    fitting = pairs.filter(fits).with_columns(score.alias("__score"))
+    if near.height:
+        fitting = fitting.join(near.group_by("q_source").agg(pl.col("m_source").alias("__near_sources")), on="q_source", how="left")
+        is_near = pl.col("__sources").list.set_intersection(pl.col("__near_sources").fill_null([])).list.len() > 0
+    else:
+        is_near = pl.lit(False)
+    fitting = fitting.with_columns(is_near.alias("__near"), (pl.col("__score") == pl.col("__score").max().over(RID)).alias("__top"))
+    top = pl.col("target_id").filter(pl.col("__top"))
+    near_top = pl.col("target_id").filter(pl.col("__top") & pl.col("__near"))
+    out = fitting.group_by(RID).agg(top.n_unique().alias("__n_top"), top.min().alias("__by_top"), near_top.n_unique().alias("__n_near"),
+                                    near_top.min().alias("__by_near"), pl.col("target_id").n_unique().alias("__n_brand"),
+                                    pl.col("target_id").unique().sort().head(5).str.join(", ").alias("__brand_candidates"))
+    return out.select(
+        RID,
+        pl.when(pl.col("__n_top") == 1).then(pl.col("__by_top")).when(pl.col("__n_near") == 1).then(pl.col("__by_near")).alias("__by_brand"),
+        pl.when((pl.col("__n_top") == 1) | (pl.col("__n_near") == 1)).then(pl.lit(1, dtype=pl.UInt32)).otherwise(pl.col("__n_top").cast(pl.UInt32)).alias("__n_brand"),
+        "__brand_candidates",
+    )
 
 
 def link_opportunities(

@@ -27,7 +27,7 @@ from transforms.ids import stable_id
 from transforms.match_features import match_features
 from transforms.declared_model import (COMPANY_CONSTRAINTS, IDENTIFIER_FEATURES, DeclaredModel, declared_features,
                                       without_company_constraints)
-from transforms.match_model import COMPANY, Encoded, MatchModel, ModelSpec, score, train
+from transforms.match_model import ALTERNATES, COMPANY, Encoded, MatchModel, ModelSpec, score, train
 
 GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
 DUPLICATE_EVIDENCE = ("credit_code", "phone", "email", "address", "contact_name")
@@ -181,7 +181,8 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     encoded = Encoded(df)
     df = df.drop([c for c in df.columns if c.startswith("m_") and c not in KEPT_FEATURES])
     pairs, report = candidate_pairs(encoded.keys(sorted({c for r in settings.blocking_rules for c in r} | {"m_city"})),
-                                    settings.blocking_rules, settings.max_block_size, within_city=settings.declared is None)
+                                    settings.blocking_rules, settings.max_block_size, within_city=settings.declared is None,
+                                    alternates=ALTERNATES)
     candidates = pairs.select("i", "j", "rules")
     model = None
     if pairs.height:
