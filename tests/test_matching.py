@@ -333,3 +333,16 @@ def test_features_read_tax_numbers_branch_places_and_persons():
     assert f["m_org"].to_list() == ["708461136", None, None]  # a tax number's organization code links it to the credit code
     assert f["m_name_city"].to_list() == ["深圳", "宁波", None]  # a branch is where the branch is
     assert f["m_contact"].to_list() == ["张三", None, None]  # a person named twice is one fact
+
+
+def test_deal_names_compare_folded_widths_and_chinese_numerals():
+    d = date(2024, 3, 1)
+    out = dedupe_opportunities(deals([
+        ("crm", "1", "C1", "仓储管理系统（二期）", 5000, d),
+        ("xl", "2", "C1", "仓储管理系统(二期)", 5000, d + timedelta(days=3)),      # the same, half-width brackets
+        ("crm", "3", "C1", "条码打印机采购", 8000, d),
+        ("xl", "4", "C1", "条码打印机采购（第二批）", 8000, d + timedelta(days=16)),  # the second batch: another deal
+        ("crm", "5", "C1", "仓储管理系统(三期)", 5000, d),
+    ]), DealMatching())
+    ids = dict(out.select("_source_key", "target_id").rows())
+    assert ids["1"] == ids["2"] and len({ids["1"], ids["3"], ids["4"], ids["5"]}) == 4

@@ -325,3 +325,8 @@ def test_a_road_named_after_a_place_is_not_that_place(address, city):
     from transforms.regions import parse_divisions
 
     assert parse_divisions(address)[1] == city
+
+
+@pytest.mark.parametrize("raw", ["2022年3月", "2022-03", "2022/3", "2022年3月份"])
+def test_a_month_without_its_day_is_its_first_day_flagged(raw):
+    assert parse_date(raw) == (datetime(2022, 3, 1), "date_month_only")

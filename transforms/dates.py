@@ -15,6 +15,8 @@ _YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]?(\d{1,
 # Datetimes with an offset are stored as China Standard Time wall-clock time.
 CHINA = timezone(timedelta(hours=8))
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+# A month without its day (2023年3月, 2023-03): the first of the month, flagged `date_month_only`.
+_YM = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?(?:份)?$")
 _DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _SERIAL = re.compile(r"^\d{5}(\.\d+)?$")
 _ZERO = re.compile(r"^0{4}-0{2}-0{2}")
@@ -26,7 +28,9 @@ _LAST_SERIAL = (datetime(LAST_YEAR, 12, 31) - _EXCEL_EPOCH).days
 
 def parse_date(raw: str | None, day_first: bool = False) -> tuple[datetime | None, str | None]:
     """(datetime, flag): `invalid_date` for text that is not a real date (0000-00-00, 2023-02-30),
-    `implausible_date` for a date outside 1900-2100 (0001-01-01, 9999-12-31, a year typed 2173)."""
+    `implausible_date` for a date outside 1900-2100 (0001-01-01, 9999-12-31, a year typed 2173),
+    `date_month_only` for a month without a day (2023年3月: the 1st, so a renewal a year later stays
+    a year away)."""
     return _plausible(_parse_date(raw, day_first))
 
 
@@ -46,6 +50,8 @@ def _parse_date(raw: str | None, day_first: bool) -> tuple[datetime | None, str 
                 offset = timezone.utc if tz == "Z" else timezone(timedelta(hours=int(tz[:3]), minutes=int(tz[0] + tz[-2:])))
                 value = value.replace(tzinfo=offset).astimezone(CHINA).replace(tzinfo=None)
             return value, None
+        if m := _YM.match(text):
+            return datetime(int(m[1]), int(m[2]), 1), "date_month_only"
         if m := _COMPACT.match(text):
             return datetime(int(m[1]), int(m[2]), int(m[3])), None
         if m := _DMY.match(text):

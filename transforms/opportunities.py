@@ -209,6 +209,7 @@ class DealMatching:
 
 
 DUP_REASON = "__duplicate_reason"
+CHINESE_DIGITS = {"一": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
 
 
 def _name_similarity(a: list[str], b: list[str]) -> np.ndarray:
@@ -224,14 +225,17 @@ def dedupe_opportunities(linked: pl.DataFrame, settings: DealMatching | None = N
     settings = settings or DealMatching()
     df = linked.with_columns(stable_id("OPP-", pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)).alias("__own_id"),
                              pl.int_range(pl.len(), dtype=pl.Int64).alias("__p"))
-    df = df.with_columns(pl.col("name").fill_null("").str.replace_all(r"\s+", "").alias("__name"))
+    # Width folded (（二期） = (二期)), spaces out; the numbers a name holds, Chinese numerals too
+    # (第二批 is not the first batch, 3期 not 2期).
+    df = df.with_columns(pl.col("name").fill_null("").str.normalize("NFKC").str.replace_all(r"\s+", "").alias("__name"))
+    df = df.with_columns(pl.col("__name").str.replace_many(list(CHINESE_DIGITS), list(CHINESE_DIGITS.values()))
+                         .str.extract_all(r"\d+").list.join(",").alias("__numbers"))
     block = df.filter(pl.col("customer_target_id").is_not_null() & pl.col("amount").is_not_null()).select(
-        "__p", "customer_target_id", "amount", "__name", "expected_close_date")
+        "__p", "customer_target_id", "amount", "__name", "__numbers", "expected_close_date")
     pairs = block.join(block, on=["customer_target_id", "amount"], suffix="_b").filter(pl.col("__p") < pl.col("__p_b"))
     if pairs.height:
         sim = _name_similarity(pairs["__name"].to_list(), pairs["__name_b"].to_list())
-        digits_a = pairs["__name"].str.extract_all(r"\d+").list.join(",")
-        digits_b = pairs["__name_b"].str.extract_all(r"\d+").list.join(",")
+        digits_a, digits_b = pairs["__numbers"], pairs["__numbers_b"]
         gap = (pairs["expected_close_date"] - pairs["expected_close_date_b"]).dt.total_days().abs()
         same_deal = (pl.Series(sim >= settings.name_similarity) & (digits_a == digits_b)
                      & (gap.fill_null(0) <= settings.close_date_window_days)
@@ -246,7 +250,7 @@ def dedupe_opportunities(linked: pl.DataFrame, settings: DealMatching | None = N
                        pl.col("target_id"), pl.lit(settings.close_date_window_days))
     df = df.with_columns((pl.col(RID) == pl.col("__first")).alias("_survivor"))
     df = df.with_columns(pl.when(~pl.col("_survivor")).then(reason).alias(DUP_REASON))
-    return df.drop("__own_id", "__first", "__p", "__name", "__deal")
+    return df.drop("__own_id", "__first", "__p", "__name", "__numbers", "__deal")
 
 
 def resolve_opportunities(opps: pl.DataFrame, customer_keys: pl.DataFrame, members: pl.DataFrame,
