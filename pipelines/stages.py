@@ -109,8 +109,9 @@ def standardize(ctx: RunContext, extracted: dict[str, Extracted]) -> Canonical:
             frames.setdefault(src.entity, []).append(frame.with_columns(pl.lit(src.priority).alias(PRIORITY)))
             stats += rule_stats
             counts[(src.entity, src.name)] = frame.height
-        # diagonal: sources may carry different attributes (missing in the others)
-        out = {e: pl.concat(fs, how="diagonal").with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64)) for e, fs in frames.items()}
+        # diagonal: sources may carry different attributes (missing in the others); one chunk per
+        # column, or the first stage adding a column to it copies the whole frame to align them.
+        out = {e: pl.concat(fs, how="diagonal", rechunk=True).with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64)) for e, fs in frames.items()}
         for e in (CUSTOMER, OPPORTUNITY):
             ctx.progress("standardize", f"{e}: {out[e].height:,} records" if e in out else f"{e}: none")
     return Canonical(out, counts, stats, {n: x.skipped for n, x in extracted.items() if x.skipped},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 INDEX = "__i"  # the record's position in the feature frame
@@ -48,7 +49,7 @@ def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_si
     millions of such pairs. `alternates`: a one-column rule on a column listed here also keys each
     record by its alternate value (a second phone), coded alike."""
     report = BlockingReport(rules)
-    found = []
+    keys, rules_of = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32)  # pair key i * n + j, sorted
     alternates = {c: a for c, a in (alternates or {}).items() if a in features.columns}
     used = {c for r in rules for c in r} | ({CITY} if within_city and CITY in features.columns else set())
     used |= {alternates[c] for c in used if c in alternates}
@@ -62,39 +63,67 @@ def candidate_pairs(features: pl.DataFrame, rules: list[list[str]], max_block_si
         text = [c for c in columns if keyed.schema[c] == pl.String]
         if text:  # an empty text is no key (integer codes come with it already null)
             keyed = keyed.filter(pl.all_horizontal([pl.col(c) != "" for c in text]))
-        sizes = keyed.group_by(columns).len()
-        big = sizes.filter(pl.col("len") > max_block_size)
+        keyed = keyed.with_columns(pl.len().over(columns).alias("__n"))
+        sizes = keyed.group_by(columns).agg(pl.first("__n"))
+        big = sizes.filter(pl.col("__n") > max_block_size)
         report.skipped_blocks.append(big.height)
-        report.skipped_records.append(int(big["len"].sum()))
-        report.largest_block.append(int(sizes["len"].max() or 0))
-        usable = keyed.join(sizes.filter((pl.col("len") > 1) & (pl.col("len") <= max_block_size)).select(columns), on=columns, how="semi")
-        if not within_city or set(columns) & STRONG_KEYS or CITY in columns or CITY not in features.columns:
-            pairs = _self_pairs(usable, columns, n)
-            if len(columns) == 1 and columns[0] in alternates:  # two records sharing both their numbers
-                pairs = pairs.unique()
-        else:  # a name rule: pairs in one city, or with a record that states none (never two cities)
+        report.skipped_records.append(int(big["__n"].sum()))
+        report.largest_block.append(int(sizes["__n"].max() or 0))
+        usable = keyed.filter((pl.col("__n") > 1) & (pl.col("__n") <= max_block_size))
+        if within_city and not (set(columns) & STRONG_KEYS) and CITY not in columns and CITY in features.columns:
+            # A name rule: pairs in one city, or with a record that states none (never two cities).
             usable = usable.join(indexed.select(INDEX, CITY), on=INDEX, how="left")
-            same_city = _self_pairs(usable.filter(pl.col(CITY).is_not_null()), [*columns, CITY], n)
-            open_ = usable.filter(pl.col(CITY).is_null()).select(INDEX, *columns)
-            either = (open_.join(usable.select(INDEX, *columns), on=columns, how="inner", suffix="_b")
-                      .filter(pl.col(INDEX) != pl.col(f"{INDEX}_b"))
-                      .select(_pair_key(pl.min_horizontal(INDEX, f"{INDEX}_b"), pl.max_horizontal(INDEX, f"{INDEX}_b"), n)))
-            pairs = pl.concat([same_city, either]).unique()
-        report.pairs.append(pairs.height)
-        found.append(pairs.with_columns(pl.lit(1 << r, dtype=pl.UInt32).alias("rules")))
-    if not found:
-        return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32, "rules": pl.UInt32}), report
-    # One row per pair, the rules that proposed it or-ed together; a pair is one integer until here.
-    pairs = pl.concat(found).group_by("key").agg(pl.col("rules").bitwise_or()).sort("key")
-    pairs = pairs.select((pl.col("key") // n).cast(pl.UInt32).alias("i"), (pl.col("key") % n).cast(pl.UInt32).alias("j"), "rules")
+            stated = usable.filter(pl.col(CITY).is_not_null())
+            i, j = _block_pairs(stated, [*columns, CITY])
+            oi, oj = _block_pairs(usable.with_columns(pl.col(CITY).is_null().alias("__open")), columns, lead="__open")
+            i, j = np.concatenate([i, oi]), np.concatenate([j, oj])
+        else:
+            i, j = _block_pairs(usable, columns)
+        key = pl.Series("key", i.astype(np.uint64) * n + j)
+        if len(columns) == 1 and columns[0] in alternates:  # two records sharing both their numbers share two blocks
+            key = key.unique()
+        report.pairs.append(key.len())
+        keys, rules_of = _union(keys, rules_of, key.sort().to_numpy(), 1 << r)
+    pairs = pl.DataFrame({"i": pl.Series(keys // n, dtype=pl.UInt32), "j": pl.Series(keys % n, dtype=pl.UInt32),
+                          "rules": pl.Series(rules_of, dtype=pl.UInt32)})
     return pairs, report
 
 
-def _pair_key(i: pl.Expr, j: pl.Expr, n: int) -> pl.Expr:
-    return (i.cast(pl.UInt64) * n + j.cast(pl.UInt64)).alias("key")
+def _union(keys: np.ndarray, bits: np.ndarray, new: np.ndarray, bit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted pair keys `keys` (with their rule bits) and the sorted keys `new` of rule `bit`,
+    as one sorted set: a pair proposed by several rules is one pair with their bits or-ed. Merged
+    rule by rule, memory holds the pairs once (not every rule's pairs at once for one big sort)."""
+    at = np.searchsorted(keys, new)
+    known = at < keys.size
+    known[known] = keys[at[known]] == new[known]
+    bits[at[known]] |= bit
+    fresh = new[~known]
+    if not fresh.size:
+        return keys, bits
+    merged = np.concatenate([keys, fresh])
+    order = pl.Series(merged).arg_sort().to_numpy()
+    return merged[order], np.concatenate([bits, np.full(fresh.size, bit, dtype=np.uint32)])[order]
 
 
-def _self_pairs(frame: pl.DataFrame, on: list[str], n: int) -> pl.DataFrame:
-    return (frame.select(INDEX, *on).join(frame.select(INDEX, *on), on=on, how="inner", suffix="_b")
-            .filter(pl.col(INDEX) < pl.col(f"{INDEX}_b"))
-            .select(_pair_key(pl.col(INDEX), pl.col(f"{INDEX}_b"), n)))
+def _block_pairs(keyed: pl.DataFrame, columns: list[str], lead: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) of records sharing the key `columns`, as two position arrays; with `lead`
+    (a boolean column), only the pairs holding at least one record where it is true. Built from the
+    block sizes with numpy (each record pairs with the records after it in its block, the lead
+    records sorted first), so memory holds the pairs, not a join's both directions and hash tables."""
+    if keyed.is_empty():
+        return np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.uint32)
+    ordered = keyed.sort([*columns, *([pl.col(lead).not_()] if lead else []), INDEX])
+    index = ordered.get_column(INDEX).to_numpy()
+    block = ordered.select(pl.struct(columns).rle_id()).to_series().to_numpy()
+    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
+    size = np.diff(np.r_[starts, block.size])
+    offset = np.arange(block.size) - np.repeat(starts, size)  # position inside the block
+    after = np.repeat(size, size) - offset - 1  # records after this one in its block
+    if lead:
+        after[~ordered.get_column(lead).to_numpy()] = 0
+    total = int(after.sum())
+    left = np.repeat(np.arange(block.size), after)
+    # The k-th partner of a record is the k-th record after it: position = left + 1 + k.
+    right = left + 1 + (np.arange(total) - np.repeat(np.cumsum(after) - after, after))
+    i, j = index[left], index[right]
+    return (np.minimum(i, j), np.maximum(i, j)) if lead else (i, j)

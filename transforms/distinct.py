@@ -21,8 +21,16 @@ def map_distinct(
     results = [fn(v) for v in distinct]
     lookup = pl.DataFrame(
         {"__key": pl.Series(distinct, dtype=frame.schema[column])}
-        | {name: pl.Series(name, [r[i] for r in results], dtype=dtype) for i, (name, dtype) in enumerate(outputs.items())}
+        | {f"__out{i}": pl.Series([r[i] for r in results], dtype=dtype) for i, dtype in enumerate(outputs.values())}
     )
-    frame = frame.drop([c for c in outputs if c in frame.columns and c != column])
-    joined = frame.join(lookup, left_on=column, right_on="__key", how="left", nulls_equal=True, maintain_order="left")
-    return joined.drop("__key") if "__key" in joined.columns else joined
+    added = joined_on(frame, column, lookup, "__key").rename({f"__out{i}": name for i, name in enumerate(outputs)})
+    return frame.drop([c for c in outputs if c in frame.columns and c != column]).with_columns(added.get_columns())
+
+
+def joined_on(frame: pl.DataFrame, column: str, lookup: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The columns of `lookup` (keyed by `key`) for each row of `frame`, by its `column`, in row order.
+
+    Only the key column goes through the join: joining the whole frame would copy every one of its
+    columns (hundreds of MB at a million records) to add one."""
+    joined = frame.select(column).join(lookup, left_on=column, right_on=key, how="left", nulls_equal=True, maintain_order="left")
+    return joined.drop([column, key], strict=False)

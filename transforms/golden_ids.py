@@ -1,6 +1,6 @@
 """Golden ids that outlive their clusters: a customer keeps its id from run to run.
 
-A golden id is first derived from the cluster (transforms/resolve.golden_anchor: its credit code,
+A golden id is first derived from the cluster (transforms/resolve.golden_id: its credit code,
 else the smallest member), so the same input gives the same ids. But the target's rows, the
 opportunities pointing at them and the users' bookmarks are keyed on the id, and clusters change
 between runs: a delta run brings a record with a smaller key, a reviewer joins two clusters, a code

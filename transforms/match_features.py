@@ -13,7 +13,7 @@ import polars as pl
 
 from crm_migrate.contracts import LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER
 from transforms.credit_code import USABLE
-from transforms.distinct import map_distinct
+from transforms.distinct import joined_on, map_distinct
 from transforms.names import BRANCH_MARKER_AT_END, INFORMAL_FORMS
 from transforms.regions import CITY_SUFFIXES, PROVINCE_SUFFIXES, regions, short_name
 
@@ -62,7 +62,7 @@ def pinyin_of(frame: pl.DataFrame, column: str, output: str) -> pl.DataFrame:
              .explode("__c"))
     chars = map_distinct(chars, "__c", _char_pinyin, {"__py": pl.String()})
     table = chars.group_by(column, maintain_order=True).agg(pl.col("__py").str.join("").alias(output))
-    return frame.drop(output, strict=False).join(table, on=column, how="left", maintain_order="left")
+    return frame.drop(output, strict=False).with_columns(joined_on(frame, column, table, column).get_columns())
 
 
 def match_features(customers: pl.DataFrame) -> pl.DataFrame:

@@ -22,6 +22,7 @@ from transforms.blocking import BlockingReport, candidate_pairs
 from transforms.clustering import ambiguous_records, cluster, split_weak_links
 from transforms.copied_codes import distrust_copied_codes
 from transforms.credit_code import DOUBTFUL, USABLE
+from transforms.distinct import joined_on
 from transforms.golden_ids import keep_earlier_ids
 from transforms.ids import stable_id
 from transforms.match_features import match_features
@@ -92,7 +93,12 @@ def exact_duplicates(df: pl.DataFrame) -> pl.Series:
     evidence = pl.any_horizontal([pl.col(f).is_not_null() for f in DUPLICATE_EVIDENCE if f in df.columns])
     # A hash finds the few records that may have a twin; only those are compared field by field
     # (grouping a million records by the struct of every field costs seconds and hundreds of MB).
-    maybe = df.select((pl.struct(pl.col(SOURCE), content).hash().is_duplicated() & evidence).alias("__m")).to_series()
+    # Column by column (a struct of every field would be built whole first, hundreds of MB).
+    digest = df.get_column(SOURCE).hash()
+    for f in GOLDEN_FIELDS:
+        if f in df.columns:
+            digest = (digest * 1_000_003) ^ df.get_column(f).hash()
+    maybe = df.select(evidence).to_series() & digest.is_duplicated()
     rid = df.get_column(RID)
     if not maybe.any():
         return rid
@@ -107,20 +113,20 @@ def own_anchor(df: pl.DataFrame) -> pl.Expr:
     return pl.when(pl.struct(SOURCE, SOURCE_KEY).is_duplicated()).then(own + "#" + pl.col(ROW).cast(pl.String)).otherwise(own)
 
 
-def golden_anchor(df: pl.DataFrame, label: str) -> pl.Series:
-    """The text a golden id hashes: the cluster's credit code, else organization code, else
-    registration number, else the smallest member anchor. Depends on the members only, not on row
-    order. Two clusters with one code (a reviewer said `different`) keep apart: all but the one with
-    the smallest member add that member to the anchor."""
-    # Once per cluster (a group-by), then back to the records: a window over a million strings is slower.
-    per = df.group_by(label).agg(
-        pl.col("__own").min().alias("__s"),
-        pl.coalesce((pl.lit("C:") + pl.col("m_code")).min(), (pl.lit("O:") + pl.col("m_org")).min(),
-                    (pl.lit("G:") + pl.col("m_reg")).min(), pl.col("__own").min()).alias("__a"),
-    )
+def golden_id(df: pl.DataFrame, label: str) -> pl.Series:
+    """Each record's golden id: `CUS-` and the SHA-1 of its cluster's anchor, which is the cluster's
+    credit code, else organization code, else registration number, else the smallest member anchor.
+    Depends on the members only, not on row order. Two clusters with one code (a reviewer said
+    `different`) keep apart: all but the one with the smallest member add that member to the anchor."""
+    # Once per cluster (a group-by; the prefix added to the cluster's smallest value, not to every
+    # record's), hashed once per cluster, then back to the records by the label alone.
+    per = df.group_by(label).agg(pl.col("__own").min().alias("__s"), pl.col("m_code").min(), pl.col("m_org").min(), pl.col("m_reg").min())
+    per = per.select(label, "__s", pl.coalesce(pl.lit("C:") + pl.col("m_code"), pl.lit("O:") + pl.col("m_org"),
+                                               pl.lit("G:") + pl.col("m_reg"), pl.col("__s")).alias("__a"))
     first = pl.col("__s") == pl.col("__s").min().over("__a")
-    per = per.select(label, pl.when(first).then(pl.col("__a")).otherwise(pl.col("__a") + "|" + pl.col("__s")).alias("__anchor"))
-    return df.select(label).join(per, on=label, how="left", maintain_order="left").get_column("__anchor")
+    anchor = pl.when(first).then(pl.col("__a")).otherwise(pl.col("__a") + "|" + pl.col("__s"))
+    per = per.select(label, stable_id("CUS-", anchor).alias("target_id"))
+    return df.select(label).join(per, on=label, how="left", maintain_order="left").get_column("target_id")
 
 
 def _decision_pairs(features: pl.DataFrame, decisions: pl.DataFrame | None) -> tuple[pl.DataFrame, set[tuple[int, int]]]:
@@ -165,6 +171,9 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     link: the probability and the three largest contributions, or why). `earlier_ids` (source, key,
     target_id of earlier runs) keeps each customer's id from run to run (transforms/golden_ids.py)."""
     settings = settings or MatchSettings()
+    # Columns in one chunk each: adding a feature column to a frame read or concatenated in chunks
+    # would copy the whole frame at some later step anyway (to align the chunks), unforeseen.
+    customers = customers.rechunk()
     df = distrust_copied_codes(match_features(customers))
     if settings.declared:  # compare the declared fields; keep only the identifier constraints of companies
         df = pl.concat([df, declared_features(customers, settings.declared.comparisons)], how="horizontal")
@@ -239,20 +248,21 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
             .when(pl.col("__kind") == "reviewer").then(pl.lit("a reviewer decided: same")).otherwise(scored).alias("__ev"),
             pl.when(pl.col("__kind").is_not_null()).then(pl.col("__kind"))
             .when((pl.col("level_identifier") == 0).fill_null(False)).then(pl.lit("identifier")).otherwise(pl.lit("probabilistic")).alias("__how"))
-        ends = pl.concat([evidence.select(pl.col("i").alias("__p"), "__ev", "__how", "match_probability"),
-                          evidence.select(pl.col("j").alias("__p"), "__ev", "__how", "match_probability")])
+        ends = pl.concat([evidence.select(pl.col("i").alias("__p"), pl.col("j").alias("__q"), "__ev", "__how", "match_probability"),
+                          evidence.select(pl.col("j").alias("__p"), pl.col("i").alias("__q"), "__ev", "__how", "match_probability")])
         rank = pl.col("__how").replace_strict({"reviewer": 0, "duplicate": 1, "identifier": 2, "probabilistic": 3}, return_dtype=pl.Int8)
-        ends = ends.sort([rank, pl.col("match_probability")], descending=[False, True]).unique("__p", keep="first")
+        # Ties (two links at p=1.0) go to the first partner, so the evidence is the same on every run.
+        ends = ends.sort([rank, pl.col("match_probability"), "__q"], descending=[False, True, False]).unique("__p", keep="first", maintain_order=True)
     else:
         ends = pl.DataFrame(schema={"__p": pl.UInt32, "__ev": pl.String, "__how": pl.String, "match_probability": pl.Float64})
-    df = df.with_row_index("__p").join(ends.select("__p", "__ev", "__how"), on="__p", how="left", maintain_order="left")
+    df = df.with_row_index("__p")
+    df = df.with_columns(joined_on(df, "__p", ends.select("__p", "__ev", "__how"), "__p").get_columns())
     size = pl.len().over(label)
     df = df.with_columns(
         pl.when(size == 1).then(pl.lit("none")).otherwise(pl.col("__how").fill_null("probabilistic")).alias("_match"),
         pl.when(size > 1).then(pl.col("__ev")).alias("_match_evidence"),
-        golden_anchor(df, label).alias("__anchor"),
+        golden_id(df, label),
     )
-    df = df.with_columns(stable_id("CUS-", pl.col("__anchor")).alias("target_id"))
     golden_ids, superseded = keep_earlier_ids(df, earlier_ids)
     df = df.with_columns(golden_ids.alias("target_id"))
     # Lineage of both sides, for the review queue and the run folder.
@@ -276,7 +286,7 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
         branch_cluster = (pl.col("m_branch") != "").any().over(label)
         df = add_flag(df, branch_cluster & (pl.col("m_branch") == ""), NAME_OF_HEAD_OFFICE)
     # The features a customer is looked up by (opportunities named by a short name) stay; the others go.
-    drop = [c for c in df.columns if c.startswith("m_") and c not in LOOKUP_FEATURES] + ["__own", "__p", "__ev", "__how", "__anchor", label]
+    drop = [c for c in df.columns if c.startswith("m_") and c not in LOOKUP_FEATURES] + ["__own", "__p", "__ev", "__how", label]
     return CustomerResolution(df.drop(drop, strict=False), pairs, model, report, refused, candidates, spec, superseded)
 
 
