@@ -113,3 +113,4 @@ LEGACY_ORG_CODE = "legacy_organization_code"  # 9-character organization code (G
 LEGACY_REG_NUMBER = "legacy_registration_number"  # 15-digit business registration number (注册号)
 LEGACY_TAX_NUMBER = "legacy_tax_number"  # 15-character tax registration number (税务登记号): division + organization code
 CODE_COPIED_FROM_ROW_ABOVE = "credit_code_copied_from_row_above"  # the row above's code, sharing nothing else: not used
+CODE_OF_ANOTHER_CUSTOMER = "credit_code_of_another_customer"  # the code (or legacy code) another golden customer holds: not loaded

@@ -250,23 +250,30 @@ def _branch_place(head: str) -> tuple[str, str]:
     return head, ""
 
 
+# Morphemes are looked up by the text at a position, longest first: a set lookup per length, not a
+# scan of some 400 words per character.
+_MORPHEMES = frozenset(INDUSTRY_MORPHEMES)
+_MORPHEME_LENGTHS = sorted({len(w) for w in INDUSTRY_MORPHEMES}, reverse=True)
+
+
 def split_trade(body: str) -> tuple[str, str | None]:
     """(brand, trade): the longest run of trade morphemes at the end of `body` that leaves a brand of at
-    least two characters (信诚电子科技 -> 信诚, 电子科技)."""
+    least two characters (信诚电子科技 -> 信诚, 电子科技); at each step the longest morpheme ending there."""
     cut = len(body)
     while True:
-        word = next((w for w in INDUSTRY_MORPHEMES if body[:cut].endswith(w) and cut - len(w) >= 2), None)
-        if word is None:
+        length = next((n for n in _MORPHEME_LENGTHS if cut - n >= 2 and body[cut - n:cut] in _MORPHEMES), None)
+        if length is None:
             break
-        cut -= len(word)
+        cut -= length
     return (body[:cut], body[cut:]) if cut < len(body) else (body, None)
 
 
 def _folded_morphemes(trade: str) -> set[str]:
-    """The trade read left to right as morphemes (an unknown character is its own), synonyms folded."""
+    """The trade read left to right as morphemes, longest first (an unknown character is its own),
+    synonyms folded."""
     words, rest = set(), trade
     while rest:
-        word = next((w for w in INDUSTRY_MORPHEMES if rest.startswith(w)), rest[0])
+        word = next((rest[:n] for n in _MORPHEME_LENGTHS if rest[:n] in _MORPHEMES), rest[0])
         words.add(INDUSTRY_SYNONYM.get(word, word))
         rest = rest[len(word):]
     return words

@@ -26,6 +26,7 @@ from transforms.distinct import joined_on
 from transforms.golden_ids import keep_earlier_ids
 from transforms.ids import stable_id
 from transforms.match_features import match_features
+from transforms.shared_codes import unshare_codes
 from transforms.declared_model import (COMPANY_CONSTRAINTS, IDENTIFIER_FEATURES, DeclaredModel, declared_features,
                                       without_company_constraints)
 from transforms.match_model import ALTERNATES, COMPANY, Encoded, MatchModel, ModelSpec, score, train
@@ -371,6 +372,8 @@ def golden_records(clustered: pl.DataFrame, survivorship: dict[str, str] | None 
     aggs += [pl.len().alias("member_count"), current.sum().alias("current_members"), origin.filter(current).first().alias("survivor"),
              pl.col(RID).filter(current).first().alias("__survivor_rid")]
     golden = ordered.group_by("target_id", maintain_order=True).agg(aggs)
+    # A code two golden customers ended with stays with one of them at most (transforms/shared_codes.py).
+    golden, clustered = unshare_codes(golden, clustered)
     provenance = pl.struct([pl.col(f"__from_{f}").alias(f) for f in GOLDEN_FIELDS]).struct.json_encode()
     golden = golden.with_columns(provenance.alias("provenance")).drop([f"__from_{f}" for f in GOLDEN_FIELDS])
     survivors = golden.filter(pl.col("__survivor_rid").is_not_null()).select(pl.col("__survivor_rid").alias(RID), pl.lit(True).alias("_survivor"))
