@@ -343,6 +343,9 @@ def test_deal_names_compare_folded_widths_and_chinese_numerals():
         ("crm", "3", "C1", "条码打印机采购", 8000, d),
         ("xl", "4", "C1", "条码打印机采购（第二批）", 8000, d + timedelta(days=16)),  # the second batch: another deal
         ("crm", "5", "C1", "仓储管理系统(三期)", 5000, d),
+        ("crm", "6", "C1", "环保除尘设备项目", 7000, d),
+        ("xl", "7", "C1", "環保除塵設備項目", 7000, d + timedelta(days=5)),  # the same, in traditional characters
     ]), DealMatching())
     ids = dict(out.select("_source_key", "target_id").rows())
-    assert ids["1"] == ids["2"] and len({ids["1"], ids["3"], ids["4"], ids["5"]}) == 4
+    assert ids["1"] == ids["2"] and len({ids["1"], ids["3"], ids["4"], ids["5"], ids["6"]}) == 5
+    assert ids["6"] == ids["7"]

@@ -330,3 +330,27 @@ def test_a_road_named_after_a_place_is_not_that_place(address, city):
 @pytest.mark.parametrize("raw", ["2022年3月", "2022-03", "2022/3", "2022年3月份"])
 def test_a_month_without_its_day_is_its_first_day_flagged(raw):
     assert parse_date(raw) == (datetime(2022, 3, 1), "date_month_only")
+
+
+@pytest.mark.parametrize("name, region, brand", [
+    ("唐山宏宝", "唐山", "宏宝"),                      # any prefecture-level city, not only the well-known ones
+    ("烟台锦天环保", "烟台", "锦天"),
+    ("中山大洋电机股份有限公司", "中山", "大洋"),
+    ("金华科技有限公司", None, "金华"),                # nothing but a trade after the city: the city was the brand
+    ("黄山旅游发展股份有限公司", None, "黄山"),
+    ("江门", None, "江门"),
+])
+def test_a_name_starting_with_any_city_has_that_region_when_a_brand_follows(name, region, brand):
+    from transforms.names import parse_company
+
+    parsed = parse_company(name)
+    assert (parsed.region, parsed.brand) == (region, brand)
+
+
+def test_industrial_trade_words_part_brand_from_trade_and_tell_sister_factories_apart():
+    from transforms.names import parse_company
+
+    a, b = parse_company("济南市威川液压设备股份有限公司"), parse_company("济南市威川空压机有限公司")
+    assert (a.brand, b.brand) == ("威川", "威川") and a.trade_key != b.trade_key
+    assert parse_company("青岛佳腾特钢有限公司").brand == "佳腾"
+    assert parse_company("东越紧固件").trade_key == parse_company("东越标准件").trade_key  # one trade, two words

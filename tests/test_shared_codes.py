@@ -25,11 +25,11 @@ def kept(g):
 
 
 def test_the_customer_in_the_place_the_code_was_issued_keeps_it():
-    g, m = unshare_codes(golden([("A", BROKEN, "invalid", "杭州市"), ("B", BROKEN, "invalid", "福州市"), ("C", "X1", "invalid", "杭州市")]),
+    g, m = unshare_codes(golden([("A", BROKEN, "invalid", "西安市"), ("B", BROKEN, "invalid", "福州市"), ("C", "X1", "invalid", "杭州市")]),
                          members([("A", BROKEN), ("B", BROKEN), ("C", "X1")]))
     assert kept(g) == {"A": None, "B": BROKEN, "C": "X1"}
     assert g.filter(pl.col("target_id") == "A").row(0, named=True) | {} == {
-        "target_id": "A", "credit_code": None, "credit_code_status": CODE_DOUBTFUL, "city": "杭州市", "__from_credit_code": None}
+        "target_id": "A", "credit_code": None, "credit_code_status": CODE_DOUBTFUL, "city": "西安市", "__from_credit_code": None}
     assert m.filter(pl.col(FLAGS).list.contains(CODE_OF_ANOTHER_CUSTOMER))["target_id"].to_list() == ["A"]
 
 
@@ -55,3 +55,22 @@ def test_codes_held_once_are_left_alone():
     m0 = members([("A", "1"), ("B", None), ("C", None)])
     g, m = unshare_codes(g0, m0)
     assert g.equals(g0) and m.equals(m0)
+
+
+def test_the_place_outweighs_any_number_of_records_and_a_missing_city_or_status_proves_nothing():
+    g, _ = unshare_codes(golden([("A", BROKEN, "invalid", "福州市"), ("B", BROKEN, "invalid", "杭州市")]),
+                         members([("A", BROKEN)] + [("B", BROKEN)] * 200))
+    assert kept(g) == {"A": BROKEN, "B": None}
+    g, _ = unshare_codes(golden([("A", BROKEN, "invalid", None), ("B", BROKEN, "invalid", "杭州市")]),
+                         members([("A", BROKEN), ("B", BROKEN)]))
+    assert kept(g) == {"A": None, "B": None}
+    g, _ = unshare_codes(golden([("A", "X9", None, "杭州市"), ("B", "X9", "invalid", "杭州市")]),
+                         members([("A", "X9"), ("B", "X9"), ("B", "X9")]))
+    assert kept(g) == {"A": None, "B": "X9"}
+
+
+def test_a_short_code_names_no_place_even_when_its_digits_look_like_one():
+    org = "AB350102X"  # 3501 at characters 3-6, as in a credit code of 福州: but it is no credit code
+    g, _ = unshare_codes(golden([("A", org, "invalid", "福州市"), ("B", org, "invalid", "杭州市")]),
+                         members([("A", org), ("B", org)]))
+    assert kept(g) == {"A": None, "B": None}

@@ -15,7 +15,7 @@ import polars as pl
 
 from crm_migrate.contracts import NAME_NOTE_REMOVED
 from transforms.distinct import map_distinct
-from transforms.regions import is_region, region_prefix
+from transforms.regions import city_prefix, is_region, region_prefix
 from transforms.text import fold
 
 # Longest first; equivalent legal forms share one key form.
@@ -48,13 +48,23 @@ INDUSTRY_MORPHEMES = sorted({
     "配送", "超市", "百货", "连锁", "母婴", "宠物", "花卉", "调味品", "烘焙", "工业", "商业",
     "科学", "应用", "研究", "研发", "营销", "策划", "会务", "新技术", "高科技", "节能", "净化", "水处理", "暖通", "空调",
     "制冷", "钢材", "有色", "化学", "化纤", "皮革", "木业", "竹业", "家电", "厨具", "卫浴", "涂装", "电镀", "焊接",
+    # Manufacturing (GB/T 4754 section C) as factories name themselves: metals, machinery, parts,
+    # equipment, chemicals, electrical, and the two-character short forms sales sheets use.
+    "特钢", "不锈钢", "钢管", "钢板", "铝业", "铝材", "铜业", "铜材", "合金", "型材", "板材", "管业", "管件", "铸件", "锻造",
+    "锻压", "冲压", "钣金", "焊材", "热处理", "表面处理", "喷涂", "刀具", "工具", "量具", "磨具", "磨料", "紧固件", "紧固",
+    "标准件", "弹簧", "齿轮", "传动", "减速机", "链条", "输送", "起重", "重工", "重型", "动力", "发动机", "空压机", "空压",
+    "压缩机", "风机", "锅炉", "压力容器", "换热", "热能", "泵阀", "阀业", "水泵", "密封", "过滤", "注塑", "吹塑", "橡塑",
+    "塑业", "模塑", "精细化工", "日化", "胶粘", "胶业", "树脂", "油墨", "染料", "颜料", "制药", "耗材", "光学", "激光",
+    "机器人", "装备", "智能装备", "成套", "工控", "电控", "变压器", "开关", "电线", "线束", "连接器", "元器件", "电子元件",
+    "微电子", "芯片", "传感器", "传感", "电源", "电工", "农机", "机具", "器材", "精工", "机器", "工贸", "纸品", "彩印",
 }, key=len, reverse=True)
 # Morphemes written another way for the same trade (技术/科技, 商贸/贸易), and words that add nothing
 # to tell trades apart once the others are known (电子科技 = 电子技术 = 电子).
 INDUSTRY_SYNONYM = {"技术": "科技", "商贸": "贸易", "建设": "建筑", "顾问": "咨询", "装修": "装饰", "电器": "电气", "运输": "物流",
                     "货运": "物流", "服装": "服饰", "新技术": "科技", "高科技": "科技", "电商": "电子商务", "工艺品": "工艺",
                     "药业": "医药", "茶叶": "茶业", "地产": "房地产", "通讯": "通信", "人力": "人力资源", "速递": "快递",
-                    "传媒": "传播", "塑胶": "塑料"}
+                    "传媒": "传播", "塑胶": "塑料", "紧固": "紧固件", "标准件": "紧固件", "空压": "空压机", "压缩机": "空压机",
+                    "塑业": "塑料", "阀业": "阀门", "管业": "管道", "锻压": "锻造", "制药": "医药"}
 INDUSTRY_GENERIC = {"科技", "工程", "服务", "管理", "企业", "发展", "产业", "商务", "开发", "销售", "制品", "用品", "产品", "应用",
                     "科学", "工业", "商业", "国际"}
 # Brackets that are part of a company's name; any other bracket that is not a region is a note (备注).
@@ -85,6 +95,11 @@ def _t2s():
     import opencc
 
     return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str | None) -> str | None:
+    """Traditional characters as simplified ones (環保設備 -> 环保设备), OpenCC's t2s."""
+    return _t2s().convert(text) if text else text
 
 
 @dataclass(frozen=True)
@@ -300,6 +315,21 @@ def trade_key(trade: str | None, form: str | None = None) -> str | None:
     return "".join(kept) or None  # 科技 alone says nothing: 腾飞科技 may be 腾飞电子科技
 
 
+def _names_a_brand(rest: str) -> bool:
+    """Whether `rest` (a name after a city) still holds a brand: two characters or more that are not
+    all trade words or a legal form (唐山|宏宝液压 does; 金华|科技有限公司 does not: 金华 was the brand)."""
+    form = next((f for f in FORMS if rest.endswith(f)), None)
+    brand, _ = split_trade(rest[: -len(form)] if form else rest)
+    if len(brand) < 2:
+        return False
+    while brand:  # trade words only?
+        length = next((n for n in _MORPHEME_LENGTHS if brand[:n] in _MORPHEMES), None)
+        if length is None:
+            return True
+        brand = brand[length:]
+    return False
+
+
 def parse_company(raw: str | None) -> CompanyName | None:
     m = _ENGLISH_WITH_NOTE.match(unicodedata.normalize("NFKC", str(raw))) if raw is not None else None
     if m and set(re.findall(r"[a-z]+", m.group(1).lower())) & set(_ENGLISH_FORM_WORDS):  # Shanghai Xkai Chemical Co., Ltd. 重复录入
@@ -325,6 +355,10 @@ def parse_company(raw: str | None) -> CompanyName | None:
             rest, place = _branch_place(head)
             branch = place + m.group(1)
     region, rest = region_prefix(rest)
+    if region is None:  # 唐山宏宝, 烟台锦天环保: a city beyond the well-known ones, when a brand follows it
+        city, after = city_prefix(rest)
+        if city is not None and _names_a_brand(after):
+            region, rest = city, after
     if region is None and (m := _BRACKET.search(rest)) and (inside := is_region(m.group(1))):
         region, rest = inside, rest[: m.start()] + rest[m.end():]
     form = next((f for f in FORMS if rest.endswith(f)), None)

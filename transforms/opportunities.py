@@ -23,7 +23,7 @@ from transforms.clustering import components
 from transforms.distinct import map_distinct
 from transforms.ids import stable_id
 from transforms.match_features import pinyin_of, region_levels
-from transforms.names import parse_company
+from transforms.names import parse_company, to_simplified
 
 LINK_REASON = "__link_reason"
 
@@ -228,6 +228,7 @@ def dedupe_opportunities(linked: pl.DataFrame, settings: DealMatching | None = N
     # Width folded (（二期） = (二期)), spaces out; the numbers a name holds, Chinese numerals too
     # (第二批 is not the first batch, 3期 not 2期).
     df = df.with_columns(pl.col("name").fill_null("").str.normalize("NFKC").str.replace_all(r"\s+", "").alias("__name"))
+    df = map_distinct(df, "__name", lambda v: (to_simplified(v),), {"__name": pl.String()})  # 環保設備 = 环保设备
     df = df.with_columns(pl.col("__name").str.replace_many(list(CHINESE_DIGITS), list(CHINESE_DIGITS.values()))
                          .str.extract_all(r"\d+").list.join(",").alias("__numbers"))
     block = df.filter(pl.col("customer_target_id").is_not_null() & pl.col("amount").is_not_null()).select(

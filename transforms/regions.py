@@ -142,6 +142,18 @@ def is_region(text: str) -> str | None:
     return None
 
 
+def city_prefix(name: str) -> tuple[str | None, str]:
+    """(short city, rest) when a name starts with the short name of any prefecture-level city (唐山,
+    烟台, 中山), longest first; (None, name) otherwise. Whether what follows is a brand (唐山宏宝) or
+    the city name was the brand's start (金华科技) is the name parser's call."""
+    r = regions()
+    for length in range(min(4, len(name) - 2), 1, -1):
+        head = name[:length]
+        if head in r.cities and not head.endswith(CITY_SUFFIXES):
+            return is_region(head), name[length:]
+    return None, name
+
+
 def region_prefix(name: str) -> tuple[str | None, str]:
     """(short region, rest) when a company name starts with a region: a full province or city name
     from the data (深圳市, 广东省), or a short name of a province or a well-known city (深圳)."""

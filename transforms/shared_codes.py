@@ -24,18 +24,16 @@ CODE, STATUS, CITY, TARGET = "credit_code", "credit_code_status", "city", "targe
 
 def _issuing_city(code: str | None) -> tuple[str | None]:
     """The city a credit code was issued in (its division, characters 3-8), when it names one."""
-    if not code or len(code) != 18 or not code[2:8].isdigit():
+    if not code or len(code) != 18:
         return (None,)
     r = regions()
-    return (r.city_name(code[2:8]) if code[2:4] in r.province_of and code[2:6] in r.city_of else None,)
+    return (r.city_name(code[2:6]) if code[2:6] in r.city_of else None,)  # the city: the division's first 4 digits
 
 
 def code_owners(golden: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
     """(target_id, credit_code, keeps) for every golden customer whose code another one holds too;
     `keeps` is true for the one the code stays with (none when no rule singles one out)."""
     shared = golden.filter(pl.col(CODE).is_not_null() & pl.col(CODE).is_duplicated()).select(TARGET, CODE, STATUS, CITY)
-    if shared.is_empty():
-        return shared.select(TARGET, CODE, pl.lit(False).alias("keeps"))
     holders = (members.join(shared.select(TARGET, CODE), on=[TARGET, CODE], how="semi").group_by(TARGET).len("__holders"))
     shared = map_distinct(shared, CODE, _issuing_city, {"__issued_in": pl.String()})
     ranked = shared.join(holders, on=TARGET, how="left").select(
