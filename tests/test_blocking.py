@@ -10,17 +10,19 @@ from hypothesis import given, settings, strategies as st
 
 from transforms.blocking import STRONG_KEYS, candidate_pairs
 
-RULES = [["m_brand"], ["m_phone"], ["m_brand", "m_trade"], ["m_code"]]
+RULES = [["m_brand"], ["m_phone"], ["m_brand", "m_trade"], ["m_code"], ["m_phone", "m_trade"]]  # alternates serve one-column rules only
 ALTERNATES = {"m_phone": "m_phone2"}
 
 
-def reference(rows: list[dict], rules: list[list[str]], cap: int, within_city: bool) -> dict[tuple[int, int], int]:
-    """{(i, j): rule bits}, straight from the definition."""
+def reference(rows: list[dict], rules: list[list[str]], cap: int, within_city: bool) -> tuple[dict[tuple[int, int], int], list[tuple]]:
+    """({(i, j): rule bits}, per rule (blocks over the cap, their records, largest block)), straight
+    from the definition."""
     def values(row, column):  # the keys a record is filed under for a one-column rule
         got = {row[column]} | ({row[ALTERNATES[column]]} if column in ALTERNATES else set())
         return {v for v in got if v not in (None, "")}
 
     out: dict[tuple[int, int], int] = {}
+    stats = []
     for r, columns in enumerate(rules):
         if len(columns) == 1:
             blocks: dict = {}
@@ -34,6 +36,8 @@ def reference(rows: list[dict], rules: list[list[str]], cap: int, within_city: b
                 if all(v not in (None, "") for v in key):
                     blocks.setdefault(key, set()).add(k)
         name_rule = within_city and not set(columns) & STRONG_KEYS and "m_city" not in columns
+        over = [len(m) for m in blocks.values() if len(m) > cap]
+        stats.append((len(over), sum(over), max((len(m) for m in blocks.values()), default=0)))
         for members in blocks.values():
             if len(members) > cap:
                 continue
@@ -42,7 +46,7 @@ def reference(rows: list[dict], rules: list[list[str]], cap: int, within_city: b
                 if name_rule and a is not None and b is not None and a != b:
                     continue
                 out[(i, j)] = out.get((i, j), 0) | (1 << r)
-    return out
+    return out, stats
 
 
 small = st.sampled_from([None, "", "a", "b", "c"])
@@ -56,10 +60,11 @@ def test_candidate_pairs_are_exactly_the_pairs_the_rules_define(rows, cap, withi
     frame = pl.DataFrame(rows, schema={c: pl.String for c in ["m_brand", "m_trade", "m_code", "m_phone", "m_phone2", "m_city"]})
     pairs, report = candidate_pairs(frame, RULES, cap, within_city=within_city, alternates=ALTERNATES)
     got = {(i, j): bits for i, j, bits in pairs.select("i", "j", "rules").iter_rows()}
-    want = reference(rows, RULES, cap, within_city)
+    want, stats = reference(rows, RULES, cap, within_city)
     assert got == want
     assert pairs.select("i", "j").rows() == sorted(want)  # sorted, one row per pair
     assert report.pairs == [sum(1 for bits in want.values() if bits >> r & 1) for r in range(len(RULES))]
+    assert list(zip(report.skipped_blocks, report.skipped_records, report.largest_block)) == stats
 
 
 def test_a_block_over_the_cap_is_skipped_and_counted():
