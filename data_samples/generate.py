@@ -15,7 +15,8 @@ Writes, deterministically for a given seed:
 About 30% of companies appear in two or more sources, with the variants real data has (each
 duplicate record's `variant` in truth_customers.csv): short names (字号 with or without region or
 industry word), annotations in the name (（老客户）, 【重点】), industry synonyms (科技/技术), traditional
-characters, homophone and one-character typos, dropped or bracketed regions, legal-form variants,
+characters, homophone and one-character typos, dropped or bracketed regions, a district after the
+city (深圳市南山区…), legal-form variants,
 former names (更名), 15-digit registration numbers and organization codes instead of credit codes,
 missing codes, another phone or address, and branches recorded under their head office's name.
 Customers that must stay apart: branches, the same 字号 in another city, and sister companies sharing
@@ -270,7 +271,7 @@ class Generator:
         r = rng.random()
         kinds = [(0.28, "same"), (0.38, "bracketed_region"), (0.44, "form_variant"), (0.50, "region_short"), (0.54, "spaces"),
                  (0.61, "region_dropped"), (0.66, "annotation"), (0.73, "short_name"), (0.78, "industry_synonym"),
-                 (0.82, "traditional"), (0.87, "homophone"), (0.91, "typo"), (1.0, "format")]
+                 (0.82, "traditional"), (0.87, "homophone"), (0.91, "typo"), (0.95, "district_added"), (1.0, "format")]
         kind = next(k for bound, k in kinds if r < bound)
         if kind == "bracketed_region":
             return f"{brand}{trade}（{region}）{form}", kind
@@ -301,6 +302,8 @@ class Generator:
             i = rng.randrange(len(brand))
             typo = brand[:i + 1] + brand[i:] if rng.random() < 0.5 or len(brand) < 2 else brand[1] + brand[0] + brand[2:]
             return name.replace(brand, typo, 1), kind
+        if kind == "district_added":  # the district it is registered in, after the city: 深圳市南山区品创电子科技
+            return name.replace(f"{region}市", f"{region}市{c.district}", 1), kind
         if kind == "format":
             return name.replace("有限公司", "有限公司 ").replace("市", "市 ", 1) if rng.random() < 0.5 else f" {name}", kind
         return name, kind

@@ -37,6 +37,15 @@ def test_a_sister_company_below_is_doubtful_even_at_the_same_switchboard():
     assert copied(df) == [False, True]
 
 
+def test_one_brand_in_another_city_sharing_nothing_is_another_company():
+    df = rows_with(("武汉弘汇信息技术集团有限公司", A, "+8617713520115"), ("深圳弘汇信息技术集团有限公司", A, "+8675535843739"),
+                   ("深圳弘汇信息技术集团有限公司", B, "+8675535843739"), ("弘汇信息技术集团有限公司", B, "+8613912345678"))
+    # the third keeps its own code; the fourth states no city: it may be the same company
+    assert copied(df) == [False, True, False, False]
+    moved = rows_with(("武汉弘汇信息技术集团有限公司", A, "+8617713520115"), ("深圳弘汇信息技术集团有限公司", A, "+8617713520115"))
+    assert copied(moved) == [False, False]  # one mobile: one company that moved
+
+
 def test_only_neighbours_in_one_source_count():
     apart = rows_with(("深圳市腾飞电子科技有限公司", A, None), ("深圳市星河物流有限公司", B, None), ("广州市华信贸易有限公司", A, None))
     assert copied(apart) == [False, False, False]  # not neighbours: a rename (更名) the registry vouches for

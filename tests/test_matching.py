@@ -298,7 +298,7 @@ def test_brands_one_slip_apart_are_partly_similar_not_different_names():
     f = features([("a", "1", "南京市逸恒新材料有限公司", None, 10, None, None),
                   ("b", "2", "南京市逸桓新材料有限公司", None, 10, None, None),      # one character typed wrong
                   ("c", "3", "佛山市新俊有限公司", None, 10, None, None),
-                  ("d", "4", "佛山市新俊塑胶制品厂", None, 10, None, None),          # trade words after the brand the parser does not know
+                  ("d", "4", "佛山市新俊塑胶制品行", None, 10, None, None),          # trade words and a form the parser does not know
                   ("e", "5", "南京市逸恒达新材料有限公司", None, 10, None, None),    # one character more: a ratio decides (80)
                   ("f", "6", "南京市华兴新材料有限公司", None, 10, None, None)])     # another brand
     i, j = np.array([0, 2, 0, 0]), np.array([1, 3, 4, 5])

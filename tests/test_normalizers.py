@@ -354,3 +354,16 @@ def test_industrial_trade_words_part_brand_from_trade_and_tell_sister_factories_
     assert (a.brand, b.brand) == ("威川", "威川") and a.trade_key != b.trade_key
     assert parse_company("青岛佳腾特钢有限公司").brand == "佳腾"
     assert parse_company("东越紧固件").trade_key == parse_company("东越标准件").trade_key  # one trade, two words
+
+
+@pytest.mark.parametrize("name, brand, form", [
+    ("深圳市南山区腾飞电子科技有限公司", "腾飞", "有限公司"),   # the district is where it is registered, not the brand
+    ("合肥市肥西县昌骏钢铁厂", "昌骏", "厂"),                  # a factory (厂) is a form
+    ("北京市朝阳区科技有限公司", "朝阳区", "有限公司"),         # nothing but a trade after the district: it stays
+])
+def test_a_district_after_the_city_is_not_part_of_the_brand(name, brand, form):
+    from transforms.names import parse_company
+
+    parsed = parse_company(name)
+    assert (parsed.brand, parsed.form) == (brand, form)
+    assert parse_company("深圳市南山区腾飞电子科技有限公司").key != parse_company("深圳市腾飞电子科技有限公司").key  # exact names stay exact

@@ -28,7 +28,7 @@ NAME_FORMS = ("m_brand", "m_pinyin", "m_chars")
 def copied_down(features: pl.DataFrame) -> pl.Series:
     """True for a record whose credit code equals that of the record above it in its source (by
     row) while the two names say two companies. `features`: match features (transforms/match_features)."""
-    columns = ("m_code", *NAME_FORMS, "m_trade", "m_trade_words", *SHARED_EVIDENCE)
+    columns = ("m_code", *NAME_FORMS, "m_trade", "m_trade_words", "m_city", *SHARED_EVIDENCE)
     ordered = features.select(SOURCE, ROW, *columns).with_row_index("__pos").sort(SOURCE, ROW)
     above = ordered.select([pl.col(c).shift(1).over(SOURCE) for c in columns])
     same = lambda c: (ordered[c] == above[c]).fill_null(False)  # noqa: E731
@@ -50,7 +50,10 @@ def copied_down(features: pl.DataFrame) -> pl.Series:
     words_a, words_b = pairs["m_trade_words"].str.split("|"), above["m_trade_words"].str.split("|")
     nested = (words_a.list.set_difference(words_b).list.len() == 0) | (words_b.list.set_difference(words_a).list.len() == 0)
     sister = alike & (other_trade | ~nested.fill_null(True))
-    return out.scatter(pairs.filter((~alike & ~shared) | sister).get_column("__pos"), True)
+    # 武汉弘汇信息技术 above 深圳弘汇信息技术, sharing no phone, mail, street or person: one 字号 in two
+    # cities is two companies (the code says where it was issued, and it is not both).
+    elsewhere = alike & ~shared & (pairs["m_city"].is_not_null() & above["m_city"].is_not_null() & ~eq("m_city")).fill_null(False)
+    return out.scatter(pairs.filter((~alike & ~shared) | sister | elsewhere).get_column("__pos"), True)
 
 
 def distrust_copied_codes(features: pl.DataFrame) -> pl.DataFrame:

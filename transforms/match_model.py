@@ -261,8 +261,10 @@ def compare(features: pl.DataFrame | Encoded, i: np.ndarray, j: np.ndarray) -> t
     differ = lambda c: both(c) & ~eq(c)  # noqa: E731
     hard = {
         "different_identifiers": levels[:, 0] == 1,
-        # A branch's own code joins a record named like its head office: the registry says which company it is.
-        "branch_differs": ~shared_id & differ("m_branch"),
+        # A branch's own code joins a record named like its head office: the registry says which company it is
+        # (that record then has the branch's address). The head office's code typed on a branch's record, with
+        # the two in different cities, joins nothing: a branch is never its head office.
+        "branch_differs": differ("m_branch") & (~shared_id | differ("m_addr_city")),
         "different_cities": ~shared_id & (differ("m_name_city") | differ("m_addr_city") | differ("m_city")),
         # 腾飞电子科技 and 腾飞物流 (or 腾飞集团) at one address are sister companies: only an identifier joins them.
         # ... and 英晨科技 / 英晨物流: 科技 alone is no trade key, but neither trade holds the other.

@@ -15,12 +15,12 @@ import polars as pl
 
 from crm_migrate.contracts import NAME_NOTE_REMOVED
 from transforms.distinct import map_distinct
-from transforms.regions import city_prefix, is_region, region_prefix
+from transforms.regions import city_prefix, district_prefix, is_region, region_prefix
 from transforms.text import fold
 
 # Longest first; equivalent legal forms share one key form.
 FORMS = ["集团股份有限公司", "集团有限公司", "股份有限公司", "有限责任公司", "有限公司", "合伙企业(有限合伙)", "合伙企业",
-         "个人独资企业", "经营部", "工作室", "商行", "集团公司", "集团", "公司", "店"]
+         "个人独资企业", "经营部", "门市部", "工作室", "商行", "集团公司", "集团", "公司", "店", "厂"]
 # Forms a short name writes instead of the legal one (恒飞集团 for 北京市恒飞集团有限公司): they say it
 # is a group, not which legal form it has.
 INFORMAL_FORMS = {"集团": None, "集团公司": "集团有限公司"}
@@ -363,7 +363,9 @@ def parse_company(raw: str | None) -> CompanyName | None:
         region, rest = inside, rest[: m.start()] + rest[m.end():]
     form = next((f for f in FORMS if rest.endswith(f)), None)
     body = rest[: -len(form)] if form else rest
-    brand, industry = split_trade(body)
+    # 深圳市南山区腾飞电子科技: the district is where it is registered, not its brand (the key keeps it).
+    district, after = district_prefix(body) if region is not None else (None, body)
+    brand, industry = split_trade(after if district is not None and _names_a_brand(after) else body)
     key_form = FORM_KEY.get(form, form) or ""
     key = f"{region or ''}|{_KEY_PUNCTUATION.sub('', body)}{key_form}" + (f"|{branch}" if branch else "")
     return CompanyName(name, key, region, _KEY_PUNCTUATION.sub("", brand) or None, industry, form, branch, trade_key(industry, form), notes)

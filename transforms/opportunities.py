@@ -142,9 +142,14 @@ def link_opportunities(
     opps = opps.join(core, on="__core", how="left", maintain_order="left", validate="m:1")
     opps = opps.join(match_by_brand(opps, members, neighbours), on=RID, how="left", maintain_order="left", validate="1:1")
     by_key = pl.col("__cust_source").is_not_null() & pl.col("customer_source_key").is_not_null()
-    unique_full = pl.col("__n") == 1
+    region_less = pl.col("customer_name_key").str.starts_with("|")
+    # A name that states no region (宇创医药有限公司, 新荣物流) equal to one customer's record is no
+    # proof when its brand fits other customers too (宇创医药 of 南京 and of 杭州): that record may be
+    # the other company's name written as short. Then the brand decides, or nobody.
+    others_fit = region_less & (pl.col("__n_brand") > 1).fill_null(False)
+    unique_full = (pl.col("__n") == 1) & ~others_fit
     # The region-less core is for names that state no region: 成都新汇 must not find 重庆新汇 by 新汇.
-    unique_core = (pl.col("__n_core") == 1) & pl.col("customer_name_key").str.starts_with("|")
+    unique_core = (pl.col("__n_core") == 1) & region_less & ~others_fit
     exact = (unique_full | (pl.col("__n").is_null() & unique_core)).fill_null(False)
     by_brand = (~by_key & ~exact & (pl.col("__n_brand") == 1)).fill_null(False)
     linked = (

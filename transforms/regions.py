@@ -154,6 +154,16 @@ def city_prefix(name: str) -> tuple[str | None, str]:
     return None, name
 
 
+def district_prefix(name: str) -> tuple[str | None, str]:
+    """(district, rest) when a name (after its city) starts with a district or county name from the
+    data (南山区, 肥西县, 东西湖区), longest first; (None, name) otherwise."""
+    r = regions()
+    for length in range(min(8, len(name) - 2), 1, -1):
+        if name[:length] in r.districts and name[length - 1] in "区县旗市":
+            return name[:length], name[length:]
+    return None, name
+
+
 def region_prefix(name: str) -> tuple[str | None, str]:
     """(short region, rest) when a company name starts with a region: a full province or city name
     from the data (深圳市, 广东省), or a short name of a province or a well-known city (深圳)."""
