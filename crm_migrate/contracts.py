@@ -106,6 +106,7 @@ IN_REVIEW = "possible_duplicate_in_review"  # one side of a pair in review_queue
 BRANCH_NAMED_AS_HEAD_OFFICE = "branch_named_as_head_office"  # joined a branch by its code, named like the head office
 MATCHED_WITHOUT_REGION = "customer_matched_without_region"  # opportunity linked by a region-less name
 MATCHED_BY_BRAND = "customer_matched_by_brand"  # opportunity linked by the customer's brand (short name)
+OTHER_CUSTOMERS_FIT = "customer_name_fits_others"  # linked by a region-less name one customer's record has, though other customers' brands fit it too
 NAME_NOTE_REMOVED = "name_note_removed"  # (老客户), 【重点】, -停用 removed from a company name
 SAME_CODE_OTHER_NAME = "same_code_different_name"  # merged by its credit code although the names differ (a rename?)
 # Pre-2015 identifiers typed where the credit code belongs (standardization flags them).

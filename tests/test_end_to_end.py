@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from crm_migrate.contracts import LEDGER_COLUMNS
+from crm_migrate.contracts import LEDGER_COLUMNS, OTHER_CUSTOMERS_FIT
 from crm_migrate.errors import GateFailed
 from pipelines.run import run_pipeline
 from tests.conftest import DEMO_CONFIG, DEMO_DATA
@@ -140,7 +140,12 @@ def test_every_opportunity_is_on_its_customer_or_rejected_for_its_injected_error
         TRUTH_C, on=["source", "source_key", "source_row"]).select("target_id", "entity_id").unique()
     linked = opps.filter(pl.col("disposition") != "rejected").join(golden_of, left_on="customer_target_id", right_on="target_id", how="left")
     assert linked.height == opps.height - rejected.height - ambiguous.height - orphaned.height
-    assert (linked["entity_id"] == linked["customer_entity_id"]).all()  # each on the right company
+    # A region-less name one customer's record has while other customers' brands fit it too: linked
+    # to that customer and flagged for a look (most often right, not always).
+    doubtful = linked.filter(pl.col("flags").fill_null("").str.contains(OTHER_CUSTOMERS_FIT))
+    assert doubtful.height <= 0.005 * opps.height
+    sure = linked.filter(~pl.col("flags").fill_null("").str.contains(OTHER_CUSTOMERS_FIT))
+    assert (sure["entity_id"] == sure["customer_entity_id"]).all()  # each on the right company
 
 
 def test_injected_errors_end_where_they_should(demo):

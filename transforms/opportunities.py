@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from crm_migrate.contracts import (CANONICAL, FLAGS, MATCHED_BY_BRAND, MATCHED_WITHOUT_REGION, OPPORTUNITY, REJECT, RID, ROW,
+from crm_migrate.contracts import (CANONICAL, FLAGS, MATCHED_BY_BRAND, MATCHED_WITHOUT_REGION, OPPORTUNITY, OTHER_CUSTOMERS_FIT, REJECT, RID, ROW,
                                    SOURCE, SOURCE_KEY)
 from crm_migrate.flags import add_flag
 from transforms.clustering import components
@@ -143,13 +143,13 @@ def link_opportunities(
     opps = opps.join(match_by_brand(opps, members, neighbours), on=RID, how="left", maintain_order="left", validate="1:1")
     by_key = pl.col("__cust_source").is_not_null() & pl.col("customer_source_key").is_not_null()
     region_less = pl.col("customer_name_key").str.starts_with("|")
-    # A name that states no region (宇创医药有限公司, 新荣物流) equal to one customer's record is no
-    # proof when its brand fits other customers too (宇创医药 of 南京 and of 杭州): that record may be
-    # the other company's name written as short. Then the brand decides, or nobody.
-    others_fit = region_less & (pl.col("__n_brand") > 1).fill_null(False)
-    unique_full = (pl.col("__n") == 1) & ~others_fit
+    unique_full = pl.col("__n") == 1
     # The region-less core is for names that state no region: 成都新汇 must not find 重庆新汇 by 新汇.
-    unique_core = (pl.col("__n_core") == 1) & region_less & ~others_fit
+    unique_core = (pl.col("__n_core") == 1) & region_less
+    # A name that states no region (宇创医药有限公司, 新荣物流) equal to one customer's record, while its
+    # brand fits other customers too (宇创医药 of 南京 and of 杭州): that record is most often the
+    # customer meant, but it may be the other company's name written short. Linked, and flagged for a look.
+    others_fit = region_less & (pl.col("__n_brand") > 1).fill_null(False)
     exact = (unique_full | (pl.col("__n").is_null() & unique_core)).fill_null(False)
     by_brand = (~by_key & ~exact & (pl.col("__n_brand") == 1)).fill_null(False)
     linked = (
@@ -178,6 +178,7 @@ def link_opportunities(
     opps = opps.with_columns(linked.alias("customer_target_id"), reason.alias(LINK_REASON))
     opps = add_flag(opps, ~by_key & pl.col("__n").is_null() & unique_core, MATCHED_WITHOUT_REGION)
     opps = add_flag(opps, by_brand, MATCHED_BY_BRAND)
+    opps = add_flag(opps, ~by_key & (unique_full | (pl.col("__n").is_null() & unique_core)) & others_fit, OTHER_CUSTOMERS_FIT)
     return opps.drop("__cust_source", "__by_key", "__cust_reject", "__n_keyed", "__candidates", "__n", "__by_name", "__core",
                      "__n_core", "__by_core", "__by_brand", "__n_brand", "__brand_candidates")
 
