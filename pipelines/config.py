@@ -252,6 +252,15 @@ class ResolutionConfig(Strict):
                              weak_link_gap_bits=self.weak_link_gap_bits)
 
 
+class NamesConfig(Strict):
+    """How company names are read, beyond the built-in vocabulary."""
+    trade_words: list[str] = Field(default_factory=list, description=(
+        "Trade words (行业用语) to read between a brand and the legal form, added to the built-in ~500 "
+        "(GB/T 4754): a trade of your customers the defaults lack, e.g. 冷镦 or 粉末冶金."))
+    trade_synonyms: dict[str, str] = Field(default_factory=dict, description=(
+        "A trade word -> the word it means (压铸: 铸造), so two names writing one trade two ways are one trade."))
+
+
 class ArchiveConfig(Strict):
     enabled: bool = False
     inactive_statuses: list[str] = Field(default_factory=lambda: ["inactive"])
@@ -284,6 +293,7 @@ class Config(Strict):
     output_dir: Path = Path("out")
     sources: list[SourceConfig] = Field(min_length=1)
     target: TargetConfig
+    names: NamesConfig = Field(default_factory=NamesConfig, description="Extra trade words and synonyms for reading company names.")
     resolution: ResolutionConfig = Field(default_factory=ResolutionConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)

@@ -30,6 +30,7 @@ from crm_migrate.flags import add_flag
 from transforms.ledger import accounting, build_ledger, customer_dispositions, opportunity_dispositions
 from transforms.mapping import ColumnSpec, key_problems, map_table
 from extractors.decisions import read_decisions
+from transforms.names import trade_vocabulary
 from transforms.opportunities import COLLISION, LINK_REASON, DealMatching, resolve_opportunities
 from transforms.resolve import (CARRIED, DEFAULT_SURVIVORSHIP, PRIORITY, CustomerResolution, MatchSettings, carry_over, golden_records,
                                 resolve_customers)
@@ -100,7 +101,8 @@ def standardize(ctx: RunContext, extracted: dict[str, Extracted]) -> Canonical:
     frames: dict[str, list[pl.DataFrame]] = {}
     stats: list[RuleStat] = []
     counts = {}
-    with ctx.stage("standardize"):
+    names = ctx.config.names
+    with ctx.stage("standardize"), trade_vocabulary(names.trade_words, names.trade_synonyms):
         for src in ctx.config.sources:
             m = ctx.loaded.source_mappings[src.name]
             spec = SourceMappingSpec(m.columns, m.constants, m.day_first,
@@ -192,7 +194,7 @@ def same_file_sources(cfg) -> dict[str, list[str]]:
 
 def resolve(ctx: RunContext, validated: Validated) -> Resolution:
     cfg = ctx.config
-    with ctx.stage("resolve"):
+    with ctx.stage("resolve"), trade_vocabulary(cfg.names.trade_words, cfg.names.trade_synonyms):
         cust = validated.frames.get(CUSTOMER)
         if cust is None:
             raise MigrationError("no customer source is configured", hint="add a source with entity: customer")

@@ -65,10 +65,10 @@ def test_sql_source_needs_table_or_query(project):
 
 def test_json_schema_documents_every_top_level_key():
     schema = config_json_schema()
-    assert set(schema["properties"]) == {"project", "output_dir", "sources", "target", "resolution", "archive", "validation",
+    assert set(schema["properties"]) == {"project", "output_dir", "sources", "target", "names", "resolution", "archive", "validation",
                                          "non_records", "report"}
     docs = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
-    for model in ("Config", "SourceConfig", "TargetConfig", "NonRecordsConfig", "ReportConfig"):
+    for model in ("Config", "SourceConfig", "TargetConfig", "NonRecordsConfig", "ReportConfig", "NamesConfig"):
         props = schema["properties"] if model == "Config" else schema["$defs"][model]["properties"]
         undocumented = [k for k in props if f"`{k}`" not in docs and f"`{model_prefix(model)}{k}`" not in docs]
         assert not undocumented, f"{model} keys missing from docs/configuration.md: {undocumented}"
@@ -79,7 +79,7 @@ def test_json_schema_documents_every_top_level_key():
 
 
 def model_prefix(model: str) -> str:
-    return {"NonRecordsConfig": "non_records.", "ReportConfig": "report.", "TargetConfig": "target."}.get(model, "")
+    return {"NonRecordsConfig": "non_records.", "ReportConfig": "report.", "TargetConfig": "target.", "NamesConfig": "names."}.get(model, "")
 
 
 def line_of(text: str, needle: str, occurrence: int = 1) -> int:
@@ -124,3 +124,24 @@ def test_resolution_settings_are_checked_where_they_are_written(project):
         load_config(project)
     project.write_text(text.replace("archive:", "resolution:\n  decisions: ../review/queue.xlsx\narchive:", 1), encoding="utf-8")
     assert load_config(project).config.resolution.decisions == (project.parent.parent / "review" / "queue.xlsx").resolve()
+
+
+def test_trade_words_of_the_config_are_read_in_names(tmp_path):
+    """names.trade_words reaches the stages: a factory trade the built-in vocabulary lacks (冷镦)
+    separates the brand from the trade, so 华冠冷镦 and 华冠粉末冶金 are one brand with two trades."""
+    from pipelines import stages
+    from pipelines.context import start_run
+    from tests.helpers import csv_file, project
+
+    csv_file(tmp_path / "customers.csv", ["客户编号", "客户名称", "统一社会信用代码", "联系电话", "地址"],
+             [["K1", "宁波市华冠冷镦有限公司", "", "", ""], ["K2", "宁波市华冠粉末冶金有限公司", "", "", ""]])
+    source = [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"}]
+
+    def brands(**top):
+        ctx = start_run(project(tmp_path, source, **top), dry_run=True)
+        frame = stages.standardize(ctx, stages.extract(ctx)).frames["customer"].sort("_source_key")
+        return frame.select("name_brand", "name_trade").rows()
+
+    assert brands() == [("华冠冷镦", None), ("华冠粉末冶金", None)]
+    assert brands(names={"trade_words": ["冷镦", "粉末冶金"]}) == [("华冠", "冷镦"), ("华冠", "粉末冶金")]
+    assert brands() == [("华冠冷镦", None), ("华冠粉末冶金", None)]  # the words belong to that run only

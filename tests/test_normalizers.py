@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from transforms import credit_code as cc
 from transforms.addresses import parse_address
@@ -183,6 +183,7 @@ text = st.one_of(st.none(), st.text(max_size=40), st.sampled_from(["", " ", "无
 
 @settings(max_examples=300, deadline=None)
 @given(text)
+@example("T¨")  # lower-casing left a decomposed letter that a second pass composed
 def test_normalizers_never_raise_and_are_idempotent(value):
     name = parse_name(value)[0]
     assert parse_name(name)[0] == name

@@ -19,7 +19,7 @@ def parse_email(raw: str | None) -> tuple[str | None, str | None]:
     """(email, flag): flags `invalid_email` or `email_typo_domain`; the value is kept either way."""
     if raw is None:
         return None, None
-    text = _EDGE.sub("", fold(str(raw)).lower())
+    text = _EDGE.sub("", fold(fold(str(raw)).lower()))  # folded again: lower-casing may leave a decomposed letter (T¨ -> t + U+0308)
     if not text:
         return None, None
     if not _SYNTAX.match(text):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -265,18 +267,42 @@ def _branch_place(head: str) -> tuple[str, str]:
     return head, ""
 
 
-# Morphemes are looked up by the text at a position, longest first: a set lookup per length, not a
-# scan of some 400 words per character.
-_MORPHEMES = frozenset(INDUSTRY_MORPHEMES)
-_MORPHEME_LENGTHS = sorted({len(w) for w in INDUSTRY_MORPHEMES}, reverse=True)
+@dataclass(frozen=True)
+class TradeVocabulary:
+    """The trade words names are read with, and the synonyms folded. Morphemes are looked up by the
+    text at a position, longest first: a set lookup per length, not a scan of 500 words per character."""
+    morphemes: frozenset
+    lengths: tuple
+    synonyms: dict
+
+    @classmethod
+    def of(cls, words, synonyms: dict) -> TradeVocabulary:
+        words = frozenset(words) | frozenset(synonyms) | frozenset(synonyms.values())
+        return cls(words, tuple(sorted({len(w) for w in words}, reverse=True)), dict(synonyms))
+
+
+DEFAULT_VOCABULARY = TradeVocabulary.of(INDUSTRY_MORPHEMES, INDUSTRY_SYNONYM)
+# The vocabulary of the run: the defaults, plus the words a config adds (`names.trade_words`).
+_VOCABULARY: ContextVar[TradeVocabulary] = ContextVar("trade_vocabulary", default=DEFAULT_VOCABULARY)
+
+
+@contextmanager
+def trade_vocabulary(words: list[str] | tuple = (), synonyms: dict[str, str] | None = None):
+    """Read names with more trade words (a trade the defaults lack: 冷镦, 粉末冶金) and synonyms (a word
+    -> the word it means), inside the `with` block; the defaults stay."""
+    token = _VOCABULARY.set(TradeVocabulary.of([*INDUSTRY_MORPHEMES, *words], {**INDUSTRY_SYNONYM, **(synonyms or {})}))
+    try:
+        yield
+    finally:
+        _VOCABULARY.reset(token)
 
 
 def split_trade(body: str) -> tuple[str, str | None]:
     """(brand, trade): the longest run of trade morphemes at the end of `body` that leaves a brand of at
     least two characters (信诚电子科技 -> 信诚, 电子科技); at each step the longest morpheme ending there."""
-    cut = len(body)
+    vocabulary, cut = _VOCABULARY.get(), len(body)
     while True:
-        length = next((n for n in _MORPHEME_LENGTHS if cut - n >= 2 and body[cut - n:cut] in _MORPHEMES), None)
+        length = next((n for n in vocabulary.lengths if cut - n >= 2 and body[cut - n:cut] in vocabulary.morphemes), None)
         if length is None:
             break
         cut -= length
@@ -286,10 +312,10 @@ def split_trade(body: str) -> tuple[str, str | None]:
 def _folded_morphemes(trade: str) -> set[str]:
     """The trade read left to right as morphemes, longest first (an unknown character is its own),
     synonyms folded."""
-    words, rest = set(), trade
+    words, rest, vocabulary = set(), trade, _VOCABULARY.get()
     while rest:
-        word = next((rest[:n] for n in _MORPHEME_LENGTHS if rest[:n] in _MORPHEMES), rest[0])
-        words.add(INDUSTRY_SYNONYM.get(word, word))
+        word = next((rest[:n] for n in vocabulary.lengths if rest[:n] in vocabulary.morphemes), rest[0])
+        words.add(vocabulary.synonyms.get(word, word))
         rest = rest[len(word):]
     return words
 
@@ -323,7 +349,7 @@ def _names_a_brand(rest: str) -> bool:
     if len(brand) < 2:
         return False
     while brand:  # trade words only?
-        length = next((n for n in _MORPHEME_LENGTHS if brand[:n] in _MORPHEMES), None)
+        length = next((n for n in _VOCABULARY.get().lengths if brand[:n] in _VOCABULARY.get().morphemes), None)
         if length is None:
             return True
         brand = brand[length:]
