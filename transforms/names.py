@@ -130,7 +130,7 @@ def clean_name(raw: str | None) -> str | None:
     if not text:
         return None
     if not text.isascii():
-        text = fold(_t2s().convert(text))
+        text = fold(to_simplified(text))
     return text or None
 
 
@@ -309,15 +309,20 @@ def split_trade(body: str) -> tuple[str, str | None]:
     return (body[:cut], body[cut:]) if cut < len(body) else (body, None)
 
 
-def _folded_morphemes(trade: str) -> set[str]:
-    """The trade read left to right as morphemes, longest first (an unknown character is its own),
-    synonyms folded."""
-    words, rest, vocabulary = set(), trade, _VOCABULARY.get()
+def _morphemes(text: str) -> list[str]:
+    """`text` read left to right as trade morphemes, longest first; an unknown character is its own."""
+    words, rest, vocabulary = [], text, _VOCABULARY.get()
     while rest:
         word = next((rest[:n] for n in vocabulary.lengths if rest[:n] in vocabulary.morphemes), rest[0])
-        words.add(vocabulary.synonyms.get(word, word))
+        words.append(word)
         rest = rest[len(word):]
     return words
+
+
+def _folded_morphemes(trade: str) -> set[str]:
+    """The trade's morphemes (an unknown character is its own), synonyms folded."""
+    synonyms = _VOCABULARY.get().synonyms
+    return {synonyms.get(w, w) for w in _morphemes(trade)}
 
 
 def trade_words(trade: str | None, form: str | None = None) -> str | None:
@@ -346,14 +351,8 @@ def _names_a_brand(rest: str) -> bool:
     all trade words or a legal form (唐山|宏宝液压 does; 金华|科技有限公司 does not: 金华 was the brand)."""
     form = next((f for f in FORMS if rest.endswith(f)), None)
     brand, _ = split_trade(rest[: -len(form)] if form else rest)
-    if len(brand) < 2:
-        return False
-    while brand:  # trade words only?
-        length = next((n for n in _VOCABULARY.get().lengths if brand[:n] in _VOCABULARY.get().morphemes), None)
-        if length is None:
-            return True
-        brand = brand[length:]
-    return False
+    morphemes = _VOCABULARY.get().morphemes
+    return len(brand) >= 2 and any(w not in morphemes for w in _morphemes(brand))  # not trade words only
 
 
 def parse_company(raw: str | None) -> CompanyName | None:
