@@ -53,6 +53,7 @@ CANONICAL: dict[str, dict[str, pl.DataType]] = {
         "name": pl.String(),
         "stage": pl.String(),
         "amount": pl.Decimal(20, 2),
+        "quoted_amount": pl.Decimal(20, 2),  # the sum of the deal's quotation lines, where a source has them
         "currency": pl.String(),
         "expected_close_date": pl.Date(),
         "created_at": pl.Datetime("us"),

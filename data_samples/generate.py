@@ -151,6 +151,9 @@ class Generator:
     def __init__(self, entities: int, seed: int) -> None:
         self.n = entities
         self.rng = random.Random(seed)
+        # Business-rule breaks (validation's hard cases) draw from their own stream, so adding one
+        # leaves the companies, names and deals of a seed, and the resolution figures, as they were.
+        self.vrng = random.Random(seed * 7919 + 17)
         self.errors: list[dict] = []
         self.non_records: list[dict] = []  # rows that are not records, where the writers put them
         self.position: dict[str, int] = {}  # source -> index of the record being written (for error rows)
@@ -370,6 +373,44 @@ class Generator:
             return junk
         return code
 
+    def rule_breaks(self, key: str, amount: str, close: str, created: str, closes: datetime) -> tuple[str, str, str]:
+        """A legacy CRM deal as people left it: logged after it closed, an amount typed in 万 into a
+        yuan field or entered as a credit note, a placeholder or mistyped year. Each with its truth."""
+        r = self.vrng.random()
+        src = "legacy_crm_opps"
+        if r < 0.03:  # entered after the deal closed (or the two dates swapped)
+            created = (closes + timedelta(days=self.vrng.randrange(1, 120), hours=9)).strftime("%Y-%m-%d %H:%M:%S")
+            self.error(src, "opportunity", key, "created_at", "close_before_created", created)
+        elif r < 0.033:  # 万 typed into a yuan field twice over, or a stray paste
+            amount = f"{int(float(amount)) * 10000 * self.vrng.choice((10000, 100000))}.00"
+            self.error(src, "opportunity", key, "amount", "amount_out_of_range", amount)
+        elif r < 0.035:  # a credit note recorded as a deal
+            amount = f"-{amount}"
+            self.error(src, "opportunity", key, "amount", "amount_out_of_range", amount)
+        elif r < 0.038:  # a mistyped decade: 2023 as 2033
+            created = f"{int(created[:4]) + 10}{created[4:]}"
+            self.error(src, "opportunity", key, "created_at", "date_in_future", created)
+        elif r < 0.041:  # the old system's empty date
+            created = self.vrng.choice(["1900-01-01 00:00:00", "1970-01-01 08:00:00"])
+            self.error(src, "opportunity", key, "created_at", "date_before_min_year", created)
+        return amount, close, created
+
+    def quotation_lines(self, opp_id: int, yuan: int) -> list[tuple]:
+        """The quotation lines of most legacy deals, summing to the deal's amount, except where the deal
+        was re-priced and its lines were not (about 2%)."""
+        v = self.vrng
+        if v.random() > 0.7:
+            return []
+        n = v.choice((1, 1, 2, 3))
+        cents = yuan * 100
+        cuts = sorted(v.sample(range(1, cents), n - 1)) if n > 1 and cents > n else []
+        parts = [b - a for a, b in zip([0, *cuts], [*cuts, cents])]
+        if v.random() < 0.02:
+            parts[-1] += v.choice((-1, 1)) * max(100, cents // 10)
+            self.error("legacy_crm_opps", "opportunity", str(opp_id), "amount", "amount_differs_from_lines", f"{yuan}.00")
+        products = ["服务器", "软件许可", "实施服务", "年度维保", "培训", "硬件配件", "咨询"]
+        return [(opp_id, v.choice(products), 1, f"{p / 100:.2f}", f"{p / 100:.2f}") for p in parts]
+
     def error(self, source: str, entity: str, key: str, column: str, error: str, value) -> None:
         # `_pos`: which record of its source (keys repeat); turned into the row a reader reports at the end.
         self.errors.append({"source": source, "entity": entity, "source_key": key, "column": column, "error": error, "value": value,
@@ -460,6 +501,11 @@ def generate(entities: int, seed: int, out: Path) -> dict:
                 if rng.random() < 0.02:
                     email = email.replace(".com", ".con")
                     g.error(src, "customer", key, "email", "email_typo_domain", email)
+                elif g.vrng.random() < 0.015:  # what people type into an email field
+                    user, domain = email.split("@")
+                    email = g.vrng.choice([f"{user}@@{domain}", f"{user}@{domain.split('.')[0]}", f"{user} @{domain}",
+                                           f"{user}.{domain}", f"{user}@{domain}，{user}2@{domain}"])
+                    g.error(src, "customer", key, "email", "malformed_email", email)
                 crm_rows.append((int(key), name, g.code_variant(c.code, src, key, c.reg15), g.phone_variant(c_phone), email, c_address,
                                  c.industry[1], "I" if c.status == "inactive" else "A", c.owner, create_s,
                                  updated.strftime("%Y-%m-%d %H:%M:%S")))
@@ -495,6 +541,7 @@ def generate(entities: int, seed: int, out: Path) -> dict:
 
     # ---- opportunities ---------------------------------------------------------------------
     crm_opps, xl_opps = [], []
+    quote_lines: list[tuple] = []  # the legacy CRM's quotation lines (报价明细) of its deals
     next_opp = 500001
     opp_seq = 0
     deals = []  # (deal entity, company, name, stage, amount, close date)
@@ -529,8 +576,11 @@ def generate(entities: int, seed: int, out: Path) -> dict:
                 key = str(next_opp)
                 next_opp += 1
                 created = closes - timedelta(days=rng.randrange(30, 400))
-                crm_opps.append((int(key), crm_key_of[c.entity_id], name, stage[1], f"{yuan}.00",
-                                 closes.strftime("%Y-%m-%d"), created.strftime("%Y-%m-%d %H:%M:%S"), c.owner))
+                g.position["legacy_crm_opps"] = len(crm_opps)
+                amount, close_s, created_s = f"{yuan}.00", closes.strftime("%Y-%m-%d"), created.strftime("%Y-%m-%d %H:%M:%S")
+                amount, close_s, created_s = g.rule_breaks(key, amount, close_s, created_s, closes)
+                crm_opps.append((int(key), crm_key_of[c.entity_id], name, stage[1], amount, close_s, created_s, c.owner))
+                quote_lines += g.quotation_lines(int(key), yuan)
                 truth_o.append({"source": "legacy_crm_opps", "source_key": key, "opportunity_entity_id": opp_entity, "customer_entity_id": c.entity_id})
             else:
                 xl_opps.append([opp_entity, c, g.customer_name_in_deal(c, xl_name_of[c.entity_id]), name, stage[2], yuan, closes])
@@ -540,7 +590,7 @@ def generate(entities: int, seed: int, out: Path) -> dict:
         xl_opps.append([f"O{opp_seq:07d}", None, f"不存在{BRAND_CHARS[i % 40]}{BRAND_CHARS[(i * 7) % 40]}贸易有限公司", "新客户试单",
                         "初步接触", 50000, datetime(2024, 3, 1)])
 
-    _write_sqlite(out / "legacy_crm.sqlite", crm_rows, crm_opps)
+    _write_sqlite(out / "legacy_crm.sqlite", crm_rows, crm_opps, quote_lines)
     _write_erp_csv(out / "erp_export.csv", erp_rows, g)
     _write_workbook(out / "sales_team.xlsx", xl_rows, xl_opps, g, truth_c, truth_o)
     _number_rows(truth_c, erp_rows, g.errors)
@@ -568,7 +618,7 @@ def _number_rows(truth_c: list[dict], erp_rows: list, errors: list[dict]) -> Non
             t["source_row"] = int(t["source_key"])
     for e in errors:
         pos = e.pop("_pos")
-        e["source_row"] = {"legacy_crm": lambda: pos + 1, "erp_export": lambda: lines[pos]}.get(e["source"], lambda: int(e["source_key"]))()
+        e["source_row"] = {"legacy_crm": lambda: pos + 1, "legacy_crm_opps": lambda: pos + 1, "erp_export": lambda: lines[pos]}.get(e["source"], lambda: int(e["source_key"]))()
 
 
 def _erp_lines(rows: list) -> list[int]:
@@ -586,7 +636,7 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
         w.writerows(rows)
 
 
-def _write_sqlite(path: Path, customers: list, opps: list) -> None:
+def _write_sqlite(path: Path, customers: list, opps: list, quote_lines: list) -> None:
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
     con.executescript(
@@ -595,10 +645,13 @@ def _write_sqlite(path: Path, customers: list, opps: list) -> None:
             addr TEXT, industry_code TEXT, status CHAR(1), sales_rep TEXT, create_time TEXT, update_time TEXT);
         CREATE TABLE t_opportunity (opp_id INTEGER PRIMARY KEY, cust_id INTEGER, opp_name TEXT, stage_code INTEGER,
             amount DECIMAL(18,2), expected_close DATE, create_time TEXT, owner TEXT);
+        CREATE TABLE t_quote_line (line_id INTEGER PRIMARY KEY, opp_id INTEGER, product TEXT, qty INTEGER,
+            unit_price DECIMAL(18,2), line_amount DECIMAL(18,2));
         """
     )
     con.executemany("INSERT INTO t_customer VALUES (?,?,?,?,?,?,?,?,?,?,?)", customers)
     con.executemany("INSERT INTO t_opportunity VALUES (?,?,?,?,?,?,?,?)", opps)
+    con.executemany("INSERT INTO t_quote_line VALUES (?,?,?,?,?,?)", [(i + 1, *q) for i, q in enumerate(quote_lines)])
     con.commit()
     con.execute("VACUUM")
     con.close()

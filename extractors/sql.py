@@ -173,7 +173,7 @@ def _read_dbapi(conn: sa.Connection, stmt, params: dict, source) -> tuple[list[p
     columns = list(result.keys())
     wm_index = columns.index(source.watermark) if source.watermark in columns else None
     frames, seen, high = [], 0, None
-    for part in prefetched(result.partitions()):
+    for part in prefetched(result.partitions(source.chunk_size)):  # explicit: a text() query ignores yield_per and would give one row per partition
         with gc_paused():
             frames.append(rows_to_frame(source.name, columns, part, range(seen + 1, seen + len(part) + 1), source.key, uniform=True))
         if wm_index is not None:

@@ -165,6 +165,9 @@ def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappi
         df = acc.run(df, "amount", "amount", standardize_amounts, "__amount_flag")
         stated = pl.col("__currency_stated")
         df = df.with_columns(pl.coalesce(stated, pl.col("currency").str.to_uppercase(), pl.lit("CNY")).alias("currency")).drop("__currency_stated")
+        if df["quoted_amount"].null_count() < df.height:  # mapped: the sum of the deal's quotation lines
+            df = acc.run(df, "quoted_amount", "quoted_amount", lambda f: standardize_amounts(f, "quoted_amount").drop("__currency_stated"),
+                         "__quoted_amount_flag")
         df = df.with_columns(pl.col("probability").cast(pl.String).str.strip_chars_end("%").cast(pl.Float64, strict=False))
         df = acc.run(df, "expected_close_date", "expected_close_date", lambda f: standardize_dates(f, "expected_close_date", spec.day_first, as_date=True), "__expected_close_date_flag")
         dates = ["created_at"]
