@@ -116,3 +116,24 @@ LEGACY_REG_NUMBER = "legacy_registration_number"  # 15-digit business registrati
 LEGACY_TAX_NUMBER = "legacy_tax_number"  # 15-character tax registration number (税务登记号): division + organization code
 CODE_COPIED_FROM_ROW_ABOVE = "credit_code_copied_from_row_above"  # the row above's code, sharing nothing else: not used
 CODE_OF_ANOTHER_CUSTOMER = "credit_code_of_another_customer"  # the code (or legacy code) another golden customer holds: not loaded
+
+# Flag codes of the validation rules (expectations/custom.py gives each custom expectation one; a
+# suite's `meta.flag` may name another): a ledger reader knows which rule a row broke from the code.
+INVALID_CREDIT_CODE = "invalid_credit_code"
+INVALID_PHONE = "invalid_phone"
+PHONE_TOO_SHORT = "phone_too_short"
+MALFORMED_EMAIL = "malformed_email"
+AMOUNT_OUT_OF_RANGE = "amount_out_of_range"
+AMOUNT_DIFFERS_FROM_LINES = "amount_differs_from_lines"
+CLOSE_BEFORE_CREATED = "close_before_created"
+DATE_IN_FUTURE = "date_in_future"
+DATE_BEFORE_MIN_YEAR = "date_before_min_year"
+NOT_IN_REFERENCE = "not_in_reference"
+NOT_IN_PICKLIST = "not_in_picklist"
+EMPTY_NAME = "empty_name"
+DUPLICATE_PRIMARY_KEY = "duplicate_primary_key"
+
+# Validation severities (an expectation's `meta.severity`, or GX's own `severity`): critical rejects
+# the record, warning flags it and lets it through, info only counts.
+CRITICAL, WARNING, INFO = "critical", "warning", "info"
+SEVERITIES = (CRITICAL, WARNING, INFO)

@@ -72,18 +72,18 @@ def _use_prefect(flag: Optional[bool]) -> bool:
 
 
 def _execute(config: Path, dry_run: bool, out: Optional[Path], prefect: Optional[bool], debug: bool,
-             target_url: Optional[str] = None, full_refresh: bool = False) -> dict:
+             target_url: Optional[str] = None, full_refresh: bool = False, force: bool = False) -> dict:
     try:
         if _use_prefect(prefect):
             from pipelines.flow import migrate
 
             manifest = migrate(str(config), dry_run=dry_run, out=str(out) if out else None, target_url=target_url,
-                               full_refresh=full_refresh)
+                               full_refresh=full_refresh, force=force)
         else:
             from pipelines.run import run_pipeline
 
             manifest = run_pipeline(config, dry_run=dry_run, out=out, progress=_Progress(), target_url=target_url,
-                                    full_refresh=full_refresh)
+                                    full_refresh=full_refresh, force=force)
     except KeyboardInterrupt as exc:
         run_dir = getattr(exc, "run_dir", None)
         err.print("[bold red]interrupted[/bold red]: the target was rolled back" + (f"; the run folder {run_dir} says where the run was" if run_dir else ""))
@@ -99,6 +99,11 @@ def _summary(manifest: dict) -> None:
     run_dir = Path(manifest["run_dir"])
     console.print()
     console.print(f"[bold green]✔ {manifest['status']}[/bold green]" + (" [yellow](dry run: target rolled back)[/yellow]" if manifest["dry_run"] else ""))
+    gate = manifest.get("gate") or {}
+    if gate.get("forced"):
+        console.print(f"  [bold yellow]gate failed and was overridden by --force[/bold yellow] ({len(gate['reasons'])} reasons):")
+        for reason in gate["reasons"]:
+            console.print(f"    - {reason}")
     console.print("  records: " + ", ".join(f"{k} {counts.get(k, 0):,}" for k in ("loaded", "merged", "rejected", "archived")))
     console.print(f"  golden customers: {manifest['counts']['golden_customers']:,}")
     console.print(f"  run folder: {run_dir}")
@@ -112,10 +117,13 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder for run folders (overrides output_dir)."),
     prefect: Optional[bool] = typer.Option(None, "--prefect/--no-prefect", help="Run as a Prefect flow (default: when PREFECT_API_URL is set)."),
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Ignore stored watermarks: read incremental sources whole."),
+    force: bool = typer.Option(False, "--force", help=(
+        "Load although a validation gate failed (reject rates, stop_on rules, completeness, target suites); recorded in "
+        "the manifest and shown on the report. Values the target cannot hold (too long, required and missing) still stop the run.")),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Run a migration: extract, standardize, validate, resolve, map, gate, load, reconcile, report."""
-    _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh)
+    _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh, force=force)
 
 
 @app.command()
@@ -152,6 +160,70 @@ def check(
     except Exception as exc:  # noqa: BLE001
         _fail(exc, debug)
     console.print("[bold green]config OK[/bold green]")
+
+
+@app.command()
+def validate(
+    config: Path = typer.Argument(..., help="Migration config file (YAML)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder for run folders (overrides output_dir)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Extract, standardize and run the canonical suites only: write the quality report (quality.html,
+    quality.xlsx, the records a run would reject, Data Docs) and load nothing. Exit 3 when a suite's gate would stop a run."""
+    from pipelines.run import run_validation
+
+    try:
+        manifest = run_validation(config, out=out, progress=_Progress())
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    run_dir = Path(manifest["run_dir"])
+    console.print()
+    console.print("[bold green]✔ validated[/bold green] (nothing loaded)")
+    for entity, n in manifest["counts"]["records"].items():
+        console.print(f"  {entity}: {n:,} records, {manifest['counts']['would_reject'][entity]:,} would be rejected, "
+                      f"{manifest['counts']['would_flag'][entity]:,} flagged")
+    for suite, rules in manifest["suites"].items():
+        failing = [r for r in rules if not r["success"]]
+        console.print(f"  {suite}: {len(rules) - len(failing)} of {len(rules)} rules hold"
+                      + (": " + ", ".join(f"{r['rule']} {r['failing']:,}" for r in failing) if failing else ""))
+    console.print(f"  report: {run_dir / 'quality.html'}")
+
+
+@app.command()
+def suites(
+    config: Optional[Path] = typer.Argument(None, help="Migration config file; without it, the bundled suites."),
+    types: bool = typer.Option(False, "--types", help="List the expectation types crm-migrate adds to Great Expectations' built-ins."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """List the expectation suites and their rules as a table: rule (flag code), column, severity, reason; and each suite's gate."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from expectations.catalogue import custom_types, suite_listing
+
+    try:
+        if types:
+            table = Table(title="crm-migrate's expectations (every Great Expectations built-in works too)")
+            table.add_column("type", overflow="fold")
+            table.add_column("what it checks")
+            for name, doc in custom_types():
+                table.add_row(name, escape(doc))
+            console.print(table)
+            return
+        listing = suite_listing(config)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    for item in listing:
+        table = Table(title=f"{item['suite']} ({item['stage']} · {item['entity']}) {item['path']}", title_justify="left")
+        for name in ("rule", "column", "severity", "check"):
+            table.add_column(name, overflow="fold")
+        table.add_column("reason")
+        for r in item["rules"]:
+            table.add_row(r.flag, ", ".join(r.columns), r.severity, r.type.removeprefix("expect_"), escape(r.reason))
+        console.print(table)
+        if item["gate"]:
+            console.print("  gate: " + "; ".join(f"{k}: {v}" for k, v in item["gate"].items()))
+        console.print()
 
 
 @app.command("config-schema")

@@ -270,12 +270,17 @@ class ArchiveConfig(Strict):
 
 class GateConfig(Strict):
     max_reject_rate: float = Field(0.10, ge=0, le=1, description="Stop before loading when a source rejects more than this share.")
-    target_suite_must_pass: bool = True
+    target_suite_must_pass: bool = Field(True, description="Stop when a critical expectation of a target suite fails.")
 
 
 class ValidationConfig(Strict):
-    suites: dict[Literal["canonical", "target"], dict[Entity, Path]] = Field(default_factory=dict)
+    suites: dict[Literal["canonical", "target"], dict[Entity, Path]] = Field(default_factory=dict, description=(
+        "GX suite files (JSON) per stage and entity: canonical runs after standardization, target on the mapped rows."))
+    parameters: dict[str, float | int | str | bool] = Field(default_factory=dict, description=(
+        "Values of the suites' {\"$PARAMETER\": name} kwargs (amount_max: 10000000000), so a suite serves any project."))
     gates: GateConfig = Field(default_factory=GateConfig)
+    stale_after_years: int = Field(3, ge=0, description=(
+        "Quality profile, timeliness: the share of records not updated for this many years (on archive.as_of, else the run day)."))
 
     @field_validator("suites")
     @classmethod

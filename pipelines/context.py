@@ -29,6 +29,7 @@ class RunContext:
     timings: dict[str, float] = field(default_factory=dict)
     state: RunState | None = None
     full_refresh: bool = False  # ignore stored watermarks: read incremental sources whole
+    force: bool = False  # load although a validation gate failed (recorded in the manifest and the report)
     current_stage: str | None = None  # the stage running now: a failure or a kill names it
 
     def since(self, source) -> str | None:
@@ -63,14 +64,15 @@ class _StageTimer:
 
 
 def start_run(config_path: str | Path, dry_run: bool = False, out: str | Path | None = None,
-              progress: Progress | None = None, target_url: str | None = None, full_refresh: bool = False) -> RunContext:
+              progress: Progress | None = None, target_url: str | None = None, full_refresh: bool = False,
+              force: bool = False, suffix: str = "") -> RunContext:
     loaded = load_config(config_path)
     if out is not None:
         loaded.config.output_dir = Path(out).resolve()
     if target_url is not None:
         loaded.config.target.url = target_url
     started = datetime.now(timezone.utc)
-    run_id = started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-" + loaded.digest()[:6] + ("-dry" if dry_run else "")
+    run_id = started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-" + loaded.digest()[:6] + ("-dry" if dry_run else "") + suffix
     run_dir = loaded.config.output_dir / run_id
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +80,7 @@ def start_run(config_path: str | Path, dry_run: bool = False, out: str | Path | 
         raise MigrationError(f"cannot create the run folder: {exc.strerror}", file=str(run_dir),
                              hint="set output_dir (or --out) to a folder this user can write") from None
     state = RunState.load(loaded.config.output_dir)
-    ctx = RunContext(loaded, run_id, run_dir, dry_run, started, progress or _quiet, state=state, full_refresh=full_refresh)
+    ctx = RunContext(loaded, run_id, run_dir, dry_run, started, progress or _quiet, state=state, full_refresh=full_refresh, force=force)
     from reports.run_folder import write_running
 
     write_running(ctx)

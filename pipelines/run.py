@@ -15,11 +15,11 @@ def _plain(fn: Callable) -> Callable:
 
 def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | None = None,
                  progress: Progress | None = None, wrap: Callable[[Callable], Callable] = _plain,
-                 target_url: str | None = None, full_refresh: bool = False) -> dict:
+                 target_url: str | None = None, full_refresh: bool = False, force: bool = False) -> dict:
     """Run every stage; return the manifest. Raises GateFailed or AccountingError after the run
     folder is written, so a stopped run still explains itself; any other failure also leaves the run
     folder (manifest with the stage and the error, the planned ledger so far, the report)."""
-    ctx = start_run(config, dry_run, out, progress, target_url, full_refresh)
+    ctx = start_run(config, dry_run, out, progress, target_url, full_refresh, force)
     done: dict = {}  # what the stages produced so far, for the failure report
     lock = None
 
@@ -31,12 +31,13 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
         lock = step("preflight", stages.preflight)  # the target is locked, reachable, writable, and fits the mapping
         done["extracted"] = extracted = step("extract", stages.extract)
         done["canonical"] = canonical = step("standardize", stages.standardize, extracted)
-        validated = step("validate", stages.validate, canonical)
+        quality = step("profile", stages.profile, extracted, canonical)
+        done["validated"] = validated = step("validate", stages.validate, canonical)
         done["resolution"] = resolution = step("resolve", stages.resolve, validated)
         mapped = step("map", stages.map_to_target, resolution)
-        gate = step("validate_target", stages.validate_target, canonical, resolution, mapped)
+        gate = step("validate_target", stages.validate_target, canonical, resolution, mapped, validated)
         loaded = step("load", stages.load, canonical, resolution, mapped, gate)  # writes, reads back, proves, commits
-        manifest = step("report", stages.report, canonical, validated, resolution, gate, loaded)
+        manifest = step("report", stages.report, canonical, validated, resolution, gate, loaded, quality)
         manifest["run_dir"] = str(ctx.run_dir)
         if loaded.committed:
             manifest["watermarks_advanced"] = stages.save_state(ctx, extracted, resolution)
@@ -58,4 +59,28 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
     if not reconciliation["balanced"]:
         raise AccountingError("the target read back does not match what was loaded",
                               hint=f"the target was rolled back; see the reconciliation in {ctx.run_dir / 'reconciliation.json'}")
+    return manifest
+
+
+def run_validation(config: str | Path, out: str | Path | None = None, progress: Progress | None = None) -> dict:
+    """`crm-migrate validate`: extract, standardize, profile and run the canonical suites; write the
+    quality report (quality.html, quality.xlsx, rejects.csv, Data Docs) and load nothing (the target
+    is not even opened). Raises GateFailed, after the run folder is written, when a suite's gate
+    would stop a run."""
+    ctx = start_run(config, False, out, progress, suffix="-validate")
+    done: dict = {}
+    try:
+        done["extracted"] = extracted = stages.extract(ctx)
+        done["canonical"] = canonical = stages.standardize(ctx, extracted)
+        quality = stages.profile(ctx, extracted, canonical)
+        validated = stages.validate(ctx, canonical)
+        manifest = stages.validation_report(ctx, canonical, validated, quality)
+        manifest["run_dir"] = str(ctx.run_dir)
+    except BaseException as exc:
+        stages.report_failure(ctx, exc, done)
+        exc.run_dir, exc.stage = ctx.run_dir, ctx.current_stage
+        raise
+    if validated.gate_stops:
+        raise GateFailed("a suite's gate would stop a run before loading:\n  - " + "\n  - ".join(validated.gate_stops),
+                         hint=f"see {ctx.run_dir / 'quality.html'}")
     return manifest

@@ -10,9 +10,10 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
-from crm_migrate.contracts import (CUSTOMER, FLAGS, LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION,
-                                   OPPORTUNITY, QUARANTINE, REJECT, RID, SOURCE, SOURCE_KEY)
+from crm_migrate.contracts import (CRITICAL, CUSTOMER, FLAGS, LINEAGE, LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION,
+                                   OPPORTUNITY, QUARANTINE, REJECT, RID, ROW, SOURCE, SOURCE_KEY)
 from crm_migrate.errors import MigrationError
+from expectations.gates import gate_reasons
 from expectations.runner import SuiteOutcome, run_suite
 from extractors import Extracted, extract_source
 from extractors.non_records import NonRecord, PhysicalCount
@@ -24,11 +25,14 @@ from loaders.schema import ledger_table, run_tables, target_table
 from loaders.target import Abandon, make_engine, new_sqlite_file, remove_if_empty, target_session
 from loaders.upsert import UpsertResult, append, upsert
 from pipelines.context import RunContext
+from reports.data_docs import build_data_docs
 from reports.reconciliation import reconcile as reconcile_frames
 from transforms.archive import ARCHIVE_REASON, mark_stale
-from crm_migrate.flags import add_flag
+from crm_migrate.flags import add_flag, flags_text
 from transforms.ledger import accounting, build_ledger, customer_dispositions, opportunity_dispositions
-from transforms.mapping import ColumnSpec, key_problems, map_table
+from transforms.mapping import ColumnSpec, key_problems, map_table, picklist_references
+from transforms.quality_profile import source_profile
+from transforms.quarantine import examples, quarantine, violations
 from extractors.decisions import read_decisions
 from transforms.names import trade_vocabulary
 from transforms.opportunities import COLLISION, LINK_REASON, DealMatching, resolve_opportunities
@@ -121,45 +125,56 @@ def standardize(ctx: RunContext, extracted: dict[str, Extracted]) -> Canonical:
                      {n: x.non_records for n, x in extracted.items() if x.non_records})
 
 
+# ---- quality profile ---------------------------------------------------------------------------
+
+def quality_as_of(ctx: RunContext) -> date:
+    return ctx.config.archive.as_of or ctx.started.date()
+
+
+def profile(ctx: RunContext, extracted: dict[str, Extracted], canonical: Canonical) -> list[dict]:
+    """Each source's quality before and after standardization (transforms/quality_profile.py)."""
+    out = []
+    with ctx.stage("profile"):
+        for src in ctx.config.sources:
+            frame = canonical.frames.get(src.entity)
+            if frame is None:
+                continue
+            raw = extracted[src.name].frame.sort(ROW)
+            mine = frame.filter(pl.col(SOURCE) == src.name).sort(ROW)
+            out.append(source_profile(src.name, src.entity, raw, mine, ctx.loaded.source_mappings[src.name].columns,
+                                      quality_as_of(ctx), ctx.config.validation.stale_after_years))
+    return out
+
+
 # ---- validate (canonical) ---------------------------------------------------------------------
 
 @dataclass
 class Validated:
     frames: dict[str, pl.DataFrame]  # with reject_reason (null = kept) and flags from warnings
     outcomes: dict[str, SuiteOutcome]
-
-
-def apply_outcome(frame: pl.DataFrame, outcome: SuiteOutcome) -> pl.DataFrame:
-    """Critical failures reject the row (reasons joined); warnings add their flag."""
-    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(REJECT)) if REJECT not in frame.columns else frame
-    for o in outcome.outcomes:
-        if o.success or not o.unexpected_ids:
-            continue
-        hit = pl.col(RID).is_in(o.unexpected_ids)
-        if o.severity == "critical":
-            text = f"{o.reason} [{outcome.suite}: {o.expectation}]"
-            frame = frame.with_columns(
-                pl.when(hit).then(pl.when(pl.col(REJECT).is_null()).then(pl.lit(text)).otherwise(pl.col(REJECT) + "; " + text))
-                .otherwise(pl.col(REJECT)).alias(REJECT)
-            )
-        else:
-            frame = add_flag(frame, hit, o.flag or f"expectation:{o.expectation}")
-    return frame
+    gate_stops: list[str] = field(default_factory=list)  # canonical suites' gates that stop the run
 
 
 def validate(ctx: RunContext, canonical: Canonical) -> Validated:
-    frames, outcomes = {}, {}
+    """Run each entity's canonical suite; quarantine what its critical rules reject, flag what its
+    warnings find, and note what its gate says."""
+    frames, outcomes, reasons = {}, {}, []
     suites = ctx.config.validation.suites.get("canonical", {})
+    references = picklist_references(ctx.loaded.target_specs())
     with ctx.stage("validate"):
         for entity, frame in canonical.frames.items():
             frame = frame.with_columns(pl.col(QUARANTINE).alias(REJECT))  # structurally broken records
             if entity in suites:
-                outcome = run_suite(frame, suites[entity], RID)
+                outcome = run_suite(frame, suites[entity], RID, ctx.config.validation.parameters, references)
+                found = violations(frame, outcome.outcomes)
+                frame = quarantine(frame, found)
+                outcome.stage, outcome.entity = "canonical", entity
+                outcome.examples = examples(frame, found, list(LINEAGE))
+                reasons += gate_reasons(outcome, frame, found)
                 outcomes[entity] = outcome
-                frame = apply_outcome(frame, outcome)
             frames[entity] = frame
             ctx.progress("validate", f"{entity}: {frame.filter(pl.col(REJECT).is_not_null()).height:,} rejected")
-    return Validated(frames, outcomes)
+    return Validated(frames, outcomes, reasons)
 
 
 # ---- resolve ----------------------------------------------------------------------------------
@@ -292,17 +307,34 @@ class Gate:
     reasons: list[str] = field(default_factory=list)  # counts and names only: safe to print on a console
     examples: list[list] = field(default_factory=list)  # per reason, example values (for the report, masked there)
     outcomes: dict[str, SuiteOutcome] = field(default_factory=dict)
+    forced: bool = False  # --force loaded although the validation thresholds failed
+    binding: list[bool] = field(default_factory=list)  # per reason: True when --force cannot override it
 
-    def stop(self, reason: str, examples: list | None = None) -> None:
+    def stop(self, reason: str, examples: list | None = None, binding: bool = False) -> None:
         self.reasons.append(reason)
         self.examples.append(list(examples or []))
+        self.binding.append(binding)
+
+    def decide(self, force: bool) -> None:
+        """Pass when nothing stopped the run, or when --force overrides every reason: thresholds can be
+        overridden; values the target cannot hold (too long, required and missing) cannot."""
+        self.passed = not self.reasons
+        if self.reasons and force and not any(self.binding):
+            self.passed = self.forced = True
+
+    def as_dict(self) -> dict:
+        return {"passed": self.passed, "forced": self.forced, "reasons": self.reasons}
 
 
-def validate_target(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped) -> Gate:
+def validate_target(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped,
+                    validated: Validated | None = None) -> Gate:
     gates = ctx.config.validation.gates
     suites = ctx.config.validation.suites.get("target", {})
     gate = Gate(True)
+    references = {"golden_customer_ids": frozenset(resolution.golden.filter(~pl.col("archived"))["target_id"].to_list())}
     with ctx.stage("validate_target"):
+        for reason in (validated.gate_stops if validated else []):
+            gate.stop(reason)
         rejected = resolution.ledger.filter(pl.col("disposition") == "rejected").group_by("entity", "source").len()
         for (entity, source), n in canonical.extracted_counts.items():
             r = rejected.filter((pl.col("entity") == entity) & (pl.col("source") == source))["len"].sum()
@@ -311,17 +343,25 @@ def validate_target(ctx: RunContext, canonical: Canonical, resolution: Resolutio
         for entity, problems in mapped.problems.items():
             for p in problems:
                 records = f" (records {', '.join(p['records'])}{', …' if p['count'] > len(p['records']) else ''})" if p.get("records") else ""
-                gate.stop(f"{mapped.specs[entity][0]}.{p['column']}: {p['count']} values {p['problem']}{records}", p["examples"])
+                gate.stop(f"{mapped.specs[entity][0]}.{p['column']}: {p['count']} values {p['problem']}{records}", p["examples"], binding=True)
         for entity, frame in mapped.frames.items():
             if entity in suites:
-                key = mapped.specs[entity][1]
-                outcome = run_suite(frame.with_row_index("__idx").with_columns(pl.col("__idx").cast(pl.Int64)), suites[entity], "__idx")
+                table, key = mapped.specs[entity][0], mapped.specs[entity][1]
+                rows = frame.with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64))
+                outcome = run_suite(rows, suites[entity], RID, ctx.config.validation.parameters, references)
+                found = violations(rows, outcome.outcomes)
+                outcome.stage, outcome.entity = "target", entity
+                outcome.examples = examples(rows, found, [key])
                 gate.outcomes[entity] = outcome
+                for reason in gate_reasons(outcome, rows, found):
+                    gate.stop(reason)
                 if gates.target_suite_must_pass:
-                    for o in outcome.failed("critical"):
-                        gate.stop(f"{mapped.specs[entity][0]}: {o.expectation} failed for {o.unexpected_count} rows ({o.reason}; key {key})")
-        gate.passed = not gate.reasons
-        ctx.progress("validate_target", "gate passed" if gate.passed else f"gate failed: {len(gate.reasons)} reasons")
+                    for o in outcome.failed(CRITICAL):
+                        gate.stop(f"{table}: {o.rule.name} fails for {o.unexpected_count} rows ({o.reason}; by {key})",
+                                  [e.get(key) for e in outcome.examples.get(o.rule.name, [])])
+        gate.decide(ctx.force)
+        ctx.progress("validate_target", "gate passed" if gate.passed and not gate.forced else
+                     f"gate failed: {len(gate.reasons)} reasons, overridden by --force" if gate.forced else f"gate failed: {len(gate.reasons)} reasons")
     return gate
 
 
@@ -443,7 +483,7 @@ def _status(gate: Gate, loaded: Loaded) -> str:
 
 
 def report(ctx: RunContext, canonical: Canonical, validated: Validated, resolution: Resolution,
-           gate: Gate, loaded: Loaded) -> dict:
+           gate: Gate, loaded: Loaded, quality: list[dict] | None = None) -> dict:
     """Write the run folder; return the manifest."""
     from reports import render, run_folder
 
@@ -467,19 +507,61 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
             "by_entity": {e: dict(ledger.filter(pl.col("entity") == e).group_by("disposition").len().rows()) for e in ledger["entity"].unique().sort()},
             "golden_customers": resolution.golden_to_load().height,
         }
-        extra = {"committed": loaded.committed, "gate": {"passed": gate.passed, "reasons": gate.reasons},
+        extra = {"committed": loaded.committed, "gate": gate.as_dict(),
                  "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows}
         manifest = run_folder.manifest(ctx, status, counts, _inputs(ctx, canonical), extra)
         flags = flag_counts(ledger)
         suites = list(validated.outcomes.values()) + list(gate.outcomes.values())
+        docs = build_data_docs(d, ctx.run_id, suites)
+        if quality is not None:
+            run_folder.write_json(d / "quality_profile.json", quality, secrets)
         options = render.ReportOptions(mask=ctx.config.report.mask_personal_data, secrets=secrets)
         render.write_html(d / "report.html", manifest, reconciliation, ledger, flags, canonical.rule_stats, suites,
-                          loaded.results, gate, options)
-        render.write_xlsx(d / "report.xlsx", reconciliation, ledger, flags, canonical.rule_stats, resolution.golden)
+                          loaded.results, gate, options, quality, docs.relative_to(d).as_posix() if docs else None, str(quality_as_of(ctx)))
+        render.write_xlsx(d / "report.xlsx", reconciliation, ledger, flags, canonical.rule_stats, resolution.golden, suites, quality)
         write_resolution_files(d, resolution, ledger, secrets)
     manifest["timings_seconds"] = ctx.timings
     run_folder.write_json(d / "manifest.json", manifest, secrets)
     return manifest
+
+
+def validation_report(ctx: RunContext, canonical: Canonical, validated: Validated, quality: list[dict]) -> dict:
+    """The run folder of `crm-migrate validate`: what a run would reject and flag, and the quality
+    profile, with nothing loaded."""
+    from reports import render, run_folder
+
+    with ctx.stage("report"):
+        d, secrets = ctx.run_dir, ctx.loaded.secrets
+        (d / "validation").mkdir(exist_ok=True)
+        suites = list(validated.outcomes.values())
+        for entity, o in validated.outcomes.items():
+            run_folder.write_json(d / "validation" / f"canonical_{entity}.json", o.raw, secrets)
+        run_folder.write_json(d / "quality_profile.json", quality, secrets)
+        rejects = pl.concat([f.filter(pl.col(REJECT).is_not_null()).select(
+            pl.lit(e).alias("entity"), pl.col(SOURCE).alias("source"), pl.col(SOURCE_KEY).alias("source_key"), pl.col(ROW).alias("source_row"),
+            pl.col(REJECT).alias("reason"), flags_text().alias("flags")) for e, f in validated.frames.items()])
+        rejects.write_csv(d / "rejects.csv")
+        docs = build_data_docs(d, ctx.run_id, suites)
+        counts = {"records": {e: f.height for e, f in validated.frames.items()},
+                  "would_reject": {e: f.filter(pl.col(REJECT).is_not_null()).height for e, f in validated.frames.items()},
+                  "would_flag": {e: f.filter(pl.col(FLAGS).list.len() > 0).height for e, f in validated.frames.items()}}
+        status = "stopped_at_gate" if validated.gate_stops else "validated"
+        manifest = run_folder.manifest(ctx, status, counts, _inputs(ctx, canonical),
+                                       {"gate": {"passed": not validated.gate_stops, "forced": False, "reasons": validated.gate_stops},
+                                        "suites": {o.suite: [vars_of(x) for x in o.outcomes] for o in suites}})
+        options = render.ReportOptions(mask=ctx.config.report.mask_personal_data, secrets=secrets)
+        render.write_quality_html(d / "quality.html", manifest, suites, quality, options, docs.relative_to(d).as_posix() if docs else None,
+                                  str(quality_as_of(ctx)))
+        render.write_quality_xlsx(d / "quality.xlsx", suites, quality, rejects)
+    manifest["timings_seconds"] = ctx.timings
+    run_folder.write_json(d / "manifest.json", manifest, secrets)
+    return manifest
+
+
+def vars_of(outcome) -> dict:
+    """An expectation outcome for manifest.json: the rule and its counts, no row ids."""
+    return {"rule": outcome.flag, "check": outcome.rule.label, "severity": outcome.severity, "failing": outcome.unexpected_count,
+            "checked": outcome.element_count, "success": outcome.success}
 
 
 def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secrets: list[str]) -> None:

@@ -86,23 +86,71 @@ def _inputs_view(inputs: list[dict], mask: _Masker) -> list[dict]:
     return out
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def visible(value):
+    """Control characters shown as their Unicode pictures (NUL as ␀), so a page shows what a value
+    held instead of carrying the raw byte (a NUL makes tools read the page as binary)."""
+    return _CONTROL.sub(lambda m: chr(0x2400 + ord(m.group()) if ord(m.group()) < 0x20 else 0x2421), value) if isinstance(value, str) else value
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{value:.1%}"
+
+
+def validation_view(suites: list, mask: "_Masker") -> list[dict]:
+    """Per suite, per rule: what it checks, how many records fail it, and the first failing records
+    (lineage or target key, and the values the rule saw, masked as the page is)."""
+    out = []
+    for suite in suites:
+        rules = []
+        for o in suite.outcomes:
+            shown = []
+            for e in suite.examples.get(o.rule.name, []):
+                where = ":".join(str(v) for k, v in e.items() if k not in ("severity", "flag", "detail") and v is not None)
+                shown.append({"where": where, "detail": mask.text(e["detail"].split(": ", 1)[-1])})
+            rules.append({"flag": o.flag, "check": o.rule.label, "severity": o.severity, "reason": o.reason, "failing": o.unexpected_count,
+                          "checked": o.element_count, "success": o.success, "examples": shown})
+        out.append({"suite": suite.suite, "stage": suite.stage, "entity": suite.entity, "gate": suite.gate, "rules": rules,
+                    "success": all(r["success"] for r in rules), "failed": sum(not r["success"] for r in rules)})
+    return out
+
+
+def profile_view(profile: list[dict]) -> list[dict]:
+    """The quality profile with a small chart per dimension."""
+    from reports import charts
+
+    out = []
+    for p in profile:
+        fields = p["fields"]
+        out.append({**p, "charts": {
+            "completeness": charts.paired_bars("Completeness", [(f["field"], f["completeness_before"], f["completeness_after"]) for f in fields]),
+            "validity": charts.paired_bars("Validity", [(f["field"], f["validity_before"], f["validity_after"]) for f in fields]),
+            "timeliness": charts.column_bars("Timeliness: age of the last update", p["timeliness"]["buckets"]),
+        }})
+    return out
+
+
 def write_html(path: Path, manifest: dict, reconciliation: dict, ledger: pl.DataFrame, flags: pl.DataFrame,
-               rules: list, suites: list, load: list, gate, options: ReportOptions) -> None:
+               rules: list, suites: list, load: list, gate, options: ReportOptions, profile: list | None = None,
+               data_docs: str | None = None, quality_as_of: str = "") -> None:
     mask = _Masker(options)
     reasons = [{**r, "template": mask.text(r["template"]), "examples": [mask.text(e) for e in r["examples"]]}
                for r in reject_reasons(ledger).head(40).to_dicts()]
     rule_rows = []
     for r in rules:
         row = asdict(r)
-        row["examples"] = [(mask.field(r.field, b), mask.field(r.field, a)) for b, a in r.examples]
+        row["examples"] = [(visible(mask.field(r.field, b)), visible(mask.field(r.field, a))) for b, a in r.examples]
         rule_rows.append(row)
     gate_rows = [{"reason": reason, "examples": [mask.text(str(e)) for e in examples]}
                  for reason, examples in zip(gate.reasons, gate.examples)]
     verdict, verdict_class = _verdict(manifest)
     _render("report.html", path, options, m=manifest, verdict=verdict, verdict_class=verdict_class, rec=reconciliation,
             reject_reasons=reasons, flags=[{**f, "_flags": mask.text(f["_flags"])} for f in flags.head(40).to_dicts()],
-            rules=rule_rows, suites=suites, load=[asdict(r) for r in load], gate=gate_rows,
-            inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask)
+            rules=rule_rows, validation=validation_view(suites, mask), load=[asdict(r) for r in load], gate=gate_rows,
+            forced=getattr(gate, "forced", False), profile=profile_view(profile or []), pct=_pct, data_docs=data_docs,
+            quality_as_of=quality_as_of, inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask)
 
 
 def write_failure_html(path: Path, manifest: dict, options: ReportOptions) -> None:
@@ -112,8 +160,27 @@ def write_failure_html(path: Path, manifest: dict, options: ReportOptions) -> No
     error = dict(manifest.get("error") or {})
     error["message"] = mask.text(error.get("message"))
     _render("report.html", path, options, m={**manifest, "counts": manifest.get("counts", {"dispositions": {}})},
-            verdict=verdict, verdict_class=verdict_class, rec=None, reject_reasons=[], flags=[], rules=[], suites=[], load=[],
-            gate=[], inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask, error=error)
+            verdict=verdict, verdict_class=verdict_class, rec=None, reject_reasons=[], flags=[], rules=[], validation=[], load=[],
+            gate=[], profile=[], pct=_pct, inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask, error=error)
+
+
+def write_quality_html(path: Path, manifest: dict, suites: list, profile: list[dict], options: ReportOptions,
+                       data_docs: str | None, quality_as_of: str) -> None:
+    """quality.html of `crm-migrate validate`: the suites' results and the quality profile."""
+    mask = _Masker(options)
+    _render("quality.html", path, options, m=manifest, validation=validation_view(suites, mask), profile=profile_view(profile),
+            pct=_pct, data_docs=data_docs, quality_as_of=quality_as_of, masked=options.mask)
+
+
+def write_quality_xlsx(path: Path, suites: list, profile: list[dict], rejects: pl.DataFrame) -> None:
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(path, SAFE_CELLS)
+    head = wb.add_format({"bold": True, "bg_color": "#E2E8F0"})
+    _sheet(wb, "Validation", validation_rows(suites), head)
+    _quality_sheet(wb, profile, head)
+    _sheet(wb, "Would be rejected", rejects, head)
+    wb.close()
 
 
 def _sheet(wb, name: str, frame: pl.DataFrame, header_fmt) -> None:
@@ -131,7 +198,66 @@ def _sheet(wb, name: str, frame: pl.DataFrame, header_fmt) -> None:
     ws.freeze_panes(1, 0)
 
 
-def write_xlsx(path: Path, reconciliation: dict, ledger: pl.DataFrame, flags: pl.DataFrame, rules: list, golden: pl.DataFrame) -> None:
+def validation_rows(suites: list) -> pl.DataFrame:
+    """One row per rule of every suite that ran: the Validation sheet."""
+    rows = [{"suite": s.suite, "stage": s.stage, "entity": s.entity, "rule": o.flag, "check": o.rule.label, "severity": o.severity,
+             "reason": o.reason, "failing": o.unexpected_count, "checked": o.element_count, "result": "pass" if o.success else "fail"}
+            for s in suites for o in s.outcomes]
+    return pl.DataFrame(rows) if rows else pl.DataFrame(schema={"suite": pl.String, "rule": pl.String})
+
+
+def profile_rows(profile: list[dict]) -> pl.DataFrame:
+    """One row per source and field: the Quality sheet."""
+    rows = []
+    for p in profile:
+        u, t = p["uniqueness"], p["timeliness"]
+        for f in p["fields"]:
+            rows.append({"source": p["source"], "entity": p["entity"], **f, "duplicate_key_rate": u["duplicate_key_rate"],
+                         "duplicate_record_rate_before": u["duplicate_record_rate_before"], "duplicate_record_rate_after": u["duplicate_record_rate_after"],
+                         "stale_share": t["stale_share"], **{f"age {k}": v for k, v in t["buckets"].items()}})
+    return pl.DataFrame(rows) if rows else pl.DataFrame(schema={"source": pl.String, "field": pl.String})
+
+
+def _quality_sheet(wb, profile: list[dict], head) -> None:
+    """The Quality sheet: the profile table and one chart per dimension (completeness and validity
+    after standardization per source and field, timeliness buckets per source)."""
+    frame = profile_rows(profile)
+    _sheet(wb, "Quality", frame, head)
+    if not frame.height:
+        return
+    ws = wb.get_worksheet_by_name("Quality")
+    pct = wb.add_format({"num_format": "0.0%"})
+    for c, col in enumerate(frame.columns):
+        if "rate" in col or col.startswith(("completeness", "validity", "stale")):
+            ws.set_column(c, c, 14, pct)
+    n = frame.height
+    anchor = 2
+    for title, col in (("Completeness after standardization", "completeness_after"), ("Validity after standardization", "validity_after")):
+        chart = wb.add_chart({"type": "bar"})
+        c = frame.columns.index(col)
+        chart.add_series({"name": title, "categories": ["Quality", 1, frame.columns.index("field"), n, frame.columns.index("field")],
+                          "values": ["Quality", 1, c, n, c], "fill": {"color": "#2563EB"}})
+        chart.set_title({"name": title})
+        chart.set_legend({"none": True})
+        chart.set_x_axis({"num_format": "0%", "max": 1})
+        chart.set_size({"width": 480, "height": max(240, 16 * n)})
+        ws.insert_chart(anchor, frame.width + 1, chart)
+        anchor += max(14, n + 2)
+    ages = [c for c in frame.columns if c.startswith("age ")]
+    if ages:
+        chart = wb.add_chart({"type": "column"})
+        first = {}
+        for i, src in enumerate(frame["source"].to_list()):
+            first.setdefault(src, i + 1)
+        for src, row in first.items():
+            chart.add_series({"name": src, "categories": ["Quality", 0, frame.columns.index(ages[0]), 0, frame.columns.index(ages[-1])],
+                              "values": ["Quality", row, frame.columns.index(ages[0]), row, frame.columns.index(ages[-1])]})
+        chart.set_title({"name": "Timeliness: age of the last update"})
+        ws.insert_chart(anchor, frame.width + 1, chart)
+
+
+def write_xlsx(path: Path, reconciliation: dict, ledger: pl.DataFrame, flags: pl.DataFrame, rules: list, golden: pl.DataFrame,
+               suites: list | None = None, profile: list | None = None) -> None:
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(path, SAFE_CELLS)
@@ -144,6 +270,8 @@ def write_xlsx(path: Path, reconciliation: dict, ledger: pl.DataFrame, flags: pl
     _sheet(wb, "Rules", pl.DataFrame([{**asdict(r), "examples": "; ".join(f"{b} -> {a}" for b, a in r.examples)} for r in rules]), head)
     multi = golden.filter(pl.col("member_count") > 1).select("target_id", "name", "credit_code", "member_count", "survivor", "provenance")
     _sheet(wb, "Golden (merged)", multi, head)
+    _sheet(wb, "Validation", validation_rows(suites or []), head)
+    _quality_sheet(wb, profile or [], head)
     wb.close()
 
 

@@ -30,6 +30,11 @@ def parse_email(raw: str | None) -> tuple[str | None, str | None]:
     return text, None
 
 
+def is_valid_email(value) -> bool:
+    """One address of valid syntax, as standardization leaves it (trimmed, lower-cased)."""
+    return isinstance(value, str) and bool(_SYNTAX.match(value))
+
+
 def standardize_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame:
     frame = frame.with_columns(pl.col(column).alias("__email_raw"))
     return map_distinct(frame, "__email_raw", parse_email, {column: pl.String(), "__email_flag": pl.String()}).drop("__email_raw")

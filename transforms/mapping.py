@@ -32,6 +32,12 @@ def polars_type(col: ColumnSpec) -> pl.DataType:
     }[col.type]
 
 
+def picklist_references(specs: dict[str, tuple[str, str, list[ColumnSpec]]]) -> dict[str, frozenset]:
+    """`picklist:<canonical field>` -> the canonical values the target mapping's picklist of that field
+    knows, for the suites' expect_column_values_to_be_in_target_picklist."""
+    return {f"picklist:{col.source}": frozenset(col.picklist) for _, _, cols in specs.values() for col in cols if col.picklist}
+
+
 def map_table(frame: pl.DataFrame, columns: list[ColumnSpec]) -> tuple[pl.DataFrame, list[dict]]:
     """Return the target rows and the problems found (values over length, required values missing,
     values outside a picklist), each with a count, example values and the positions of the first rows
