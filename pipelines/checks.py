@@ -12,9 +12,10 @@ from typing import Iterator
 import sqlalchemy as sa
 
 from crm_migrate.db_errors import driver_message
-from crm_migrate.errors import LockTimeout, MigrationError
+from crm_migrate.contracts import CANONICAL, LINEAGE, attribute_column
+from crm_migrate.errors import ConfigError, LockTimeout, MigrationError
 from crm_migrate.secrets import mask_url
-from expectations.runner import load_suite
+from expectations.runner import load_suite, suite_rules
 from extractors.base import require_columns
 from extractors.sql import begin_read_only, connect, read_hint
 from loaders.lock import acquire
@@ -48,13 +49,41 @@ def _probe_sql(src, expected: list[str]) -> str:
     return f"{src.name}: {where} {src.table or 'query'} has the mapped columns"
 
 
+def _check_suite(loaded, stage: str, entity: str, path: Path) -> Iterator[str]:
+    """The suite's rules are known to GX and well formed (suite_rules), its `$PARAMETER`s have values,
+    and its columns exist: target suites against the target mapping (an error), canonical suites
+    against the canonical model (a warning: helper columns of standardization exist too)."""
+    name, rules, gate = suite_rules(path)
+    params = set((load_suite(path).get("meta") or {}).get("parameters") or {}) | set(loaded.config.validation.parameters)
+    wanted = {v["$PARAMETER"] for r in rules for v in r.kwargs.values() if isinstance(v, dict) and "$PARAMETER" in v}
+    missing = sorted(wanted - params)
+    if missing:
+        raise ConfigError(f"suite {name} uses parameters no one sets: {', '.join(missing)}", file=str(path),
+                          hint="set them in validation.parameters, or in the suite's meta.parameters")
+    columns = {c for r in rules for c in r.columns} | set((gate.get("min_completeness") or {}))
+    if stage == "target":
+        known = {c.name for c in loaded.target_mapping.tables[entity].columns} if entity in loaded.target_mapping.tables else set()
+        unknown = sorted(columns - known)
+        if unknown:
+            raise ConfigError(f"suite {name} checks columns the target table does not have: {', '.join(unknown)}", file=str(path),
+                              hint=f"target columns: {', '.join(sorted(known))}")
+    else:
+        known = set(CANONICAL[entity]) | set(LINEAGE) | {attribute_column(a) for s in loaded.config.sources if s.entity == entity
+                                                          for a in loaded.source_mappings[s.name].attributes}
+        unknown = sorted(columns - known)
+        if unknown:
+            yield f"warning: suite {name} checks columns that are not canonical {entity} fields: {', '.join(unknown)}"
+    yield f"suite {stage}/{entity}: {name}, {len(rules)} rules ({sum(r.severity == 'critical' for r in rules)} critical)" + (
+        f", gate {', '.join(gate)}" if gate else "")
+
+
 def check_config(path: Path) -> Iterator[str]:
     loaded = load_config(path)
     cfg = loaded.config
     yield f"config {path}: {len(cfg.sources)} sources, target mapping {cfg.target.mapping.name}"
     for stage, suites in cfg.validation.suites.items():
         for entity, suite in suites.items():
-            yield f"suite {stage}/{entity}: {len(load_suite(suite)['expectations'])} expectations"
+            yield from _check_suite(loaded, stage, entity, suite)
     for src in cfg.sources:
         expected = loaded.source_mappings[src.name].source_columns()
         if src.kind == "sql":

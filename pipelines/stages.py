@@ -318,7 +318,7 @@ class Gate:
     def decide(self, force: bool) -> None:
         """Pass when nothing stopped the run, or when --force overrides every reason: thresholds can be
         overridden; values the target cannot hold (too long, required and missing) cannot."""
-        self.passed = not self.reasons
+        self.passed, self.forced = not self.reasons, False
         if self.reasons and force and not any(self.binding):
             self.passed = self.forced = True
 

@@ -54,7 +54,7 @@ def test_config_schema_is_json():
     assert json.loads(result.output)["title"] == "Config"
 
 
-@pytest.mark.parametrize("command", ["run", "demo", "check", "config-schema"])
+@pytest.mark.parametrize("command", ["run", "demo", "check", "config-schema", "validate", "suites"])
 def test_help(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -200,3 +200,32 @@ def test_config_schema_file_keeps_chinese_readable(tmp_path):
 def test_no_arguments_shows_the_help_and_no_completion_option():
     result = runner.invoke(app, [])
     assert "Usage" in result.output and "run" in result.output and "--install-completion" not in result.output
+
+
+def test_suites_lists_every_rule_with_its_flag_severity_and_reason():
+    result = runner.invoke(app, ["suites", str(DEMO_CONFIG)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for text in ("opportunity_canonical", "close_before_created", "amount_out_of_range", "critical", "warning",
+                 "expected close date is before the day the deal was created", "crm_opportunity", "max_reject_rate: 0.05"):
+        assert text in result.output, text
+    types = runner.invoke(app, ["suites", "--types"], env={"COLUMNS": "200"})
+    assert types.exit_code == 0 and "expect_column_values_to_be_valid_cn_credit_code" in types.output
+
+
+def test_validate_writes_the_quality_report_and_opens_no_target(tmp_path):
+    config = tmp_path / "demo.yaml"
+    text = DEMO_CONFIG.read_text(encoding="utf-8").replace("../", str(ROOT) + "/").replace("demo/", str(DEMO_CONFIG.parent / "demo") + "/")
+    config.write_text(text.replace("${CRM_DEMO_TARGET_URL:-sqlite:///" + str(ROOT) + "/out/demo_target.sqlite}",
+                                   "sqlite:///" + str(tmp_path / "never" / "t.sqlite")), encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(config), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "nothing loaded" in result.output and "close_before_created" in result.output
+    (run,) = (tmp_path / "out").iterdir()
+    assert run.name.endswith("-validate")
+    for name in ("quality.html", "quality.xlsx", "rejects.csv", "quality_profile.json", "data_docs/index.html", "validation/canonical_opportunity.json"):
+        assert (run / name).exists(), name
+    assert not (tmp_path / "never").exists()  # the target was not even opened
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "validated" and manifest["counts"]["would_reject"]["opportunity"] > 0
+    html = (run / "quality.html").read_text(encoding="utf-8")
+    assert "close_before_created" in html and "<svg" in html and 'href="data_docs/index.html"' in html

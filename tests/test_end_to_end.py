@@ -313,3 +313,56 @@ def test_incremental_runs_advance_the_watermark_only_when_committed(tmp_path):
 
     full = run_pipeline(config, out=tmp_path, target_url=url, full_refresh=True)
     assert records(full)["legacy_crm"] == all_legacy
+
+
+def _strict_project(tmp_path, gate: dict) -> Path:
+    """The demo config with its opportunity suite copied into the project and given `gate`."""
+    suite = json.loads((DEMO_CONFIG.parent.parent / "expectations" / "suites" / "opportunity_canonical.json").read_text(encoding="utf-8"))
+    suite["meta"]["gate"] = gate
+    (tmp_path / "opps.json").write_text(json.dumps(suite), encoding="utf-8")
+    text = DEMO_CONFIG.read_text(encoding="utf-8").replace("../expectations/suites/opportunity_canonical.json", str(tmp_path / "opps.json"))
+    text = text.replace("../", str(DEMO_CONFIG.parent.parent) + "/").replace("demo/", str(DEMO_DATA) + "/")
+    config = tmp_path / "strict.yaml"
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def test_a_suite_gate_leaves_the_target_byte_identical_and_force_is_recorded(tmp_path):
+    import hashlib
+
+    target = tmp_path / "t.sqlite"
+    url = f"sqlite:///{target}"
+    config = _strict_project(tmp_path, {"stop_on": ["close_before_created"], "min_completeness": {"quoted_amount": 0.9}})
+    first = run_pipeline(DEMO_CONFIG, out=tmp_path / "first", target_url=url)
+    assert first["status"] == "succeeded"
+    before = hashlib.sha256(target.read_bytes()).hexdigest()
+    with pytest.raises(GateFailed, match=r"opportunity_canonical\.close_before_created: \d+ records fail it") as stopped:
+        run_pipeline(config, out=tmp_path / "strict", target_url=url)
+    assert "quoted_amount is filled in" in str(stopped.value)
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == before  # not a byte written
+    (run,) = (tmp_path / "strict").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "stopped_at_gate" and not manifest["gate"]["forced"]
+    forced = run_pipeline(config, out=tmp_path / "forced", target_url=url, force=True)
+    assert forced["status"] == "succeeded" and forced["gate"]["forced"] and forced["gate"]["passed"]
+    assert any("close_before_created" in r for r in forced["gate"]["reasons"])
+    html = (Path(forced["run_dir"]) / "report.html").read_text(encoding="utf-8")
+    assert "FORCED: the validation gate failed and --force loaded anyway" in html
+    on_disk = json.loads((Path(forced["run_dir"]) / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk["gate"]["forced"] is True
+
+
+def test_force_does_not_load_values_the_target_cannot_hold(tmp_path):
+    from pipelines.stages import Gate
+
+    gate = Gate(True)
+    gate.stop("crm_account.account_name: 3 values longer than 200 characters", binding=True)
+    gate.stop("t.close_before_created: 4 records fail it")
+    gate.decide(force=True)
+    assert not gate.passed and not gate.forced
+    thresholds = Gate(True)
+    thresholds.stop("t.close_before_created: 4 records fail it")
+    thresholds.decide(force=True)
+    assert thresholds.passed and thresholds.forced
+    thresholds.decide(force=False)
+    assert not thresholds.passed
