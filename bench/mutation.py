@@ -88,6 +88,11 @@ MODULES: dict[str, list[str]] = {
     "reports/reconciliation.py": ["tests/test_reconciliation.py"],
     "loaders/target.py": ["tests/test_loaders.py"],
     "pipelines/cli.py": ["tests/test_cli.py"],
+    "transforms/quarantine.py": ["tests/test_validation.py"],
+    "expectations/gates.py": ["tests/test_validation.py"],
+    "expectations/custom.py": ["tests/test_validation.py"],
+    "expectations/runner.py": ["tests/test_validation.py"],
+    "transforms/quality_profile.py": ["tests/test_quality_profile.py"],
 }
 
 DATABASE_ENV_VARS = ("CRM_TEST_PG_URL", "CRM_TEST_MYSQL_URL")  # removed (those tests skip) unless --databases

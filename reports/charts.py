@@ -6,11 +6,14 @@ from html import escape
 BEFORE, AFTER = "#94a3b8", "#2563eb"
 
 
-def paired_bars(title: str, rows: list[tuple[str, float | None, float | None]], width: int = 520) -> str:
-    """Horizontal bars of a share (0..1) per label, before (grey) and after (blue) standardization."""
+def paired_bars(title: str, rows: list[tuple[str, float | None, float | None]], width: int = 520, scale_to_max: bool = False) -> str:
+    """Horizontal bars of a share (0..1) per label, before (grey) and after (blue) standardization.
+    `scale_to_max`: the longest bar is the largest share (small rates such as duplicates stay visible)."""
     rows = [r for r in rows if r[1] is not None or r[2] is not None]
     if not rows:
         return ""
+    top = max((v for r in rows for v in r[1:] if v is not None), default=0) if scale_to_max else 1.0
+    top = top or 1.0
     label_w, bar_w, row_h = 150, width - 150 - 60, 22
     height = 28 + row_h * len(rows) + 18
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
@@ -22,7 +25,7 @@ def paired_bars(title: str, rows: list[tuple[str, float | None, float | None]], 
         for j, (value, color) in enumerate(((before, BEFORE), (after, AFTER))):
             if value is None:
                 continue
-            w = max(0.0, min(1.0, value)) * bar_w
+            w = max(0.0, min(1.0, value / top)) * bar_w
             out.append(f'<rect x="{label_w}" y="{y + 2 + j * 9}" width="{w:.1f}" height="8" fill="{color}"><title>{escape(label)} '
                        f'{"before" if j == 0 else "after"}: {value:.1%}</title></rect>')
         shown = after if after is not None else before

@@ -127,6 +127,9 @@ def profile_view(profile: list[dict]) -> list[dict]:
         out.append({**p, "charts": {
             "completeness": charts.paired_bars("Completeness", [(f["field"], f["completeness_before"], f["completeness_after"]) for f in fields]),
             "validity": charts.paired_bars("Validity", [(f["field"], f["validity_before"], f["validity_after"]) for f in fields]),
+            "uniqueness": charts.paired_bars("Uniqueness: share of records repeated", [
+                ("duplicate keys", p["uniqueness"]["duplicate_key_rate"], None),
+                ("identical records", p["uniqueness"]["duplicate_record_rate_before"], p["uniqueness"]["duplicate_record_rate_after"])], scale_to_max=True),
             "timeliness": charts.column_bars("Timeliness: age of the last update", p["timeliness"]["buckets"]),
         }})
     return out
@@ -207,20 +210,39 @@ def validation_rows(suites: list) -> pl.DataFrame:
 
 
 def profile_rows(profile: list[dict]) -> pl.DataFrame:
-    """One row per source and field: the Quality sheet."""
-    rows = []
-    for p in profile:
-        u, t = p["uniqueness"], p["timeliness"]
-        for f in p["fields"]:
-            rows.append({"source": p["source"], "entity": p["entity"], **f, "duplicate_key_rate": u["duplicate_key_rate"],
-                         "duplicate_record_rate_before": u["duplicate_record_rate_before"], "duplicate_record_rate_after": u["duplicate_record_rate_after"],
-                         "stale_share": t["stale_share"], **{f"age {k}": v for k, v in t["buckets"].items()}})
+    """One row per source and field, completeness and validity before and after: the Quality sheet."""
+    rows = [{"source": p["source"], "entity": p["entity"], **f, "source / field": f"{p['source']} / {f['field']}"}
+            for p in profile for f in p["fields"]]
     return pl.DataFrame(rows) if rows else pl.DataFrame(schema={"source": pl.String, "field": pl.String})
 
 
+def source_quality_rows(profile: list[dict]) -> pl.DataFrame:
+    """One row per source: uniqueness and timeliness (the Quality by source sheet)."""
+    rows = [{"source": p["source"], "entity": p["entity"], "records": p["uniqueness"]["records"],
+             "duplicate_key_rate": p["uniqueness"]["duplicate_key_rate"],
+             "duplicate_record_rate_before": p["uniqueness"]["duplicate_record_rate_before"],
+             "duplicate_record_rate_after": p["uniqueness"]["duplicate_record_rate_after"],
+             "dated": p["timeliness"]["dated"], "stale_share": p["timeliness"]["stale_share"],
+             **{f"age {k}": v for k, v in p["timeliness"]["buckets"].items()}} for p in profile]
+    return pl.DataFrame(rows) if rows else pl.DataFrame(schema={"source": pl.String})
+
+
+def _chart(wb, kind: str, title: str, sheet: str, frame: pl.DataFrame, category: str, values: list[str], percent: bool):
+    chart = wb.add_chart({"type": kind})
+    n, cat = frame.height, frame.columns.index(category)
+    for col in values:
+        c = frame.columns.index(col)
+        chart.add_series({"name": [sheet, 0, c], "categories": [sheet, 1, cat, n, cat], "values": [sheet, 1, c, n, c]})
+    chart.set_title({"name": title})
+    if percent:
+        (chart.set_x_axis if kind == "bar" else chart.set_y_axis)({"num_format": "0%"})
+    chart.set_size({"width": 520, "height": max(260, 18 * n * max(1, len(values)))})
+    return chart
+
+
 def _quality_sheet(wb, profile: list[dict], head) -> None:
-    """The Quality sheet: the profile table and one chart per dimension (completeness and validity
-    after standardization per source and field, timeliness buckets per source)."""
+    """Sheets Quality (per source and field: completeness and validity, with a chart each) and Quality
+    by source (uniqueness and timeliness, with a chart each)."""
     frame = profile_rows(profile)
     _sheet(wb, "Quality", frame, head)
     if not frame.height:
@@ -228,32 +250,24 @@ def _quality_sheet(wb, profile: list[dict], head) -> None:
     ws = wb.get_worksheet_by_name("Quality")
     pct = wb.add_format({"num_format": "0.0%"})
     for c, col in enumerate(frame.columns):
-        if "rate" in col or col.startswith(("completeness", "validity", "stale")):
+        if col.startswith(("completeness", "validity")):
             ws.set_column(c, c, 14, pct)
-    n = frame.height
-    anchor = 2
-    for title, col in (("Completeness after standardization", "completeness_after"), ("Validity after standardization", "validity_after")):
-        chart = wb.add_chart({"type": "bar"})
-        c = frame.columns.index(col)
-        chart.add_series({"name": title, "categories": ["Quality", 1, frame.columns.index("field"), n, frame.columns.index("field")],
-                          "values": ["Quality", 1, c, n, c], "fill": {"color": "#2563EB"}})
-        chart.set_title({"name": title})
-        chart.set_legend({"none": True})
-        chart.set_x_axis({"num_format": "0%", "max": 1})
-        chart.set_size({"width": 480, "height": max(240, 16 * n)})
-        ws.insert_chart(anchor, frame.width + 1, chart)
-        anchor += max(14, n + 2)
-    ages = [c for c in frame.columns if c.startswith("age ")]
+    for i, (title, col) in enumerate((("Completeness after standardization", "completeness_after"),
+                                      ("Validity after standardization", "validity_after"))):
+        ws.insert_chart(1 + i * max(15, frame.height + 3), frame.width + 1,
+                        _chart(wb, "bar", title, "Quality", frame, "source / field", [col], True))
+    per_source = source_quality_rows(profile)
+    _sheet(wb, "Quality by source", per_source, head)
+    ws2 = wb.get_worksheet_by_name("Quality by source")
+    for c, col in enumerate(per_source.columns):
+        if "rate" in col or col == "stale_share":
+            ws2.set_column(c, c, 14, pct)
+    ages = [c for c in per_source.columns if c.startswith("age ")]
+    ws2.insert_chart(per_source.height + 3, 0, _chart(wb, "bar", "Uniqueness: share of records repeated", "Quality by source", per_source,
+                                                      "source", ["duplicate_key_rate", "duplicate_record_rate_before", "duplicate_record_rate_after"], True))
     if ages:
-        chart = wb.add_chart({"type": "column"})
-        first = {}
-        for i, src in enumerate(frame["source"].to_list()):
-            first.setdefault(src, i + 1)
-        for src, row in first.items():
-            chart.add_series({"name": src, "categories": ["Quality", 0, frame.columns.index(ages[0]), 0, frame.columns.index(ages[-1])],
-                              "values": ["Quality", row, frame.columns.index(ages[0]), row, frame.columns.index(ages[-1])]})
-        chart.set_title({"name": "Timeliness: age of the last update"})
-        ws.insert_chart(anchor, frame.width + 1, chart)
+        ws2.insert_chart(per_source.height + 3, 8, _chart(wb, "column", "Timeliness: age of the last update", "Quality by source", per_source,
+                                                          "source", ages, False))
 
 
 def write_xlsx(path: Path, reconciliation: dict, ledger: pl.DataFrame, flags: pl.DataFrame, rules: list, golden: pl.DataFrame,

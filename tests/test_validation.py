@@ -194,3 +194,24 @@ def test_gate_reject_rate_per_source_stop_on_and_completeness(tmp_path):
     meta = {"gate": {"max_reject_rate": 0.5, "min_completeness": {"email": 0.75}}}
     outcome = run_suite(CUSTOMERS, suite_file(tmp_path, RULES, meta), RID)
     assert gate_reasons(outcome, CUSTOMERS, violations(CUSTOMERS, outcome.outcomes)) == []
+
+
+def test_check_refuses_unset_parameters_and_unknown_target_columns(tmp_path):
+    from pipelines.checks import _check_suite
+    from pipelines.config import load_config
+    from tests.conftest import DEMO_CONFIG
+
+    loaded = load_config(DEMO_CONFIG)
+    lines = list(_check_suite(loaded, "canonical", "opportunity", SUITES / "opportunity_canonical.json"))
+    assert lines == ["suite canonical/opportunity: opportunity_canonical, 11 rules (4 critical), gate max_reject_rate"]
+    unset = suite_file(tmp_path, [{"type": "expect_column_values_to_be_amount_in_range",
+                                   "kwargs": {"column": "amount", "max_value": {"$PARAMETER": "deal_cap"}}}])
+    with pytest.raises(ConfigError, match="uses parameters no one sets: deal_cap"):
+        list(_check_suite(loaded, "canonical", "opportunity", unset))
+    loaded.config.validation.parameters["deal_cap"] = 5e7
+    assert list(_check_suite(loaded, "canonical", "opportunity", unset))[-1].startswith("suite canonical/opportunity: t, 1 rules")
+    typo = suite_file(tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "acount_name"}}])
+    with pytest.raises(ConfigError, match="columns the target table does not have: acount_name"):
+        list(_check_suite(loaded, "target", "customer", typo))
+    odd = suite_file(tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "nmae"}}])
+    assert list(_check_suite(loaded, "canonical", "customer", odd))[0] == "warning: suite t checks columns that are not canonical customer fields: nmae"
