@@ -5,8 +5,12 @@ In the suite file's `meta.gate`:
 - `stop_on`: rules (by flag, or `suite.flag`) any failure of which stops the run;
 - `min_completeness`: field -> the smallest share of records with a value (over all sources).
 
-Reasons carry counts, rule and field names only, never values: they are printed on the console."""
+Reasons carry counts, rule and field names only, never values: they are printed on the console.
+`Gate` collects the reasons of a run (these, the config's thresholds, mapping problems, target
+suites) and decides, with or without --force, whether the load may go on."""
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -56,3 +60,28 @@ def gate_reasons(outcome, frame: pl.DataFrame, found: pl.DataFrame) -> list[str]
             if share < minimum:
                 reasons.append(f"{suite}: {fld} is filled in {share:.1%} of records, below the gate's min_completeness {minimum:.1%}")
     return reasons
+
+
+@dataclass
+class Gate:
+    passed: bool
+    reasons: list[str] = field(default_factory=list)  # counts and names only: safe to print on a console
+    examples: list[list] = field(default_factory=list)  # per reason, example values (for the report, masked there)
+    outcomes: dict = field(default_factory=dict)  # entity -> the target suite's SuiteOutcome
+    forced: bool = False  # --force loaded although the validation thresholds failed
+    binding: list[bool] = field(default_factory=list)  # per reason: True when --force cannot override it
+
+    def stop(self, reason: str, examples: list | None = None, binding: bool = False) -> None:
+        self.reasons.append(reason)
+        self.examples.append(list(examples or []))
+        self.binding.append(binding)
+
+    def decide(self, force: bool) -> None:
+        """Pass when nothing stopped the run, or when --force overrides every reason: thresholds can be
+        overridden; values the target cannot hold (too long, required and missing) cannot."""
+        self.passed, self.forced = not self.reasons, False
+        if self.reasons and force and not any(self.binding):
+            self.passed = self.forced = True
+
+    def as_dict(self) -> dict:
+        return {"passed": self.passed, "forced": self.forced, "reasons": self.reasons}

@@ -274,3 +274,19 @@ def run_suite(frame: pl.DataFrame, suite_path: Path, id_column: str, parameters:
             r.result.pop(key, None)
     raw = json.loads(json.dumps(result.to_json_dict(), default=lambda o: float(o) if isinstance(o, Decimal) else str(o)))
     return SuiteOutcome(name, bool(result.success), outcomes, raw, gate, result)
+
+
+def validate_frame(frame: pl.DataFrame, suite_path: Path, stage: str, entity: str, lineage: list[str],
+                   parameters: dict | None = None, references: dict[str, frozenset] | None = None):
+    """One suite on one frame (rows by RID), as a run stage needs it: the outcome (with the first
+    failing records by `lineage`), every (record, rule) violation, and the reasons the suite's gate
+    stops the run."""
+    from crm_migrate.contracts import RID
+    from expectations.gates import gate_reasons
+    from transforms.quarantine import examples, violations
+
+    outcome = run_suite(frame, suite_path, RID, parameters, references)
+    found = violations(frame, outcome.outcomes)
+    outcome.stage, outcome.entity = stage, entity
+    outcome.examples = examples(frame, found, lineage)
+    return outcome, found, gate_reasons(outcome, frame, found)

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from crm_migrate.contracts import (CRITICAL, CUSTOMER, FLAGS, LINEAGE, LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION,
                                    OPPORTUNITY, QUARANTINE, REJECT, RID, ROW, SOURCE, SOURCE_KEY)
 from crm_migrate.errors import MigrationError
-from expectations.gates import gate_reasons
-from expectations.runner import SuiteOutcome, run_suite
+from expectations.gates import Gate
+from expectations.runner import SuiteOutcome, validate_frame
 from extractors import Extracted, extract_source
 from extractors.non_records import NonRecord, PhysicalCount
 from loaders.crosswalk import previous_crosswalk
@@ -32,7 +32,7 @@ from crm_migrate.flags import add_flag, flags_text
 from transforms.ledger import accounting, build_ledger, customer_dispositions, opportunity_dispositions
 from transforms.mapping import ColumnSpec, key_problems, map_table, picklist_references
 from transforms.quality_profile import source_profile
-from transforms.quarantine import examples, quarantine, violations
+from transforms.quarantine import quarantine
 from extractors.decisions import read_decisions
 from transforms.names import trade_vocabulary
 from transforms.opportunities import COLLISION, LINK_REASON, DealMatching, resolve_opportunities
@@ -165,12 +165,10 @@ def validate(ctx: RunContext, canonical: Canonical) -> Validated:
         for entity, frame in canonical.frames.items():
             frame = frame.with_columns(pl.col(QUARANTINE).alias(REJECT))  # structurally broken records
             if entity in suites:
-                outcome = run_suite(frame, suites[entity], RID, ctx.config.validation.parameters, references)
-                found = violations(frame, outcome.outcomes)
+                outcome, found, stops = validate_frame(frame, suites[entity], "canonical", entity, list(LINEAGE),
+                                                       ctx.config.validation.parameters, references)
                 frame = quarantine(frame, found)
-                outcome.stage, outcome.entity = "canonical", entity
-                outcome.examples = examples(frame, found, list(LINEAGE))
-                reasons += gate_reasons(outcome, frame, found)
+                reasons += stops
                 outcomes[entity] = outcome
             frames[entity] = frame
             ctx.progress("validate", f"{entity}: {frame.filter(pl.col(REJECT).is_not_null()).height:,} rejected")
@@ -301,31 +299,6 @@ def map_to_target(ctx: RunContext, resolution: Resolution) -> Mapped:
 
 # ---- validate (target) and the gate ------------------------------------------------------------
 
-@dataclass
-class Gate:
-    passed: bool
-    reasons: list[str] = field(default_factory=list)  # counts and names only: safe to print on a console
-    examples: list[list] = field(default_factory=list)  # per reason, example values (for the report, masked there)
-    outcomes: dict[str, SuiteOutcome] = field(default_factory=dict)
-    forced: bool = False  # --force loaded although the validation thresholds failed
-    binding: list[bool] = field(default_factory=list)  # per reason: True when --force cannot override it
-
-    def stop(self, reason: str, examples: list | None = None, binding: bool = False) -> None:
-        self.reasons.append(reason)
-        self.examples.append(list(examples or []))
-        self.binding.append(binding)
-
-    def decide(self, force: bool) -> None:
-        """Pass when nothing stopped the run, or when --force overrides every reason: thresholds can be
-        overridden; values the target cannot hold (too long, required and missing) cannot."""
-        self.passed, self.forced = not self.reasons, False
-        if self.reasons and force and not any(self.binding):
-            self.passed = self.forced = True
-
-    def as_dict(self) -> dict:
-        return {"passed": self.passed, "forced": self.forced, "reasons": self.reasons}
-
-
 def validate_target(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped,
                     validated: Validated | None = None) -> Gate:
     gates = ctx.config.validation.gates
@@ -348,12 +321,9 @@ def validate_target(ctx: RunContext, canonical: Canonical, resolution: Resolutio
             if entity in suites:
                 table, key = mapped.specs[entity][0], mapped.specs[entity][1]
                 rows = frame.with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64))
-                outcome = run_suite(rows, suites[entity], RID, ctx.config.validation.parameters, references)
-                found = violations(rows, outcome.outcomes)
-                outcome.stage, outcome.entity = "target", entity
-                outcome.examples = examples(rows, found, [key])
+                outcome, _, stops = validate_frame(rows, suites[entity], "target", entity, [key], ctx.config.validation.parameters, references)
                 gate.outcomes[entity] = outcome
-                for reason in gate_reasons(outcome, rows, found):
+                for reason in stops:
                     gate.stop(reason)
                 if gates.target_suite_must_pass:
                     for o in outcome.failed(CRITICAL):
