@@ -288,5 +288,5 @@ def validate_frame(frame: pl.DataFrame, suite_path: Path, stage: str, entity: st
     outcome = run_suite(frame, suite_path, RID, parameters, references)
     found = violations(frame, outcome.outcomes)
     outcome.stage, outcome.entity = stage, entity
-    outcome.examples = examples(frame, found, lineage)
+    outcome.examples = examples(frame, found, lineage, outcome.outcomes)
     return outcome, found, gate_reasons(outcome, frame, found)

@@ -60,4 +60,7 @@ def mask_field(field: str, value: str | None) -> str | None:
         return None
     if field in PERSON_FIELDS:
         return mask_person(value)
-    return mask_text(value)
+    masked = mask_text(value)
+    if masked == value and (field in PHONE_FIELDS or field in EMAIL_FIELDS) and len(value) > 1 and "*" not in value:
+        return value[0] + "*" * (len(value) - 1)  # a value too broken for the patterns (x@@y, 075526) is still personal
+    return masked

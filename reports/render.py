@@ -108,8 +108,8 @@ def validation_view(suites: list, mask: "_Masker") -> list[dict]:
         for o in suite.outcomes:
             shown = []
             for e in suite.examples.get(o.rule.name, []):
-                where = ":".join(str(v) for k, v in e.items() if k not in ("severity", "flag", "detail") and v is not None)
-                shown.append({"where": where, "detail": mask.text(e["detail"].split(": ", 1)[-1])})
+                where = ":".join(str(v) for v in e["where"].values() if v is not None)
+                shown.append({"where": where, "detail": ", ".join(f"{c}={visible(mask.field(c, v))}" for c, v in e["values"].items())})
             rules.append({"flag": o.flag, "check": o.rule.label, "severity": o.severity, "reason": o.reason, "failing": o.unexpected_count,
                           "checked": o.element_count, "success": o.success, "examples": shown})
         out.append({"suite": suite.suite, "stage": suite.stage, "entity": suite.entity, "gate": suite.gate, "rules": rules,

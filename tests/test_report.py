@@ -62,3 +62,22 @@ def test_a_gate_stop_says_nothing_was_written(tmp_path):
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "stopped at the gate: nothing was written to the target" in html and "committed to the target" not in html
     assert "company name is empty" in html and (run_dir / "planned_ledger.csv").exists() and not (run_dir / "ledger.csv").exists()
+
+
+def test_validation_examples_in_the_report_are_masked_even_when_too_broken_for_the_patterns(tmp_path):
+    header = [*HEADER, "邮箱"]
+    rows = [["C1", "深圳市测试1科技有限公司", None, "075526", "南山区1号", "zhangsan@@qq.com"],
+            ["C2", "深圳市测试2科技有限公司", None, "13800130002", "南山区2号", "lisi@qq.com"]]
+    csv_file(tmp_path / "customers.csv", header, rows)
+    mapping = {"entity": "customer", "columns": {"name": "客户名称", "credit_code": "统一社会信用代码", "phone": "联系电话",
+                                                 "address": "地址", "email": "邮箱"}}
+    suites = {"canonical": {"customer": str(Path(__file__).resolve().parent.parent / "expectations" / "suites" / "customer_canonical.json")}}
+    cfg = project(tmp_path, [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"}],
+                  mappings={"customer": mapping}, validation={"suites": suites, "gates": {"max_reject_rate": 1.0}})
+    manifest = run_pipeline(cfg)
+    html = (Path(manifest["run_dir"]) / "report.html").read_text(encoding="utf-8")
+    assert "malformed_email" in html and "phone_too_short" in html  # the rules failed and are shown with their records
+    assert "crm:C1:2" in html and "email=z" in html  # where, and the masked value
+    assert "zhangsan" not in html and "075526" not in html
+    ledger = pl.read_csv(Path(manifest["run_dir"]) / "ledger.csv")
+    assert ledger.filter(pl.col("source_key") == "C1")["flags"].str.contains("malformed_email").all()  # the ledger holds the codes

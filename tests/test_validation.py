@@ -168,11 +168,10 @@ def test_critical_rejects_with_rule_and_value_warning_flags_by_row_id(tmp_path):
     out = quarantine(CUSTOMERS, found)
     assert out[REJECT].to_list() == [None, "t.empty_name: name=(empty)", None, "structurally broken"]
     assert out[FLAGS].to_list() == [[], ["empty_name", "malformed_email"], ["invalid_email", "malformed_email"], []]
-    ex = examples(out, found, [SOURCE, "_source_key", "_row"])
-    assert ex["t.malformed_email"] == [{SOURCE: "crm", "_source_key": "2", "_row": 2, "severity": "warning", "flag": "malformed_email",
-                                        "detail": "t.malformed_email: email=x@@y.com"},
-                                       {SOURCE: "xl", "_source_key": "5", "_row": 5, "severity": "warning", "flag": "malformed_email",
-                                        "detail": "t.malformed_email: email=c@@d.com"}]
+    ex = examples(out, found, [SOURCE, "_source_key", "_row"], outcome.outcomes)
+    assert ex == {"t.empty_name": [{"where": {SOURCE: "crm", "_source_key": "2", "_row": 2}, "values": {"name": "(empty)"}}],
+                  "t.malformed_email": [{"where": {SOURCE: "crm", "_source_key": "2", "_row": 2}, "values": {"email": "x@@y.com"}},
+                                        {"where": {SOURCE: "xl", "_source_key": "5", "_row": 5}, "values": {"email": "c@@d.com"}}]}
 
 
 def test_quarantine_follows_row_ids_not_positions(tmp_path):

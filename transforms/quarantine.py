@@ -14,14 +14,16 @@ VIOLATION_SCHEMA = {RID: pl.Int64(), "severity": pl.String(), "flag": pl.String(
 MAX_VALUE_CHARS = 80
 
 
-def _shown(column: str, dtype: pl.DataType) -> pl.Expr:
+def _text(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A value as the reason shows it: datetimes to the second, long text cut, missing as (empty)."""
     col = pl.col(column)
-    if isinstance(dtype, pl.Datetime):  # to the second, as people write it
-        text = col.dt.strftime("%Y-%m-%d %H:%M:%S")
-    else:
-        text = col.cast(pl.String)
+    text = col.dt.strftime("%Y-%m-%d %H:%M:%S") if isinstance(dtype, pl.Datetime) else col.cast(pl.String)
     text = pl.when(text.str.len_chars() > MAX_VALUE_CHARS).then(text.str.slice(0, MAX_VALUE_CHARS) + "…").otherwise(text)
-    return pl.concat_str([pl.lit(f"{column}="), text.fill_null("(empty)")])
+    return text.fill_null("(empty)")
+
+
+def _shown(column: str, dtype: pl.DataType) -> pl.Expr:
+    return pl.concat_str([pl.lit(f"{column}="), _text(column, dtype)])
 
 
 def violations(frame: pl.DataFrame, outcomes, id_column: str = RID) -> pl.DataFrame:
@@ -68,13 +70,20 @@ def quarantine(frame: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def examples(frame: pl.DataFrame, found: pl.DataFrame, lineage: list[str], per_rule: int = 5) -> dict[str, list[dict]]:
-    """rule -> the first failing records (lineage and the detail), for the report."""
+def examples(frame: pl.DataFrame, found: pl.DataFrame, lineage: list[str], outcomes, per_rule: int = 5) -> dict[str, list[dict]]:
+    """rule name -> its first failing records: `where` (the lineage or key values) and `values` (each
+    column the rule saw, as text), for the report, which masks personal fields by their name."""
     if found.is_empty():
         return {}
     firsts = found.sort(RID).group_by("rule", maintain_order=True).head(per_rule)
-    rows = firsts.join(frame.select(RID, *lineage), on=RID, how="left").drop(RID)
     out: dict[str, list[dict]] = {}
-    for r in rows.iter_rows(named=True):
-        out.setdefault(r.pop("rule"), []).append(r)
+    for o in outcomes:
+        ids = firsts.filter(pl.col("rule") == o.rule.name).get_column(RID)
+        if ids.is_empty():
+            continue
+        cols = [c for c in o.rule.columns if c in frame.columns]
+        rows = frame.filter(pl.col(RID).is_in(ids.implode())).sort(RID).select(
+            *lineage, *(_text(c, frame.schema[c]).alias(f"__v_{c}") for c in cols))
+        out[o.rule.name] = [{"where": {k: r[k] for k in lineage}, "values": {c: r[f"__v_{c}"] for c in cols}}
+                            for r in rows.iter_rows(named=True)]
     return out
