@@ -32,7 +32,7 @@ def measure(path: Path) -> dict:
     from crm_migrate.contracts import FLAGS, QUARANTINE, REJECT, RID
 
     frame = pl.read_parquet(path).rechunk()
-    frame = frame.with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64), pl.col(QUARANTINE).alias(REJECT))
+    frame = frame.drop(RID, strict=False).with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64), pl.col(QUARANTINE).alias(REJECT))
     t0 = time.perf_counter()
     from expectations.runner import _context, run_suite, suite_rules
     from pipelines.config import load_config
