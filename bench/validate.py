@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Validation speed: N canonical customer records against the bundled customer suite
-(expectations/suites/customer_canonical.json: 13 expectations, 6 of them crm-migrate's own), through
+(expectations/suites/customer_canonical.json: 14 expectations, 6 of them crm-migrate's own), through
 the same path a run takes: GX on the suite file, every failing row by id, quarantine.
 
     python bench/validate.py --records 1000000 --json

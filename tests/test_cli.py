@@ -233,6 +233,6 @@ def test_validate_writes_the_quality_report_and_opens_no_target(tmp_path):
 
     wb = openpyxl.load_workbook(run / "quality.xlsx", read_only=True)
     assert wb.sheetnames == ["Validation", "Quality", "Quality by source", "Would be rejected"]
-    assert wb["Validation"].max_row == 1 + 13 + 11  # one row per rule of the two canonical suites
+    assert wb["Validation"].max_row == 1 + 14 + 12  # one row per rule of the two canonical suites
     assert wb["Quality by source"].max_row == 1 + 5  # one row per source
     assert wb["Would be rejected"].max_row == 1 + sum(manifest["counts"]["would_reject"].values())

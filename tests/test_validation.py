@@ -202,7 +202,7 @@ def test_check_refuses_unset_parameters_and_unknown_target_columns(tmp_path):
 
     loaded = load_config(DEMO_CONFIG)
     lines = list(_check_suite(loaded, "canonical", "opportunity", SUITES / "opportunity_canonical.json"))
-    assert lines == ["suite canonical/opportunity: opportunity_canonical, 11 rules (4 critical), gate max_reject_rate"]
+    assert lines == ["suite canonical/opportunity: opportunity_canonical, 12 rules (4 critical), gate max_reject_rate"]
     unset = suite_file(tmp_path, [{"type": "expect_column_values_to_be_amount_in_range",
                                    "kwargs": {"column": "amount", "max_value": {"$PARAMETER": "deal_cap"}}}])
     with pytest.raises(ConfigError, match="uses parameters no one sets: deal_cap"):
