@@ -214,3 +214,29 @@ def test_check_refuses_unset_parameters_and_unknown_target_columns(tmp_path):
         list(_check_suite(loaded, "target", "customer", typo))
     odd = suite_file(tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "nmae"}}])
     assert list(_check_suite(loaded, "canonical", "customer", odd))[0] == "warning: suite t checks columns that are not canonical customer fields: nmae"
+
+
+def test_info_counts_only_examples_stop_at_five_per_rule_and_long_values_are_cut(tmp_path):
+    long_name = "深" * 81
+    f = frame(key=[str(i) for i in range(8)], name=["甲公司"] * 6 + [long_name, "乙公司"],
+              email=["a@@b.com"] * 6 + ["ok@b.com", "ok@b.com"], phone=["+86755"] * 8)
+    rules = [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "name"}},  # passes: the next rules still count
+             {"type": "expect_column_values_to_be_valid_phone", "kwargs": {"column": "phone"}, "meta": {"severity": "info"}},
+             {"type": "expect_column_values_to_be_valid_email", "kwargs": {"column": "email"}, "meta": {"severity": "warning"}},
+             {"type": "expect_column_value_lengths_to_be_between", "kwargs": {"column": "name", "max_value": 80},
+              "meta": {"severity": "critical", "flag": "a_long_name"}}]
+    outcome = run_suite(f, suite_file(tmp_path, rules), RID)
+    found = violations(f, outcome.outcomes)
+    assert sorted(found["flag"].unique().to_list()) == ["a_long_name", "malformed_email"]  # info: counted, not flagged
+    assert outcome.outcomes[1].unexpected_count == 8
+    out = quarantine(f, found)
+    assert out[REJECT].to_list()[6] == "t.a_long_name: name=" + "深" * 80 + "…"
+    assert out[REJECT].null_count() == 7 and out[FLAGS].to_list()[7] == []
+    ex = examples(out, found, ["key"], outcome.outcomes)
+    assert [e["where"]["key"] for e in ex["t.malformed_email"]] == ["0", "1", "2", "3", "4"]  # the first five by row
+    assert [e["where"]["key"] for e in ex["t.a_long_name"]] == ["6"]
+    assert set(ex) == {"t.malformed_email", "t.a_long_name"}
+    exact = f.with_columns(pl.Series("name", ["深" * 80] * 8))
+    rules[3]["kwargs"]["max_value"] = 79
+    cut = quarantine(exact, violations(exact, run_suite(exact, suite_file(tmp_path, rules), RID).outcomes))
+    assert cut[REJECT].to_list()[0] == "t.a_long_name: name=" + "深" * 80  # 80 characters are shown whole
