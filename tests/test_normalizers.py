@@ -96,6 +96,8 @@ def test_name_parts():
         ("手机:13812345678，座机:010-62345678", "+8613812345678", "mobile", "+861062345678", "multiple_phones"),
         ("13812345678 / 075526", "+8613812345678", "mobile", None, "multiple_phones;invalid_phone"),
         ("075526", "075526", None, None, "invalid_phone"),
+        ("(852) 9019 1643", "+85290191643", "mobile", None, None),  # Hong Kong written without its +
+        ("853-2888-1234", "+85328881234", "landline", None, None),
         ("", None, None, None, None),
     ],
 )
@@ -105,7 +107,12 @@ def test_phones(raw, phone, kind, other, flag):
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [(" Info@QQ.con ", ("info@qq.con", "email_typo_domain")), ("a#b.com", ("a#b.com", "invalid_email")), ("x@163.com", ("x@163.com", None))],
+    [(" Info@QQ.con ", ("info@qq.con", "email_typo_domain")), ("a#b.com", ("a#b.com", "invalid_email")), ("x@163.com", ("x@163.com", None)),
+     ("x@126.co", ("x@126.co", "email_typo_domain")), ("x@vip.163.com", ("x@vip.163.com", None)), ("x@sina.cn", ("x@sina.cn", None)),
+     ("a..b@qq.com", ("a..b@qq.com", "invalid_email")), (".a@qq.com", (".a@qq.com", "invalid_email")),
+     ("che njun@163.com", ("che njun@163.com", "invalid_email")),  # which half was meant is a guess: kept, flagged
+     ("Li＠163.com", ("li@163.com", "email_repaired")), ("li@163.com；", ("li@163.com", "email_repaired")),
+     ("a_b+c@sub.example.com.cn", ("a_b+c@sub.example.com.cn", None))],
 )
 def test_emails(raw, expected):
     assert parse_email(raw) == expected
@@ -368,3 +375,18 @@ def test_a_district_after_the_city_is_not_part_of_the_brand(name, brand, form):
     parsed = parse_company(name)
     assert (parsed.brand, parsed.form) == (brand, form)
     assert parse_company("深圳市南山区腾飞电子科技有限公司").key != parse_company("深圳市腾飞电子科技有限公司").key  # exact names stay exact
+
+
+def test_placeholders_are_no_value_in_any_text_field_but_picklists():
+    from transforms.standardize import SourceMappingSpec, standardize
+
+    raw = pl.DataFrame({"_source": ["s"] * 4, "_source_key": ["1", "2", "3", "4"], "_row": [1, 2, 3, 4],
+                        "名称": ["暂无", "深圳市腾飞电子科技有限公司", " n/a ", "不详"], "联系人": ["-", "张三", "无", "李四"],
+                        "状态": ["无", "正常", "正常", "正常"], "_flags": [[], [], [], []]})
+    spec = SourceMappingSpec({"name": "名称", "contact_name": "联系人", "status": "状态"}, {}, False, {}, {})
+    out, stats = standardize(raw, "customer", "s", spec)
+    assert out["name"].to_list() == [None, "深圳市腾飞电子科技有限公司", None, None]
+    assert out["contact_name"].to_list() == [None, "张三", None, "李四"]
+    assert out["status"].to_list()[0] == "无"  # a picklist field: its value map and picklist rule judge it
+    assert out["_flags"].to_list()[0] == ["placeholder:name", "placeholder:contact_name"]
+    assert {(s.rule, s.field) for s in stats if s.rule == "placeholder"} == {("placeholder", "name"), ("placeholder", "contact_name")}

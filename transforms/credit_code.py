@@ -12,13 +12,14 @@ import polars as pl
 
 from crm_migrate.contracts import (CODE_DOUBTFUL, CODE_INVALID, CODE_MISSING, CODE_REPAIRED, CODE_VALID, LEGACY_ORG_CODE,
                                    LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER)
+from transforms.text import PLACEHOLDERS
 from transforms.distinct import map_distinct
 
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {c: i for i, c in enumerate(CHARSET)}
 _WEIGHTS = [pow(3, i, 31) for i in range(17)]
 _ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
-_PLACEHOLDERS = {"", "无", "-", "--", "暂无", "待补充", "#N/A", "N/A", "NA", "NULL", "NONE", "/", "0"}
+_PLACEHOLDERS = PLACEHOLDERS | {"", "0"}
 _CODE_SHAPE = re.compile(r"^[0-9A-Z]{18}$")
 _ORG_SHAPE = re.compile(r"^[0-9A-Z]{8}[0-9X]$")
 _REGNO_SHAPE = re.compile(r"^\d{15}$")

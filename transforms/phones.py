@@ -63,6 +63,8 @@ def _one(text: str, area: str | None = None) -> tuple[str | None, str | None]:
     if not digits:
         return None, None
     num = _valid(digits)
+    if num is None and digits[:3] in ("852", "853", "886"):  # (852) 9019 1643: Hong Kong, Macao, Taiwan without the +
+        num = _valid("+" + digits)
     if num is None and ext is None and (m := _DASH_EXT.match(text)):  # 0755-26781234-801: the extension after a dash
         num, ext = _valid(re.sub(r"[^\d+]", "", m.group(1))), m.group(2)
     if num is None and area and _LOCAL.match(digits):  # 26781234 in a Shenzhen record: 0755-26781234

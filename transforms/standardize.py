@@ -17,7 +17,7 @@ from crm_migrate.flags import add_flag, init_flags
 from transforms.distinct import map_distinct
 from transforms.names import parse_name, standardize_names
 from transforms.phones import standardize_phones
-from transforms.text import CONTROL_CHARACTERS
+from transforms.text import CONTROL_CHARACTERS, PLACEHOLDERS
 from transforms.value_maps import apply_value_map
 
 # Columns standardization adds beyond the canonical model, used by later stages.
@@ -92,9 +92,22 @@ def shown(column: str, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.String)
 
 
+# Fields whose values a value map turns into picklist entries: a placeholder there (待定, 无) may be a
+# real entry, and the picklist rules judge what is left.
+PICKLIST_FIELDS = {"stage", "status", "industry", "currency"}
+
+
 def _trim(column: str) -> pl.Expr:
     text = pl.col(column).cast(pl.String).str.replace_all(r"[\t\r\n]+", " ").str.strip_chars()
     return pl.when(text == "").then(None).otherwise(text).alias(column)
+
+
+def null_placeholders(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """A placeholder (暂无, 不详, N/A, -) is no value: the field becomes empty, flagged `placeholder:<field>`,
+    so an empty-name rule sees 暂无 as empty instead of a company called 暂无."""
+    hit = pl.col(column).str.to_uppercase().is_in(list(PLACEHOLDERS))
+    frame = add_flag(frame, hit, f"placeholder:{column}")
+    return frame.with_columns(pl.when(hit).then(None).otherwise(pl.col(column)).alias(column))
 
 
 def remove_control_characters(frame: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -150,6 +163,10 @@ def standardize(frame: pl.DataFrame, entity: str, source: str, spec: SourceMappi
     dirty = df.select([pl.col(f).str.contains(CONTROL_CHARACTERS).any().alias(f) for f in text_fields]).row(0, named=True)
     for f in (f for f, found in dirty.items() if found):  # only where a source has them: most have none
         df = acc.run(df, "control_characters", f, lambda d, f=f: remove_control_characters(d, f))
+    placeheld = [f for f in text_fields if f not in PICKLIST_FIELDS and f != "credit_code"]  # codes: their own rule
+    found = df.select([pl.col(f).str.to_uppercase().is_in(list(PLACEHOLDERS)).any().alias(f) for f in placeheld]).row(0, named=True)
+    for f in (f for f, hit in found.items() if hit):
+        df = acc.run(df, "placeholder", f, lambda d, f=f: null_placeholders(d, f))
     if entity == CUSTOMER:
         df = acc.run(df, "company_name", "name", standardize_names, "__name_flag", output="name_normalized")
         df = acc.run(df, "credit_code", "credit_code", _credit_codes, "__credit_code_flag")
