@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from expectations.runner import SUITES_DIR, suite_rules
+from expectations.runner import SUITES_DIR, load_suite, suite_rules
 
 
 def suite_listing(config: Path | None) -> list[dict]:
-    """Per suite: name, stage, entity, file, rules, gate."""
+    """Per suite: name, stage, entity, file, rules, gate, and the values its `$PARAMETER`s take (the
+    suite's defaults under the config's `validation.parameters`)."""
+    overrides: dict = {}
     if config is None:
         entries = [("bundled", p.stem, p) for p in sorted(SUITES_DIR.glob("*.json"))]
     else:
@@ -16,10 +18,14 @@ def suite_listing(config: Path | None) -> list[dict]:
 
         cfg = load_config(config).config
         entries = [(stage, entity, path) for stage, by in cfg.validation.suites.items() for entity, path in by.items()]
+        overrides = cfg.validation.parameters
     out = []
     for stage, entity, path in entries:
         name, rules, gate = suite_rules(path)
-        out.append({"suite": name, "stage": stage, "entity": entity, "path": str(path), "rules": rules, "gate": gate})
+        used = {v["$PARAMETER"] for r in rules for v in r.kwargs.values() if isinstance(v, dict) and "$PARAMETER" in v}
+        values = {**((load_suite(path).get("meta") or {}).get("parameters") or {}), **overrides}
+        out.append({"suite": name, "stage": stage, "entity": entity, "path": str(path), "rules": rules, "gate": gate,
+                    "parameters": {k: values.get(k) for k in sorted(used)}})
     return out
 
 

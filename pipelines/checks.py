@@ -12,7 +12,7 @@ from typing import Iterator
 import sqlalchemy as sa
 
 from crm_migrate.db_errors import driver_message
-from crm_migrate.contracts import CANONICAL, LINEAGE, attribute_column
+from crm_migrate.contracts import CANONICAL, attribute_column
 from crm_migrate.errors import ConfigError, LockTimeout, MigrationError
 from crm_migrate.secrets import mask_url
 from expectations.runner import load_suite, suite_rules
@@ -23,6 +23,7 @@ from loaders.preflight import check_target, sqlite_file_problems
 from loaders.schema import run_tables
 from loaders.target import make_engine, new_sqlite_file
 from pipelines.config import load_config
+from transforms.standardize import canonical_columns
 
 
 def _probe_sql(src, expected: list[str]) -> str:
@@ -52,7 +53,7 @@ def _probe_sql(src, expected: list[str]) -> str:
 def _check_suite(loaded, stage: str, entity: str, path: Path) -> Iterator[str]:
     """The suite's rules are known to GX and well formed (suite_rules), its `$PARAMETER`s have values,
     and its columns exist: target suites against the target mapping (an error), canonical suites
-    against the canonical model (a warning: helper columns of standardization exist too)."""
+    against the columns standardization gives the entity (an error too)."""
     name, rules, gate = suite_rules(path)
     params = set((load_suite(path).get("meta") or {}).get("parameters") or {}) | set(loaded.config.validation.parameters)
     wanted = {v["$PARAMETER"] for r in rules for v in r.kwargs.values() if isinstance(v, dict) and "$PARAMETER" in v}
@@ -68,11 +69,12 @@ def _check_suite(loaded, stage: str, entity: str, path: Path) -> Iterator[str]:
             raise ConfigError(f"suite {name} checks columns the target table does not have: {', '.join(unknown)}", file=str(path),
                               hint=f"target columns: {', '.join(sorted(known))}")
     else:
-        known = set(CANONICAL[entity]) | set(LINEAGE) | {attribute_column(a) for s in loaded.config.sources if s.entity == entity
-                                                          for a in loaded.source_mappings[s.name].attributes}
+        known = set(canonical_columns(entity)) | {attribute_column(a) for s in loaded.config.sources if s.entity == entity
+                                                  for a in loaded.source_mappings[s.name].attributes}
         unknown = sorted(columns - known)
         if unknown:
-            yield f"warning: suite {name} checks columns that are not canonical {entity} fields: {', '.join(unknown)}"
+            raise ConfigError(f"suite {name} checks columns that are not canonical {entity} fields: {', '.join(unknown)}", file=str(path),
+                              hint=f"canonical {entity} fields: {', '.join(CANONICAL[entity])}")
     yield f"suite {stage}/{entity}: {name}, {len(rules)} rules ({sum(r.severity == 'critical' for r in rules)} critical)" + (
         f", gate {', '.join(gate)}" if gate else "")
 

@@ -169,7 +169,8 @@ def validate(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Extract, standardize and run the canonical suites only: write the quality report (quality.html,
-    quality.xlsx, the records a run would reject, Data Docs) and load nothing. Exit 3 when a suite's gate would stop a run."""
+    quality.xlsx, rejects.csv and flagged.csv: the records the suites would reject or flag, Data Docs) and load nothing.
+    Exit 3 when a suite's gate would stop a run."""
     from pipelines.run import run_validation
 
     try:
@@ -213,6 +214,7 @@ def suites(
         listing = suite_listing(config)
     except Exception as exc:  # noqa: BLE001
         _fail(exc, debug)
+    out = console if console.is_terminal else Console(highlight=False, width=max(console.width, 180))  # piped: a file, not a screen
     for item in listing:
         table = Table(title=f"{item['suite']} ({item['stage']} · {item['entity']}) {item['path']}", title_justify="left")
         for name in ("rule", "column", "severity", "check"):
@@ -220,10 +222,12 @@ def suites(
         table.add_column("reason")
         for r in item["rules"]:
             table.add_row(r.flag, ", ".join(r.columns), r.severity, r.type.removeprefix("expect_"), escape(r.reason))
-        console.print(table)
+        out.print(table)
+        if item["parameters"]:
+            out.print("  parameters: " + ", ".join(f"{k} = {v}" for k, v in item["parameters"].items()))
         if item["gate"]:
-            console.print("  gate: " + "; ".join(f"{k}: {v}" for k, v in item["gate"].items()))
-        console.print()
+            out.print("  gate: " + "; ".join(f"{k}: {v}" for k, v in item["gate"].items()))
+        out.print()
 
 
 @app.command("config-schema")

@@ -507,10 +507,12 @@ def validation_report(ctx: RunContext, canonical: Canonical, validated: Validate
         for entity, o in validated.outcomes.items():
             run_folder.write_json(d / "validation" / f"canonical_{entity}.json", o.raw, secrets)
         run_folder.write_json(d / "quality_profile.json", quality, secrets)
-        rejects = pl.concat([f.filter(pl.col(REJECT).is_not_null()).select(
+        records = pl.concat([f.select(
             pl.lit(e).alias("entity"), pl.col(SOURCE).alias("source"), pl.col(SOURCE_KEY).alias("source_key"), pl.col(ROW).alias("source_row"),
             pl.col(REJECT).alias("reason"), flags_text().alias("flags")) for e, f in validated.frames.items()])
+        rejects = records.filter(pl.col("reason").is_not_null())
         rejects.write_csv(d / "rejects.csv")
+        records.filter(pl.col("reason").is_null() & (pl.col("flags") != "")).drop("reason").write_csv(d / "flagged.csv")
         docs = build_data_docs(d, ctx.run_id, suites)
         counts = {"records": {e: f.height for e, f in validated.frames.items()},
                   "would_reject": {e: f.filter(pl.col(REJECT).is_not_null()).height for e, f in validated.frames.items()},

@@ -206,7 +206,8 @@ def test_suites_lists_every_rule_with_its_flag_severity_and_reason():
     result = runner.invoke(app, ["suites", str(DEMO_CONFIG)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     for text in ("opportunity_canonical", "close_before_created", "amount_out_of_range", "critical", "warning",
-                 "expected close date is before the day the deal was created", "crm_opportunity", "max_reject_rate: 0.05"):
+                 "expected close date is before the day the deal was created", "crm_opportunity", "max_reject_rate: 0.05",
+                 "parameters: amount_max = 10000000000, min_year = 1990"):
         assert text in result.output, text
     types = runner.invoke(app, ["suites", "--types"], env={"COLUMNS": "200"})
     assert types.exit_code == 0 and "expect_column_values_to_be_valid_cn_credit_code" in types.output
@@ -222,7 +223,7 @@ def test_validate_writes_the_quality_report_and_opens_no_target(tmp_path):
     assert "nothing loaded" in result.output and "close_before_created" in result.output
     (run,) = (tmp_path / "out").iterdir()
     assert run.name.endswith("-validate")
-    for name in ("quality.html", "quality.xlsx", "rejects.csv", "quality_profile.json", "data_docs/index.html", "validation/canonical_opportunity.json"):
+    for name in ("quality.html", "quality.xlsx", "rejects.csv", "flagged.csv", "quality_profile.json", "data_docs/index.html", "validation/canonical_opportunity.json"):
         assert (run / name).exists(), name
     assert not (tmp_path / "never").exists()  # the target was not even opened
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
@@ -236,3 +237,11 @@ def test_validate_writes_the_quality_report_and_opens_no_target(tmp_path):
     assert wb["Validation"].max_row == 1 + 14 + 12  # one row per rule of the two canonical suites
     assert wb["Quality by source"].max_row == 1 + 5  # one row per source
     assert wb["Would be rejected"].max_row == 1 + sum(manifest["counts"]["would_reject"].values())
+    import polars as pl
+
+    both = pl.concat([pl.read_csv(run / f, infer_schema_length=0).select("source", "source_key", "flags") for f in ("flagged.csv", "rejects.csv")])
+    errors = pl.read_csv(DEMO_CONFIG.parent / "demo" / "injected_errors.csv", infer_schema_length=0)
+    repriced = set(errors.filter(pl.col("error") == "amount_differs_from_lines")["source_key"])
+    mistyped = set(errors.filter((pl.col("error") == "amount_out_of_range") & (pl.col("source") == "legacy_crm_opps"))["source_key"])
+    found = set(both.filter(pl.col("flags").str.contains("amount_differs_from_lines"))["source_key"])
+    assert repriced <= found and found - repriced <= mistyped  # every re-priced deal; besides, only amounts typed wrong against their lines

@@ -213,7 +213,10 @@ def test_check_refuses_unset_parameters_and_unknown_target_columns(tmp_path):
     with pytest.raises(ConfigError, match="columns the target table does not have: acount_name"):
         list(_check_suite(loaded, "target", "customer", typo))
     odd = suite_file(tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "nmae"}}])
-    assert list(_check_suite(loaded, "canonical", "customer", odd))[0] == "warning: suite t checks columns that are not canonical customer fields: nmae"
+    with pytest.raises(ConfigError, match="columns that are not canonical customer fields: nmae"):
+        list(_check_suite(loaded, "canonical", "customer", odd))
+    helper = suite_file(tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "name_brand"}}])
+    assert list(_check_suite(loaded, "canonical", "customer", helper))[0].startswith("suite canonical/customer")  # what standardization adds is there
 
 
 def test_info_counts_only_examples_stop_at_five_per_rule_and_long_values_are_cut(tmp_path):

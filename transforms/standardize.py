@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_migrate.contracts import ATTRIBUTE_PREFIX, CANONICAL, CUSTOMER, EXTRA, FLAGS, LINEAGE, QUARANTINE, attribute_column
+from crm_migrate.contracts import ATTRIBUTE_PREFIX, CANONICAL, CUSTOMER, EXTRA, FLAGS, LINEAGE, QUARANTINE, RID, attribute_column
 from transforms import credit_code as cc
 from transforms.addresses import standardize_addresses
 from transforms.amounts import standardize_amounts
@@ -95,6 +95,11 @@ def shown(column: str, dtype: pl.DataType) -> pl.Expr:
 # Fields whose values a value map turns into picklist entries: a placeholder there (待定, 无) may be a
 # real entry, and the picklist rules judge what is left.
 PICKLIST_FIELDS = {"stage", "status", "industry", "currency"}
+
+
+def canonical_columns(entity: str) -> list[str]:
+    """Every column a standardized frame of `entity` has (before attributes), as suites may check them."""
+    return [*LINEAGE, *CANONICAL[entity], *HELPERS[entity], FLAGS, QUARANTINE, EXTRA, RID]
 
 
 def _trim(column: str) -> pl.Expr:
