@@ -9,11 +9,12 @@ import sqlalchemy as sa
 
 from loaders.target import connect_target, make_engine
 
-SCHEMA = {"_source": pl.String, "_source_key": pl.String, "target_id": pl.String}
+SCHEMA = {"_source": pl.String, "_source_key": pl.String, "_row": pl.Int64, "target_id": pl.String}
 
 
 def previous_crosswalk(url: str, ledger_table: str, sources: list[str]) -> pl.DataFrame:
-    """Latest golden id per (source, key) among loaded or merged records of earlier runs."""
+    """The golden ids the latest earlier run gave each (source, key), loaded or merged, with the row:
+    a key a source reused for two companies has two rows there, which the row tells apart."""
     if not sources:
         return pl.DataFrame(schema=SCHEMA)
     engine = make_engine(url)
@@ -23,10 +24,11 @@ def previous_crosswalk(url: str, ledger_table: str, sources: list[str]) -> pl.Da
                 return pl.DataFrame(schema=SCHEMA)
             t = sa.Table(ledger_table, sa.MetaData(), autoload_with=conn)
             rows = conn.execute(
-                sa.select(t.c.source, t.c.source_key, t.c.target_id, t.c.run_id)
+                sa.select(t.c.source, t.c.source_key, t.c.source_row, t.c.target_id, t.c.run_id)
                 .where(t.c.source.in_(sources), t.c.disposition.in_(["loaded", "merged"]), t.c.entity == "customer")
             ).all()
     finally:
         engine.dispose()
     frame = pl.DataFrame(rows, schema={**SCHEMA, "run_id": pl.String}, orient="row")
-    return frame.sort("run_id").unique(["_source", "_source_key"], keep="last", maintain_order=True).drop("run_id")
+    latest = pl.col("run_id") == pl.col("run_id").max().over("_source", "_source_key")
+    return frame.filter(latest).drop("run_id").unique(maintain_order=True).sort("_source", "_source_key", "_row")

@@ -244,7 +244,8 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
             ])
             customer_source_of = {s.name: s.customer_source for s in cfg.sources if s.entity == OPPORTUNITY}
             if incremental:  # keys of customers not read again: their golden id as earlier runs gave it
-                unread = earlier.filter(pl.col(SOURCE).is_in(sorted({c for c in customer_source_of.values() if c})))
+                unread = earlier.filter(pl.col(SOURCE).is_in(sorted({c for c in customer_source_of.values() if c}))).drop(ROW)
+                unread = unread.unique([SOURCE, "_source_key"], keep="last", maintain_order=True)
                 unread = unread.join(keys, on=[SOURCE, "_source_key"], how="anti")
                 keys = pl.concat([keys, unread.with_columns(pl.lit(None, dtype=pl.String).alias(REJECT))], how="diagonal")
             deals = DealMatching(r.opportunity_duplicates.name_similarity, r.opportunity_duplicates.close_date_window_days)

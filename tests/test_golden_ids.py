@@ -122,3 +122,17 @@ def test_golden_ids_survive_a_new_member_and_a_join_across_runs(any_db_url, tmp_
     assert set(third.values()) == {first["K2"]}  # two of its three records were first["K2"]
     superseded = pl.read_csv(tmp_path / "out" / manifest["run_id"] / "superseded_ids.csv")
     assert superseded.rows() == [(first["K5"], first["K2"], 1)]
+
+
+def test_a_key_the_source_reused_for_two_companies_keeps_each_its_id_by_row():
+    """An ERP reused retired key K7 for another company: both records carry K7. Whichever id a
+    by-key lookup found, one company would take the other's id and the other a fresh one, swapping
+    on every run; by row, each keeps its own (and neither when its row moved)."""
+    now = pl.DataFrame({"_source": ["erp"] * 3, "_source_key": ["K7", "K7", "K8"], "_row": [7, 9, 10],
+                        "target_id": ["CUS-B", "CUS-A", "CUS-C"]})  # derived ids as this run's clusters give them
+    before = pl.DataFrame({"_source": ["erp"] * 3, "_source_key": ["K7", "K7", "K8"], "_row": [7, 9, 10],
+                           "target_id": ["CUS-A", "CUS-B", "CUS-C"]})
+    out, superseded = keep_earlier_ids(now, before)
+    assert out.to_list() == ["CUS-A", "CUS-B", "CUS-C"] and superseded.is_empty()
+    moved = now.with_columns(pl.Series("_row", [8, 9, 10]))  # a row inserted above: K7's first record moved
+    assert keep_earlier_ids(moved, before)[0].to_list()[1:] == ["CUS-B", "CUS-C"]

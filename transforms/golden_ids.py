@@ -18,23 +18,37 @@ from __future__ import annotations
 
 import polars as pl
 
-from crm_migrate.contracts import SOURCE, SOURCE_KEY
+from crm_migrate.contracts import ROW, SOURCE, SOURCE_KEY
 from transforms.ids import stable_id
 
 TARGET_ID = "target_id"
 PREVIOUS_ID = "previous_id"
 
 
+def _earlier_id(members: pl.DataFrame, earlier: pl.DataFrame) -> pl.Series:
+    """Each member's earlier golden id: by (source, key); where a source reused a key for two companies
+    (the earlier run gave the key two ids), by (source, key, row), and none when the row moved."""
+    keys = [SOURCE, SOURCE_KEY]
+    prev = earlier.select(*keys, *([ROW] if ROW in earlier.columns else []), pl.col(TARGET_ID).alias(PREVIOUS_ID)).unique()
+    reused = prev.group_by(keys).agg(pl.col(PREVIOUS_ID).n_unique().alias("__ids")).filter(pl.col("__ids") > 1).select(keys)
+    by_key = prev.join(reused, on=keys, how="anti").unique(keys, keep="last").select(*keys, PREVIOUS_ID)
+    out = members.select(keys).join(by_key, on=keys, how="left", maintain_order="left").get_column(PREVIOUS_ID)
+    if reused.height and ROW in prev.columns and ROW in members.columns:
+        by_row = prev.join(reused, on=keys, how="semi").unique([*keys, ROW]).select(*keys, ROW, pl.col(PREVIOUS_ID).alias("__by_row"))
+        rows = members.select(*keys, ROW).join(by_row, on=[*keys, ROW], how="left", maintain_order="left").get_column("__by_row")
+        out = pl.select(pl.coalesce(out, rows)).to_series().alias(PREVIOUS_ID)
+    return out
+
+
 def keep_earlier_ids(members: pl.DataFrame, earlier: pl.DataFrame | None) -> tuple[pl.Series, pl.DataFrame]:
     """(the golden id of each member, superseded ids). `members`: SOURCE, SOURCE_KEY and the derived
-    `target_id`; `earlier`: SOURCE, SOURCE_KEY, `target_id` of earlier runs (empty on a first run)."""
+    `target_id` (and ROW); `earlier`: SOURCE, SOURCE_KEY, ROW, `target_id` of earlier runs (empty on a first run)."""
     superseded = pl.DataFrame(schema={PREVIOUS_ID: pl.String, TARGET_ID: pl.String, "records": pl.UInt32})
     derived = members.get_column(TARGET_ID)
     if earlier is None or earlier.is_empty():
         return derived, superseded
-    was = members.select(SOURCE, SOURCE_KEY, TARGET_ID).join(
-        earlier.select(SOURCE, SOURCE_KEY, pl.col(TARGET_ID).alias(PREVIOUS_ID)).unique([SOURCE, SOURCE_KEY], keep="last"),
-        on=[SOURCE, SOURCE_KEY], how="left", maintain_order="left")
+    was = members.select(SOURCE, SOURCE_KEY, TARGET_ID, *([ROW] if ROW in members.columns else [])).with_columns(
+        _earlier_id(members, earlier).alias(PREVIOUS_ID))
     votes = was.filter(pl.col(PREVIOUS_ID).is_not_null()).group_by(TARGET_ID, PREVIOUS_ID).agg(pl.len().alias("records"))
     # Most clusters hold the members of one earlier id and no other cluster does: they keep it at once.
     plain = (pl.len().over(TARGET_ID) == 1) & (pl.len().over(PREVIOUS_ID) == 1)
