@@ -291,11 +291,36 @@ class ExpectColumnValuesToBeInTargetPicklist(ColumnMapExpectation):
     default_flag: ClassVar[str] = c.NOT_IN_PICKLIST
 
 
+# ---- standardization's findings as rules -------------------------------------------------------
+
+class ColumnValuesWithoutFlag(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.without_flag"
+    condition_value_keys = ("flag",)
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, flag=None, **kwargs) -> pd.Series:
+        def clean(codes) -> bool:
+            return not any(c == flag or str(c).startswith(f"{flag}:") for c in (codes if codes is not None else ()))
+
+        return column.map(clean).astype(bool)
+
+
+class ExpectRecordsToNotCarryFlag(ColumnMapExpectation):
+    """The record does not carry `flag` in `_flags` (a code standardization or an extractor gave it:
+    email_typo_domain, invalid_amount, unknown_stage matches unknown_stage:待定), so a suite decides
+    the severity of a finding that is not a rule of its own."""
+
+    flag: str
+    map_metric: ClassVar[str] = "column_values.without_flag"
+    success_keys: ClassVar[Tuple[str, ...]] = ("mostly", "flag")
+    default_flag: ClassVar[str] = ""  # the flag it looks for (the runner fills it in)
+
+
 CUSTOM_EXPECTATIONS = (
     ExpectColumnValuesToBeValidCnCreditCode, ExpectColumnValuesToBeValidPhone, ExpectColumnValuesToBeValidEmail,
     ExpectColumnValuesToBeAmountInRange, ExpectColumnValuesToNotBeInTheFuture, ExpectColumnValuesToNotBeBeforeYear,
     ExpectColumnPairValuesToBeDatesInOrder, ExpectColumnPairValuesToBeEqualAmounts, ExpectColumnValuesToBeInReference,
-    ExpectColumnValuesToBeInTargetPicklist,
+    ExpectColumnValuesToBeInTargetPicklist, ExpectRecordsToNotCarryFlag,
 )
 
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")

@@ -151,7 +151,9 @@ _BUILT_IN_FLAGS = {
 }
 
 
-def _default_flag(type_name: str, columns: list[str]) -> str:
+def _default_flag(type_name: str, columns: list[str], kwargs: dict) -> str:
+    if type_name == "expect_records_to_not_carry_flag":
+        return str(kwargs.get("flag") or "flagged")
     custom = getattr(expectation_class(type_name), "default_flag", None)
     if custom:
         return custom
@@ -190,7 +192,7 @@ def suite_rules(path: Path) -> tuple[str, list[Rule], dict]:
         if severity not in SEVERITIES:
             raise ConfigError(f"{where}: severity {severity!r} is not one of {', '.join(SEVERITIES)}", file=str(path))
         columns = [*(kwargs[n] for n in ("column", "column_A", "column_B") if isinstance(kwargs.get(n), str)), *(kwargs.get("column_list") or [])]
-        flag = str(meta.get("flag") or _default_flag(t, columns))
+        flag = str(meta.get("flag") or _default_flag(t, columns, kwargs))
         rules.append(Rule(name, t, kwargs, severity, flag, str(meta.get("reason") or flag.replace("_", " "))))
     gate = (spec.get("meta") or {}).get("gate") or {}
     check_gate(gate, rules, path)

@@ -243,3 +243,13 @@ def test_info_counts_only_examples_stop_at_five_per_rule_and_long_values_are_cut
     rules[3]["kwargs"]["max_value"] = 79
     cut = quarantine(exact, violations(exact, run_suite(exact, suite_file(tmp_path, rules), RID).outcomes))
     assert cut[REJECT].to_list()[0] == "t.a_long_name: name=" + "深" * 80  # 80 characters are shown whole
+
+
+def test_a_standardization_finding_becomes_a_rule_with_the_suites_severity(tmp_path):
+    f = pl.DataFrame({RID: [0, 1, 2, 3], FLAGS: [["email_typo_domain"], [], ["unknown_stage:待定", "x"], ["email_typo_domain_x"]]})
+    rules = [{"type": "expect_records_to_not_carry_flag", "kwargs": {"column": FLAGS, "flag": "email_typo_domain"}, "meta": {"severity": "critical"}},
+             {"type": "expect_records_to_not_carry_flag", "kwargs": {"column": FLAGS, "flag": "unknown_stage"}, "meta": {"flag": "stage_unmapped", "severity": "warning"}}]
+    outcome = run_suite(f, suite_file(tmp_path, rules), RID)
+    assert [(o.flag, o.unexpected_ids) for o in outcome.outcomes] == [("email_typo_domain", [0]), ("stage_unmapped", [2])]
+    out = quarantine(f, violations(f, outcome.outcomes))
+    assert out[REJECT].to_list()[0].startswith("t.email_typo_domain: _flags=") and out[REJECT].null_count() == 3

@@ -17,7 +17,12 @@ MAX_VALUE_CHARS = 80
 def _text(column: str, dtype: pl.DataType) -> pl.Expr:
     """A value as the reason shows it: datetimes to the second, long text cut, missing as (empty)."""
     col = pl.col(column)
-    text = col.dt.strftime("%Y-%m-%d %H:%M:%S") if isinstance(dtype, pl.Datetime) else col.cast(pl.String)
+    if isinstance(dtype, pl.Datetime):
+        text = col.dt.strftime("%Y-%m-%d %H:%M:%S")
+    elif isinstance(dtype, pl.List):  # the record's flags
+        text = col.cast(pl.List(pl.String)).list.join(";")
+    else:
+        text = col.cast(pl.String)
     text = pl.when(text.str.len_chars() > MAX_VALUE_CHARS).then(text.str.slice(0, MAX_VALUE_CHARS) + "…").otherwise(text)
     return text.fill_null("(empty)")
 
