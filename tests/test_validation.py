@@ -253,3 +253,51 @@ def test_a_standardization_finding_becomes_a_rule_with_the_suites_severity(tmp_p
     assert [(o.flag, o.unexpected_ids) for o in outcome.outcomes] == [("email_typo_domain", [0]), ("stage_unmapped", [2])]
     out = quarantine(f, violations(f, outcome.outcomes))
     assert out[REJECT].to_list()[0].startswith("t.email_typo_domain: _flags=") and out[REJECT].null_count() == 3
+
+
+def test_force_overrides_thresholds_never_values_the_target_cannot_hold():
+    from expectations.gates import Gate
+
+    clean = Gate(True)
+    clean.decide(force=True)
+    assert clean.passed and not clean.forced  # nothing to override
+    gate = Gate(True)
+    gate.stop("crm_account.account_name: 3 values longer than 200 characters", ["甲" * 201], binding=True)
+    gate.stop("t.close_before_created: 4 records fail it")
+    gate.decide(force=True)
+    assert not gate.passed and not gate.forced and gate.examples == [["甲" * 201], []]
+    thresholds = Gate(True)
+    thresholds.stop("t.close_before_created: 4 records fail it")
+    assert thresholds.binding == [False] and not thresholds.forced
+    thresholds.decide(force=False)
+    assert not thresholds.passed and not thresholds.forced
+    thresholds.decide(force=True)
+    assert thresholds.passed and thresholds.forced
+    assert thresholds.as_dict() == {"passed": True, "forced": True, "reasons": ["t.close_before_created: 4 records fail it"]}
+    thresholds.decide(force=False)
+    assert not thresholds.passed and not thresholds.forced
+
+
+@pytest.mark.parametrize("gate, ok", [({"max_reject_rate": 0}, True), ({"max_reject_rate": 1}, True), ({"max_reject_rate": 1.5}, False),
+                                      ({"max_reject_rate": -0.1}, False), ({"max_reject_rate": "5%"}, False),
+                                      ({"min_completeness": {"name": 1.2}}, False), ({"min_completeness": {"name": 0.9}}, True),
+                                      ({"stop_on": ["t.empty_name", "malformed_email"]}, True), ({"stop_on": ["t.malformed"]}, False),
+                                      ({"max_rejects": 3}, False)])
+def test_gate_settings_are_checked(tmp_path, gate, ok):
+    path = suite_file(tmp_path, RULES, {"gate": gate})
+    if ok:
+        assert suite_rules(path)[2] == gate
+    else:
+        with pytest.raises(ConfigError, match="meta.gate"):
+            suite_rules(path)
+
+
+def test_gate_counts_critical_rejects_only_and_a_share_at_the_minimum_passes(tmp_path):
+    warn_only = [{**RULES[1], "meta": {"severity": "warning"}}]
+    outcome = run_suite(CUSTOMERS, suite_file(tmp_path, warn_only, {"gate": {"max_reject_rate": 0.0}}), RID)
+    assert gate_reasons(outcome, CUSTOMERS, violations(CUSTOMERS, outcome.outcomes)) == []  # warnings reject nothing
+    outcome = run_suite(CUSTOMERS, suite_file(tmp_path, RULES, {"gate": {"stop_on": ["t.malformed_email"], "min_completeness": {"email": 0.75}}}), RID)
+    assert gate_reasons(outcome, CUSTOMERS, violations(CUSTOMERS, outcome.outcomes)) == ["t.malformed_email: 2 records fail it, and the gate stops on any failure"]
+    empty = CUSTOMERS.clear()
+    outcome = run_suite(empty, suite_file(tmp_path, RULES, {"gate": {"max_reject_rate": 0.0, "min_completeness": {"email": 0.9}}}), RID)
+    assert gate_reasons(outcome, empty, violations(empty, outcome.outcomes)) == []  # no records: no rate to judge
