@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import polars as pl
 import sqlalchemy as sa
 
+from transforms.plan import TableChanges, plan_table
+
 
 @dataclass
 class UpsertResult:
@@ -29,32 +31,23 @@ def read_table(conn: sa.Connection, table: sa.Table, schema: dict[str, pl.DataTy
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row", strict=False)
 
 
-def changed_rows(wanted: pl.DataFrame, current: pl.DataFrame, key: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """(rows to insert, rows to update, number unchanged)."""
-    new = wanted.join(current.select(key), on=key, how="anti")
-    both = wanted.join(current, on=key, how="inner", suffix="__cur")
-    value_cols = [c for c in wanted.columns if c != key]
-    differs = pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}__cur")) for c in value_cols]) if value_cols else pl.lit(False)
-    upd = both.filter(differs).select(wanted.columns)
-    return new, upd, both.height - upd.height
-
-
 def _batches(frame: pl.DataFrame, size: int):
     for offset in range(0, frame.height, size):
         yield frame.slice(offset, size).to_dicts()
 
 
-def upsert(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame, key: str, batch_size: int) -> UpsertResult:
-    current = read_table(conn, table, frame.schema)
-    new, upd, same = changed_rows(frame, current, key)
-    for batch in _batches(new, batch_size):
+def upsert(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame, key: str, batch_size: int) -> tuple[UpsertResult, TableChanges]:
+    """Write what the plan says (transforms/plan.py) and return the counts and the plan itself (its
+    `before` rows are the before-images a rollback restores)."""
+    changes = plan_table(table.name, frame, read_table(conn, table, frame.schema), key)
+    for batch in _batches(changes.new, batch_size):
         conn.execute(table.insert(), batch)
-    if upd.height:
-        cols = [c for c in upd.columns if c != key]
+    if changes.updated.height:
+        cols = [c for c in changes.updated.columns if c != key]
         stmt = table.update().where(table.c[key] == sa.bindparam("__key")).values({c: sa.bindparam(c) for c in cols})
-        for batch in _batches(upd.rename({key: "__key"}), batch_size):
+        for batch in _batches(changes.updated.rename({key: "__key"}), batch_size):
             conn.execute(stmt, batch)
-    return UpsertResult(table.name, new.height, upd.height, same)
+    return UpsertResult(table.name, changes.new.height, changes.updated.height, changes.unchanged), changes
 
 
 def append(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame, batch_size: int) -> int:

@@ -230,6 +230,37 @@ def suites(
         out.print()
 
 
+@app.command()
+def rollback(
+    config: Path = typer.Argument(..., help="Migration config file (YAML): its target is rolled back."),
+    run_id: str = typer.Option(..., "--run", help="The run to undo: its run folder's name (crm_migrate_run in the target lists them)."),
+    cascade: bool = typer.Option(False, "--cascade", help="Also roll back later runs that wrote some of the same rows, newest first."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Undo a committed run: delete the rows it inserted, restore the rows it updated from their
+    before-images, remove its ledger rows; in one transaction, proven by reading the target back."""
+    from loaders.lock import acquire
+    from loaders.rollback import rollback as undo
+    from loaders.target import make_engine
+    from pipelines.config import load_config
+
+    try:
+        target = load_config(config).config.target
+        engine = make_engine(target.url)
+        lock = acquire(engine, f"rollback-{run_id}", target.lock_wait_seconds)
+        try:
+            result = undo(target.url, target.ledger_table, run_id, cascade)
+        finally:
+            lock.release()
+            engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    console.print(f"[bold green]✔ rolled back[/bold green] {', '.join(result.rolled_back)}")
+    for table in result.deleted:
+        console.print(f"  {table}: {result.deleted[table]:,} inserted rows deleted, {result.restored.get(table, 0):,} updated rows restored")
+    console.print(f"  ledger rows removed: {result.ledger_rows:,}; read back: every row as before the run")
+
+
 @app.command("config-schema")
 def config_schema(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),

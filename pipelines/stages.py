@@ -18,6 +18,7 @@ from expectations.runner import SuiteOutcome, validate_frame
 from extractors import Extracted, extract_source
 from extractors.non_records import NonRecord, PhysicalCount
 from loaders.crosswalk import previous_crosswalk
+from loaders.history import before_images, history_tables, record_run
 from loaders.lock import TargetLock, acquire
 from loaders.preflight import check_target
 from loaders.readback import read_back
@@ -345,6 +346,7 @@ class Loaded:
     reconciliation: dict  # accounting, target read-back and value diff; `balanced` is the proof
     skipped: bool = False  # the gate stopped the run, or the ledger did not account for every record
     committed: bool = False
+    plan: list[dict] = field(default_factory=list)  # per table: inserts, updates, unchanged, changed columns, examples
 
 
 def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped, gate: Gate) -> Loaded:
@@ -361,15 +363,23 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
         md = sa.MetaData()
         tables = {e: target_table(md, name, key, cols) for e, (name, key, cols) in mapped.specs.items() if e in mapped.frames}
         ledger_t = ledger_table(md, target.ledger_table)
-        results, actual = [], {}
-        with target_session(target.url, [*tables.values(), ledger_t], ctx.dry_run) as conn:
+        run_t, image_t = history_tables(md)
+        results, actual, plans, images = [], {}, [], []
+        with target_session(target.url, [*tables.values(), ledger_t, run_t, image_t], ctx.dry_run) as conn:
             for entity in (CUSTOMER, OPPORTUNITY):  # accounts before the opportunities that point at them
                 if entity in tables:
                     key = mapped.specs[entity][1]
-                    res = upsert(conn, tables[entity], mapped.frames[entity], key, target.batch_size)
+                    res, changes = upsert(conn, tables[entity], mapped.frames[entity], key, target.batch_size)
                     results.append(res)
+                    plans.append(changes.summary())
+                    images.append(before_images(ctx.run_id, res.table, key, changes.new, changes.before))
                     ctx.progress("load", f"{res.table}: {res.inserted:,} inserted, {res.updated:,} updated, {res.unchanged:,} unchanged")
             ledger_rows = append(conn, ledger_t, resolution.ledger, target.batch_size)
+            if images:  # what a rollback of this run restores
+                append(conn, image_t, pl.concat(images), target.batch_size)
+            record_run(conn, run_t, ctx.run_id, ctx.started, ctx.loaded.digest(), {r.table: vars(r) for r in results},
+                       {"run_id": ctx.run_id, "project": ctx.config.project, "gate": gate.as_dict(), "plan": plans,
+                        "inputs": _inputs(ctx, canonical)})
             for entity, table in tables.items():
                 actual[entity] = read_back(conn, table, mapped.frames[entity], mapped.specs[entity][1])
             with ctx.stage("reconcile"):
@@ -383,7 +393,7 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
                 raise Abandon  # rolled back: nothing of an unproven run stays in the target
             if ctx.dry_run:
                 ctx.progress("load", "dry run: rolling back")
-    return Loaded(results, ledger_rows, rec, committed=rec["balanced"] and not ctx.dry_run)
+    return Loaded(results, ledger_rows, rec, committed=rec["balanced"] and not ctx.dry_run, plan=plans)
 
 
 def unbalanced_lines(rows: list[dict]) -> list[str]:
@@ -478,7 +488,7 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
             "by_entity": {e: dict(ledger.filter(pl.col("entity") == e).group_by("disposition").len().rows()) for e in ledger["entity"].unique().sort()},
             "golden_customers": resolution.golden_to_load().height,
         }
-        extra = {"committed": loaded.committed, "gate": gate.as_dict(),
+        extra = {"committed": loaded.committed, "gate": gate.as_dict(), "plan": loaded.plan,
                  "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows}
         manifest = run_folder.manifest(ctx, status, counts, _inputs(ctx, canonical), extra)
         flags = flag_counts(ledger)

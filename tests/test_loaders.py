@@ -27,7 +27,7 @@ def frame(names, amounts):
 def load(url, df, dry_run=False):
     table = target_table(sa.MetaData(), "crm_thing", "external_id", COLUMNS)
     with target_session(url, [table], dry_run) as conn:
-        return upsert(conn, table, df, "external_id", batch_size=2)
+        return upsert(conn, table, df, "external_id", batch_size=2)[0]
 
 
 def rows(url):

@@ -1,0 +1,93 @@
+"""The migration's own tables in the target, next to the ledger: what each run did, so a run can be
+listed, planned against and rolled back long after its run folder is gone.
+
+- `crm_migrate_run`: one row per committed run (id = the run folder's name): times, status
+  (committed, rolled_back), config hash, counts per table and the manifest (JSON).
+- `crm_migrate_before_image`: one row per target row a run wrote: the table, the key, the action
+  (insert or update) and, for an update, the row as it was before (JSON), so a rollback can delete
+  what the run inserted and put back what it changed.
+
+Both are written in the load's transaction: a rolled-back or dry run leaves no trace in them."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+
+import polars as pl
+import sqlalchemy as sa
+
+RUN_TABLE = "crm_migrate_run"
+IMAGE_TABLE = "crm_migrate_before_image"
+COMMITTED, ROLLED_BACK = "committed", "rolled_back"
+INSERT, UPDATE = "insert", "update"
+
+
+def run_table(md: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        RUN_TABLE, md,
+        sa.Column("run_id", sa.String(60), primary_key=True),
+        sa.Column("started_at", sa.DateTime),
+        sa.Column("finished_at", sa.DateTime),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("config_sha256", sa.String(64)),
+        sa.Column("counts", sa.Text),
+        sa.Column("manifest", sa.Text),
+    )
+
+
+def image_table(md: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        IMAGE_TABLE, md,
+        sa.Column("run_id", sa.String(60), nullable=False),
+        sa.Column("target_table", sa.String(100), nullable=False),
+        sa.Column("target_key", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(10), nullable=False),
+        sa.Column("before", sa.Text),
+        sa.Index(f"ix_{IMAGE_TABLE}_run", "run_id"),
+        sa.Index(f"ix_{IMAGE_TABLE}_key", "target_table", "target_key"),
+    )
+
+
+def history_tables(md: sa.MetaData) -> list[sa.Table]:
+    return [run_table(md), image_table(md)]
+
+
+def _jsonable(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def before_images(run_id: str, table: str, key: str, inserted: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
+    """The image rows of one table: each inserted key (no before) and each updated row as it was."""
+    rows = [{"run_id": run_id, "target_table": table, "target_key": str(k), "action": INSERT, "before": None}
+            for k in inserted.get_column(key).to_list()]
+    for r in before.iter_rows(named=True):
+        rows.append({"run_id": run_id, "target_table": table, "target_key": str(r[key]), "action": UPDATE,
+                     "before": json.dumps({c: _jsonable(v) for c, v in r.items()}, ensure_ascii=False)})
+    schema = {"run_id": pl.String, "target_table": pl.String, "target_key": pl.String, "action": pl.String, "before": pl.String}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def record_run(conn: sa.Connection, table: sa.Table, run_id: str, started: datetime, config_sha256: str, counts: dict, manifest: dict) -> None:
+    conn.execute(table.insert(), [{
+        "run_id": run_id, "started_at": started.replace(tzinfo=None), "finished_at": datetime.utcnow(), "status": COMMITTED,
+        "config_sha256": config_sha256, "counts": json.dumps(counts, ensure_ascii=False),
+        "manifest": json.dumps(manifest, ensure_ascii=False, default=str)}])
+
+
+def restore_value(value, column: sa.Column):
+    """A before-image value (JSON) back to what the column holds."""
+    if value is None:
+        return None
+    t = column.type
+    if isinstance(t, sa.DateTime):
+        return datetime.fromisoformat(value)
+    if isinstance(t, sa.Date):
+        return date.fromisoformat(value)
+    if isinstance(t, sa.Numeric) and not isinstance(t, sa.Float):
+        return Decimal(value)
+    return value

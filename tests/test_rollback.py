@@ -1,0 +1,92 @@
+"""Rollback of a committed run on SQLite, PostgreSQL and MariaDB: the target as before the run, row
+for row; refused when later runs wrote the same rows, unless cascaded; the run history recorded."""
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from crm_migrate.errors import MigrationError
+from loaders.rollback import rollback
+from pipelines.run import run_pipeline
+from tests.helpers import csv_file, project
+
+HEADER = ["客户编号", "客户名称", "统一社会信用代码", "联系电话", "地址"]
+ROWS = [["C1", "深圳市腾飞电子科技有限公司", None, "13800138001", "南山区科技园1号"],
+        ["C2", "广州市华鑫贸易有限公司", None, "13800138002", "天河区体育西路2号"],
+        ["C3", "佛山市新城物流有限公司", None, "13800138003", "禅城区汾江路3号"]]
+
+
+def snapshot(url):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            names = set(sa.inspect(conn).get_table_names())
+            rows = {t: sorted(map(tuple, conn.execute(sa.text(f"SELECT * FROM {t}")).all()), key=repr) for t in ("crm_account",) if t in names}
+            rows["ledger"] = conn.execute(sa.text("SELECT COUNT(*) FROM crm_migrate_ledger")).scalar_one()
+            rows["runs"] = [tuple(r) for r in conn.execute(sa.text("SELECT run_id, status FROM crm_migrate_run ORDER BY run_id")).all()]
+            return rows
+    finally:
+        engine.dispose()
+
+
+def run(tmp_path, url, rows):
+    csv_file(tmp_path / "customers.csv", HEADER, rows)
+    cfg = project(tmp_path, [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"}], target_url=url)
+    return run_pipeline(cfg)
+
+
+def test_rollback_restores_the_target_and_refuses_to_skip_later_runs(any_db_url, tmp_path):
+    first = run(tmp_path, any_db_url, ROWS)
+    after_first = snapshot(any_db_url)
+    moved = [r[:] for r in ROWS]
+    moved[0][4] = "南山区科技园9号"  # an update
+    second = run(tmp_path, any_db_url, [*moved, ["C4", "东莞市长安五金制品厂", None, "13800138004", "长安镇4号"]])  # and an insert
+    assert [(r["inserted"], r["updated"]) for r in second["load"]] == [(1, 1)]
+    after_second = snapshot(any_db_url)
+    moved[1][4] = "天河区体育西路8号"
+    third = run(tmp_path, any_db_url, moved)
+    assert [(r["inserted"], r["updated"]) for r in third["load"]] == [(0, 1)]
+
+    done = rollback(any_db_url, "crm_migrate_ledger", third["run_id"])
+    assert done.rolled_back == [third["run_id"]] and done.restored == {"crm_account": 1} and done.verified
+    state = snapshot(any_db_url)
+    assert state["crm_account"] == after_second["crm_account"] and state["ledger"] == after_second["ledger"]
+    assert state["runs"][-1] == (third["run_id"], "rolled_back")
+
+    with pytest.raises(MigrationError, match="cannot be rolled back alone: later runs wrote some of the same rows") as refused:
+        rollback(any_db_url, "crm_migrate_ledger", first["run_id"])
+    assert second["run_id"] in refused.value.describe()
+    assert snapshot(any_db_url)["crm_account"] == after_second["crm_account"]  # refused: nothing changed
+    with pytest.raises(MigrationError, match="it is rolled_back"):
+        rollback(any_db_url, "crm_migrate_ledger", third["run_id"])
+
+    both = rollback(any_db_url, "crm_migrate_ledger", first["run_id"], cascade=True)
+    assert both.rolled_back == [second["run_id"], first["run_id"]] and both.deleted == {"crm_account": 4}
+    state = snapshot(any_db_url)
+    assert state["crm_account"] == [] and state["ledger"] == 0
+    assert {s for _, s in state["runs"]} == {"rolled_back"}
+    assert after_first["runs"] == [(first["run_id"], "committed")]
+
+    again = run(tmp_path, any_db_url, ROWS)  # the same input after the rollback: the same golden ids again
+    assert snapshot(any_db_url)["crm_account"] == after_first["crm_account"] and again["status"] == "succeeded"
+
+
+def test_the_run_history_holds_the_plan_and_each_written_row(tmp_path, sqlite_url):
+    first = run(tmp_path, sqlite_url, ROWS)
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        run_row = conn.execute(sa.text("SELECT status, counts, manifest FROM crm_migrate_run")).one()
+        images = conn.execute(sa.text("SELECT target_table, action, before FROM crm_migrate_before_image")).all()
+    engine.dispose()
+    assert run_row[0] == "committed" and json.loads(run_row[1])["crm_account"]["inserted"] == 3
+    assert json.loads(run_row[2])["plan"][0]["insert"] == 3
+    assert sorted(images) == [("crm_account", "insert", None)] * 3
+    assert first["plan"][0] == {**first["plan"][0], "table": "crm_account", "insert": 3, "update": 0, "unchanged": 0, "delete": 0}
+
+
+def test_a_dry_run_leaves_no_history(tmp_path, sqlite_url):
+    run(tmp_path, sqlite_url, ROWS)
+    csv_file(tmp_path / "customers.csv", HEADER, ROWS[:2])
+    cfg = project(tmp_path, [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"}], target_url=sqlite_url)
+    run_pipeline(cfg, dry_run=True)
+    assert len(snapshot(sqlite_url)["runs"]) == 1
