@@ -72,18 +72,18 @@ def _use_prefect(flag: Optional[bool]) -> bool:
 
 
 def _execute(config: Path, dry_run: bool, out: Optional[Path], prefect: Optional[bool], debug: bool,
-             target_url: Optional[str] = None, full_refresh: bool = False, force: bool = False) -> dict:
+             target_url: Optional[str] = None, full_refresh: bool = False, force: bool = False, plan_only: bool = False) -> dict:
     try:
         if _use_prefect(prefect):
             from pipelines.flow import migrate
 
             manifest = migrate(str(config), dry_run=dry_run, out=str(out) if out else None, target_url=target_url,
-                               full_refresh=full_refresh, force=force)
+                               full_refresh=full_refresh, force=force, plan_only=plan_only)
         else:
             from pipelines.run import run_pipeline
 
             manifest = run_pipeline(config, dry_run=dry_run, out=out, progress=_Progress(), target_url=target_url,
-                                    full_refresh=full_refresh, force=force)
+                                    full_refresh=full_refresh, force=force, plan_only=plan_only)
     except KeyboardInterrupt as exc:
         run_dir = getattr(exc, "run_dir", None)
         err.print("[bold red]interrupted[/bold red]: the target was rolled back" + (f"; the run folder {run_dir} says where the run was" if run_dir else ""))
@@ -98,13 +98,15 @@ def _summary(manifest: dict) -> None:
     counts = manifest["counts"]["dispositions"]
     run_dir = Path(manifest["run_dir"])
     console.print()
-    console.print(f"[bold green]✔ {manifest['status']}[/bold green]" + (" [yellow](dry run: target rolled back)[/yellow]" if manifest["dry_run"] else ""))
+    planned = manifest["status"] == "planned"
+    console.print(f"[bold green]✔ {manifest['status']}[/bold green]" + (" [yellow](nothing written)[/yellow]" if planned else
+                  " [yellow](dry run: target rolled back)[/yellow]" if manifest["dry_run"] else ""))
     gate = manifest.get("gate") or {}
     if gate.get("forced"):
         console.print(f"  [bold yellow]gate failed and was overridden by --force[/bold yellow] ({len(gate['reasons'])} reasons):")
         for reason in gate["reasons"]:
             console.print(f"    - {reason}")
-    console.print("  records: " + ", ".join(f"{k} {counts.get(k, 0):,}" for k in ("loaded", "merged", "rejected", "archived")))
+    console.print(("  records (if run): " if planned else "  records: ") + ", ".join(f"{k} {counts.get(k, 0):,}" for k in ("loaded", "merged", "rejected", "archived")))
     console.print(f"  golden customers: {manifest['counts']['golden_customers']:,}")
     console.print(f"  run folder: {run_dir}")
     console.print(f"  report:     {run_dir / 'report.html'}")
@@ -120,10 +122,22 @@ def run(
     force: bool = typer.Option(False, "--force", help=(
         "Load although a validation gate failed (reject rates, stop_on rules, completeness, target suites); recorded in "
         "the manifest and shown on the report. Values the target cannot hold (too long, required and missing) still stop the run.")),
+    plan_only: bool = typer.Option(False, "--plan-only", help="Stop after the plan: what the load would insert and update per table; nothing is written."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
-    """Run a migration: extract, standardize, validate, resolve, map, gate, load, reconcile, report."""
-    _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh, force=force)
+    """Run a migration: extract, standardize, validate, resolve, map, gate, plan, load, reconcile, report."""
+    _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh, force=force, plan_only=plan_only)
+
+
+@app.command()
+def plan(
+    config: Path = typer.Argument(..., help="Migration config file (YAML)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder for run folders (overrides output_dir)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """What a run would change in the target, per table: rows to insert, to update (and the columns that
+    change), unchanged, to delete (never: crm-migrate does not delete), with example keys. Writes nothing."""
+    _execute(config, False, out, False, debug, plan_only=True)
 
 
 @app.command()

@@ -34,11 +34,11 @@ def _artifact(manifest: dict) -> None:
 
 @flow(name="crm-migrate", persist_result=False, log_prints=True)
 def migrate(config: str, dry_run: bool = False, out: str | None = None, target_url: str | None = None,
-            full_refresh: bool = False, force: bool = False) -> dict:
+            full_refresh: bool = False, force: bool = False, plan_only: bool = False) -> dict:
     """Run a migration described by the config file; returns the run manifest.
     `out` and `target_url` override the config's output_dir and target.url."""
     logger = get_run_logger()
-    manifest = run_pipeline(Path(config), dry_run=dry_run, out=out, wrap=as_task, target_url=target_url, full_refresh=full_refresh, force=force,
+    manifest = run_pipeline(Path(config), dry_run=dry_run, out=out, wrap=as_task, target_url=target_url, full_refresh=full_refresh, force=force, plan_only=plan_only,
                             progress=lambda stage, msg: logger.info("%s: %s", stage, msg))
     _artifact(manifest)
     return manifest

@@ -15,11 +15,11 @@ def _plain(fn: Callable) -> Callable:
 
 def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | None = None,
                  progress: Progress | None = None, wrap: Callable[[Callable], Callable] = _plain,
-                 target_url: str | None = None, full_refresh: bool = False, force: bool = False) -> dict:
+                 target_url: str | None = None, full_refresh: bool = False, force: bool = False, plan_only: bool = False) -> dict:
     """Run every stage; return the manifest. Raises GateFailed or AccountingError after the run
     folder is written, so a stopped run still explains itself; any other failure also leaves the run
     folder (manifest with the stage and the error, the planned ledger so far, the report)."""
-    ctx = start_run(config, dry_run, out, progress, target_url, full_refresh, force)
+    ctx = start_run(config, dry_run or plan_only, out, progress, target_url, full_refresh, force, suffix="-plan" if plan_only else "")
     done: dict = {}  # what the stages produced so far, for the failure report
     lock = None
 
@@ -36,7 +36,10 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
         done["resolution"] = resolution = step("resolve", stages.resolve, validated)
         mapped = step("map", stages.map_to_target, resolution)
         gate = step("validate_target", stages.validate_target, canonical, resolution, mapped, validated)
-        loaded = step("load", stages.load, canonical, resolution, mapped, gate)  # writes, reads back, proves, commits
+        if plan_only:  # what the load would change, nothing written
+            loaded = step("plan", stages.plan, canonical, resolution, mapped)
+        else:
+            loaded = step("load", stages.load, canonical, resolution, mapped, gate)  # writes, reads back, proves, commits
         manifest = step("report", stages.report, canonical, validated, resolution, gate, loaded, quality)
         manifest["run_dir"] = str(ctx.run_dir)
         if loaded.committed:
@@ -56,7 +59,7 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
     if not gate.passed:
         raise GateFailed("the validation gate stopped the run before loading:\n  - " + "\n  - ".join(gate.reasons),
                          hint=f"nothing was written to the target; see {ctx.run_dir / 'report.html'}")
-    if not reconciliation["balanced"]:
+    if not reconciliation["balanced"] and not plan_only:
         raise AccountingError("the target read back does not match what was loaded",
                               hint=f"the target was rolled back; see the reconciliation in {ctx.run_dir / 'reconciliation.json'}")
     return manifest

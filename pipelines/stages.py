@@ -24,7 +24,7 @@ from loaders.preflight import check_target
 from loaders.readback import read_back
 from loaders.schema import ledger_table, run_tables, target_table
 from loaders.target import Abandon, make_engine, new_sqlite_file, remove_if_empty, target_session
-from loaders.upsert import UpsertResult, append, upsert
+from loaders.upsert import UpsertResult, append, read_table, upsert
 from pipelines.context import RunContext
 from reports.data_docs import build_data_docs
 from reports.reconciliation import reconcile as reconcile_frames
@@ -32,6 +32,7 @@ from transforms.archive import ARCHIVE_REASON, mark_stale
 from crm_migrate.flags import add_flag, flags_text
 from transforms.ledger import accounting, build_ledger, customer_dispositions, opportunity_dispositions
 from transforms.mapping import ColumnSpec, key_problems, map_table, picklist_references
+from transforms.plan import plan_table
 from transforms.quality_profile import source_profile
 from transforms.quarantine import quarantine
 from extractors.decisions import read_decisions
@@ -347,6 +348,7 @@ class Loaded:
     skipped: bool = False  # the gate stopped the run, or the ledger did not account for every record
     committed: bool = False
     plan: list[dict] = field(default_factory=list)  # per table: inserts, updates, unchanged, changed columns, examples
+    planned_only: bool = False  # plan / run --plan-only: the target was read, not written
 
 
 def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped, gate: Gate) -> Loaded:
@@ -373,6 +375,7 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
                     results.append(res)
                     plans.append(changes.summary())
                     images.append(before_images(ctx.run_id, res.table, key, changes.new, changes.before))
+                    ctx.progress("plan", plan_line(plans[-1]))
                     ctx.progress("load", f"{res.table}: {res.inserted:,} inserted, {res.updated:,} updated, {res.unchanged:,} unchanged")
             ledger_rows = append(conn, ledger_t, resolution.ledger, target.batch_size)
             if images:  # what a rollback of this run restores
@@ -394,6 +397,40 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
             if ctx.dry_run:
                 ctx.progress("load", "dry run: rolling back")
     return Loaded(results, ledger_rows, rec, committed=rec["balanced"] and not ctx.dry_run, plan=plans)
+
+
+def plan(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped) -> Loaded:
+    """`crm-migrate plan` / `run --plan-only`: what a load would change in each target table, from the
+    target read as it is now (transforms/plan.py); nothing is written."""
+    acct = accounting(canonical.extracted_counts, resolution.ledger, {n: p.as_dict() for n, p in canonical.physical.items()})
+    plans = []
+    with ctx.stage("plan"):
+        engine = make_engine(ctx.config.target.url)
+        try:
+            with engine.connect() as conn:
+                existing = set(sa.inspect(conn).get_table_names())
+                md = sa.MetaData()
+                for entity in (CUSTOMER, OPPORTUNITY):
+                    if entity not in mapped.frames:
+                        continue
+                    name, key, cols = mapped.specs[entity]
+                    frame = mapped.frames[entity]
+                    current = read_table(conn, target_table(md, name, key, cols), frame.schema) if name in existing else frame.clear()
+                    summary = plan_table(name, frame, current, key).summary()
+                    plans.append(summary)
+                    ctx.progress("plan", plan_line(summary))
+        finally:
+            engine.dispose()
+    rec = {"balanced": all(r["balanced"] for r in acct), "accounting": acct, "tables": {}, "loaded": False}
+    return Loaded([], 0, rec, skipped=True, plan=plans, planned_only=True)
+
+
+def plan_line(summary: dict) -> str:
+    """One console line of a table's plan: counts and the columns that change (names only)."""
+    cols = ", ".join(f"{c} {n:,}" for c, n in sorted(summary["changed_columns"].items(), key=lambda x: -x[1])[:6])
+    return (f"{summary['table']}: {summary['insert']:,} to insert, {summary['update']:,} to update"
+            + (f" ({cols})" if cols else "") + f", {summary['unchanged']:,} unchanged, 0 to delete"
+            + (f" ({summary['not_in_run']:,} rows of the target are not in this run: left as they are)" if summary["not_in_run"] else ""))
 
 
 def unbalanced_lines(rows: list[dict]) -> list[str]:
@@ -460,6 +497,8 @@ def _status(gate: Gate, loaded: Loaded) -> str:
         return "unbalanced"
     if not gate.passed:
         return "stopped_at_gate"
+    if loaded.planned_only:
+        return "planned"
     return "succeeded" if loaded.reconciliation["balanced"] else "unbalanced"
 
 

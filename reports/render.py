@@ -51,6 +51,8 @@ def _verdict(m: dict) -> tuple[str, str]:
     status = m["status"]
     if status == "succeeded":
         return ("DRY RUN: everything was written, then rolled back", "warn") if m["dry_run"] else ("committed to the target", "ok")
+    if status == "planned":
+        return "PLAN only: the target was read, nothing was written", "warn"
     if status == "stopped_at_gate":
         return "stopped at the gate: nothing was written to the target", "bad"
     if status == "unbalanced":

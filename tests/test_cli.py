@@ -54,7 +54,7 @@ def test_config_schema_is_json():
     assert json.loads(result.output)["title"] == "Config"
 
 
-@pytest.mark.parametrize("command", ["run", "demo", "check", "config-schema", "validate", "suites"])
+@pytest.mark.parametrize("command", ["run", "demo", "check", "config-schema", "validate", "suites", "plan", "rollback"])
 def test_help(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -245,3 +245,20 @@ def test_validate_writes_the_quality_report_and_opens_no_target(tmp_path):
     mistyped = set(errors.filter((pl.col("error") == "amount_out_of_range") & (pl.col("source") == "legacy_crm_opps"))["source_key"])
     found = set(both.filter(pl.col("flags").str.contains("amount_differs_from_lines"))["source_key"])
     assert repriced <= found and found - repriced <= mistyped  # every re-priced deal; besides, only amounts typed wrong against their lines
+
+
+def test_rollback_command_undoes_a_run_and_names_a_wrong_id(tmp_path):
+    from pipelines.run import run_pipeline
+    from tests.helpers import csv_file, project
+
+    csv_file(tmp_path / "c.csv", ["客户编号", "客户名称", "统一社会信用代码", "联系电话", "地址"],
+             [["C1", "深圳市腾飞电子科技有限公司", None, None, None], ["C2", "广州市华鑫贸易有限公司", None, None, None]])
+    cfg = project(tmp_path, [{"name": "crm", "kind": "csv", "entity": "customer", "path": "c.csv", "key": "客户编号"}])
+    manifest = run_pipeline(cfg)
+    wrong = runner.invoke(app, ["rollback", str(cfg), "--run", "20200101T000000000Z-000000"])
+    assert wrong.exit_code == 1 and "no committed run has this id" in wrong.output and manifest["run_id"] in wrong.output
+    done = runner.invoke(app, ["rollback", str(cfg), "--run", manifest["run_id"]])
+    assert done.exit_code == 0, done.output
+    assert "rolled back" in done.output and "crm_account: 2 inserted rows deleted, 0 updated rows restored" in done.output
+    plan = runner.invoke(app, ["plan", str(cfg)])
+    assert plan.exit_code == 0 and "crm_account: 2 to insert, 0 to update" in plan.output and "planned (nothing written)" in plan.output

@@ -90,3 +90,34 @@ def test_a_dry_run_leaves_no_history(tmp_path, sqlite_url):
     cfg = project(tmp_path, [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"}], target_url=sqlite_url)
     run_pipeline(cfg, dry_run=True)
     assert len(snapshot(sqlite_url)["runs"]) == 1
+
+
+def test_plan_says_what_a_run_would_change_and_writes_nothing(any_db_url, tmp_path):
+    run(tmp_path, any_db_url, ROWS)
+    before = snapshot(any_db_url)
+    moved = [r[:] for r in ROWS]
+    moved[0][4] = "南山区科技园9号"
+    csv_file(tmp_path / "customers.csv", HEADER, [*moved[:2], ["C4", "东莞市长安五金制品厂", None, "13800138004", "长安镇4号"]])
+    cfg = project(tmp_path, [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"}], target_url=any_db_url)
+    planned = run_pipeline(cfg, plan_only=True)
+    (table,) = planned["plan"]
+    assert planned["status"] == "planned" and planned["run_id"].endswith("-plan")
+    assert {k: table[k] for k in ("insert", "update", "unchanged", "delete", "not_in_run")} == {
+        "insert": 1, "update": 1, "unchanged": 1, "delete": 0, "not_in_run": 1}
+    assert table["changed_columns"] == {"address": 1}
+    assert snapshot(any_db_url) == before  # not a row, not a run recorded
+
+
+def test_plan_table_counts_changes_per_column():
+    import polars as pl
+
+    from transforms.plan import plan_table
+
+    current = pl.DataFrame({"id": ["a", "b", "c", "z"], "name": ["A", "B", "C", "Z"], "amount": [1.0, 2.0, None, 9.0]})
+    wanted = pl.DataFrame({"id": ["a", "b", "c", "d"], "name": ["A", "B2", "C2", "D"], "amount": [1.0, 3.0, 5.0, 4.0]})
+    changes = plan_table("t", wanted, current, "id")
+    s = changes.summary()
+    assert (s["insert"], s["update"], s["unchanged"], s["not_in_run"]) == (1, 2, 1, 1)
+    assert s["changed_columns"] == {"name": 2, "amount": 2}  # a missing value that gets one is a change
+    assert s["examples"] == {"insert": ["d"], "update": ["b", "c"]}
+    assert changes.before.sort("id").rows() == [("b", "B", 2.0), ("c", "C", None)]  # the before-images
