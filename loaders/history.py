@@ -3,6 +3,9 @@ listed, planned against and rolled back long after its run folder is gone.
 
 - `crm_migrate_run`: one row per committed run (id = the run folder's name): times, status
   (committed, rolled_back), config hash, counts per table and the manifest (JSON).
+- `crm_migrate_xref` (a view over the ledger): each source record that is in the target, its target
+  table and target id, as the latest run that loaded or merged it left it; rolled-back runs are gone
+  from the ledger, so from the view too.
 - `crm_migrate_before_image`: one row per target row a run wrote: the table, the key, the action
   (insert or update) and, for an update, the row as it was before (JSON), so a rollback can delete
   what the run inserted and put back what it changed.
@@ -18,6 +21,7 @@ import polars as pl
 import sqlalchemy as sa
 
 RUN_TABLE = "crm_migrate_run"
+XREF_VIEW = "crm_migrate_xref"
 IMAGE_TABLE = "crm_migrate_before_image"
 COMMITTED, ROLLED_BACK = "committed", "rolled_back"
 INSERT, UPDATE = "insert", "update"
@@ -91,3 +95,24 @@ def restore_value(value, column: sa.Column):
     if isinstance(t, sa.Numeric) and not isinstance(t, sa.Float):
         return Decimal(value)
     return value
+
+
+def xref_view_sql(engine: sa.Engine, ledger: sa.Table, tables: dict[str, str]) -> str:
+    """CREATE VIEW crm_migrate_xref: source record -> target table and id (entity -> table: `tables`)."""
+    kept = ("loaded", "merged")
+    l, l2 = ledger.alias("l"), ledger.alias("l2")
+    latest = (sa.select(sa.func.max(l2.c.run_id))
+              .where(l2.c.entity == l.c.entity, l2.c.source == l.c.source, l2.c.source_key == l.c.source_key,
+                     l2.c.disposition.in_(kept)).scalar_subquery())
+    select = sa.select(l.c.entity, l.c.source, l.c.source_key, l.c.source_row,
+                       sa.case(tables, value=l.c.entity).label("target_table"), l.c.target_id, l.c.run_id
+                       ).where(l.c.disposition.in_(kept), l.c.target_id.is_not(None), l.c.run_id == latest)
+    body = select.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    return f"CREATE VIEW {XREF_VIEW} AS {body}"
+
+
+def ensure_xref_view(engine: sa.Engine, ledger: sa.Table, tables: dict[str, str]) -> None:
+    """Create the view once, in its own transaction (DDL commits on MySQL/MariaDB)."""
+    with engine.begin() as conn:
+        if XREF_VIEW not in sa.inspect(conn).get_view_names():
+            conn.exec_driver_sql(xref_view_sql(engine, ledger, tables))

@@ -38,6 +38,7 @@ def ledger_table(metadata: sa.MetaData, name: str) -> sa.Table:
         sa.Column("flags", sa.Text),
         sa.Column("customer_target_id", sa.String(40)),
         sa.Index(f"ix_{name}_run", "run_id", "entity", "source"),
+        sa.Index(f"ix_{name}_key", "source", "source_key"),
     )
 
 

@@ -64,10 +64,11 @@ class Abandon(Exception):
 
 
 @contextmanager
-def target_session(url: str, tables: list[sa.Table], dry_run: bool) -> Iterator[sa.Connection]:
+def target_session(url: str, tables: list[sa.Table], dry_run: bool, setup=None) -> Iterator[sa.Connection]:
     """Yield a connection inside a transaction with every table present; commit, or roll back on dry
     run, failure or Abandon. A write the database refuses becomes a MigrationError naming the table,
-    never a driver exception echoing customer data."""
+    never a driver exception echoing customer data. `setup(engine)`: more DDL of a real run (views),
+    before the transaction."""
     engine = make_engine(url)
     try:
         with connect_target(engine, url) as conn:
@@ -82,6 +83,14 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool) -> Iterator[
                 except sa.exc.DBAPIError as exc:
                     raise MigrationError(f"cannot create the target tables: {driver_message(exc)}", file=mask_url(url),
                                          hint="grant the user CREATE on the target, or create the tables from docs/configuration.md") from None
+            if setup is not None and not dry_run:
+                if conn.in_transaction():
+                    conn.rollback()
+                try:
+                    setup(engine)
+                except sa.exc.DBAPIError as exc:
+                    raise MigrationError(f"cannot create the target's views: {driver_message(exc)}", file=mask_url(url),
+                                         hint="grant the user CREATE VIEW on the target") from None
             trans = conn.begin() if not conn.in_transaction() else conn.get_transaction()
             if missing and dry_run:
                 temporary = engine.dialect.name in ("mysql", "mariadb")

@@ -18,7 +18,7 @@ from expectations.runner import SuiteOutcome, validate_frame
 from extractors import Extracted, extract_source
 from extractors.non_records import NonRecord, PhysicalCount
 from loaders.crosswalk import previous_crosswalk
-from loaders.history import before_images, history_tables, record_run
+from loaders.history import before_images, ensure_xref_view, history_tables, record_run
 from loaders.lock import TargetLock, acquire
 from loaders.preflight import check_target
 from loaders.readback import read_back
@@ -367,7 +367,9 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
         ledger_t = ledger_table(md, target.ledger_table)
         run_t, image_t = history_tables(md)
         results, actual, plans, images = [], {}, [], []
-        with target_session(target.url, [*tables.values(), ledger_t, run_t, image_t], ctx.dry_run) as conn:
+        xref = {e: mapped.specs[e][0] for e in tables}
+        with target_session(target.url, [*tables.values(), ledger_t, run_t, image_t], ctx.dry_run,
+                            setup=lambda engine: ensure_xref_view(engine, ledger_t, xref)) as conn:
             for entity in (CUSTOMER, OPPORTUNITY):  # accounts before the opportunities that point at them
                 if entity in tables:
                     key = mapped.specs[entity][1]

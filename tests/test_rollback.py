@@ -24,6 +24,8 @@ def snapshot(url):
             rows = {t: sorted(map(tuple, conn.execute(sa.text(f"SELECT * FROM {t}")).all()), key=repr) for t in ("crm_account",) if t in names}
             rows["ledger"] = conn.execute(sa.text("SELECT COUNT(*) FROM crm_migrate_ledger")).scalar_one()
             rows["runs"] = [tuple(r) for r in conn.execute(sa.text("SELECT run_id, status FROM crm_migrate_run ORDER BY run_id")).all()]
+            rows["xref"] = sorted(map(tuple, conn.execute(sa.text(
+                "SELECT entity, source, source_key, source_row, target_table, target_id FROM crm_migrate_xref")).all()))
             return rows
     finally:
         engine.dispose()
@@ -47,10 +49,13 @@ def test_rollback_restores_the_target_and_refuses_to_skip_later_runs(any_db_url,
     third = run(tmp_path, any_db_url, moved)
     assert [(r["inserted"], r["updated"]) for r in third["load"]] == [(0, 1)]
 
+    assert len(after_first["xref"]) == 3 and {x[4] for x in after_first["xref"]} == {"crm_account"}
+    assert len(after_second["xref"]) == 4  # C4 joined; each record once, from the latest run that loaded it
     done = rollback(any_db_url, "crm_migrate_ledger", third["run_id"])
     assert done.rolled_back == [third["run_id"]] and done.restored == {"crm_account": 1} and done.verified
     state = snapshot(any_db_url)
     assert state["crm_account"] == after_second["crm_account"] and state["ledger"] == after_second["ledger"]
+    assert state["xref"] == after_second["xref"]
     assert state["runs"][-1] == (third["run_id"], "rolled_back")
 
     with pytest.raises(MigrationError, match="cannot be rolled back alone: later runs wrote some of the same rows") as refused:
@@ -63,7 +68,7 @@ def test_rollback_restores_the_target_and_refuses_to_skip_later_runs(any_db_url,
     both = rollback(any_db_url, "crm_migrate_ledger", first["run_id"], cascade=True)
     assert both.rolled_back == [second["run_id"], first["run_id"]] and both.deleted == {"crm_account": 4}
     state = snapshot(any_db_url)
-    assert state["crm_account"] == [] and state["ledger"] == 0
+    assert state["crm_account"] == [] and state["ledger"] == 0 and state["xref"] == []
     assert {s for _, s in state["runs"]} == {"rolled_back"}
     assert after_first["runs"] == [(first["run_id"], "committed")]
 
