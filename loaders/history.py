@@ -6,9 +6,9 @@ listed, planned against and rolled back long after its run folder is gone.
 - `crm_migrate_xref` (a view over the ledger): each source record that is in the target, its target
   table and target id, as the latest run that loaded or merged it left it; rolled-back runs are gone
   from the ledger, so from the view too.
-- `crm_migrate_before_image`: one row per target row a run wrote: the table, the key, the action
-  (insert or update) and, for an update, the row as it was before (JSON), so a rollback can delete
-  what the run inserted and put back what it changed.
+- `crm_migrate_before_image`: what a run wrote, per table: the keys it inserted (a JSON list per
+  row of up to 5,000) and each row it updated as it was before (JSON, one row per key), so a
+  rollback can delete what the run inserted and put back what it changed.
 
 Both are written in the load's transaction: a rolled-back or dry run leaves no trace in them."""
 from __future__ import annotations
@@ -65,15 +65,31 @@ def _jsonable(value):
     return value
 
 
+KEYS_PER_ROW = 5_000  # inserted keys share an image row: a rollback needs only the keys
+
+
 def before_images(run_id: str, table: str, key: str, inserted: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
-    """The image rows of one table: each inserted key (no before) and each updated row as it was."""
-    rows = [{"run_id": run_id, "target_table": table, "target_key": str(k), "action": INSERT, "before": None}
-            for k in inserted.get_column(key).to_list()]
+    """The image rows of one table: the inserted keys (a JSON list per row of up to KEYS_PER_ROW; the
+    row's target_key is the first of them) and each updated row as it was (one row per key)."""
+    keys = [str(k) for k in inserted.get_column(key).to_list()]
+    rows = [{"run_id": run_id, "target_table": table, "target_key": chunk[0], "action": INSERT, "before": json.dumps(chunk, ensure_ascii=False)}
+            for chunk in (keys[i:i + KEYS_PER_ROW] for i in range(0, len(keys), KEYS_PER_ROW))]
     for r in before.iter_rows(named=True):
         rows.append({"run_id": run_id, "target_table": table, "target_key": str(r[key]), "action": UPDATE,
                      "before": json.dumps({c: _jsonable(v) for c, v in r.items()}, ensure_ascii=False)})
     schema = {"run_id": pl.String, "target_table": pl.String, "target_key": pl.String, "action": pl.String, "before": pl.String}
     return pl.DataFrame(rows, schema=schema)
+
+
+def expand_images(rows: list[tuple]) -> list[tuple[str, str, str, str | None]]:
+    """(table, key, action, before) per written row, the inserted keys unpacked from their lists."""
+    out = []
+    for table, key, action, before in rows:
+        if action == INSERT:
+            out += [(table, k, INSERT, None) for k in json.loads(before)] if before else [(table, key, INSERT, None)]
+        else:
+            out.append((table, key, action, before))
+    return out
 
 
 def record_run(conn: sa.Connection, table: sa.Table, run_id: str, started: datetime, config_sha256: str, counts: dict, manifest: dict) -> None:

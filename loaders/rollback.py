@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from crm_migrate.errors import MigrationError
-from loaders.history import COMMITTED, IMAGE_TABLE, INSERT, ROLLED_BACK, RUN_TABLE, UPDATE, restore_value
+from loaders.history import COMMITTED, IMAGE_TABLE, INSERT, ROLLED_BACK, RUN_TABLE, UPDATE, expand_images, restore_value
 from loaders.target import connect_target, make_engine
 
 CHUNK = 500
@@ -34,8 +34,8 @@ class RollbackResult:
 
 
 def _images(conn: sa.Connection, images: sa.Table, run_id: str) -> list[tuple[str, str, str, str | None]]:
-    return [tuple(r) for r in conn.execute(sa.select(images.c.target_table, images.c.target_key, images.c.action, images.c.before)
-                                           .where(images.c.run_id == run_id))]
+    return expand_images([tuple(r) for r in conn.execute(sa.select(images.c.target_table, images.c.target_key, images.c.action,
+                                                                    images.c.before).where(images.c.run_id == run_id))])
 
 
 def _to_undo(conn: sa.Connection, runs: sa.Table, images: sa.Table, run_id: str, cascade: bool) -> list[str]:

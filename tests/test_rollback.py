@@ -85,7 +85,9 @@ def test_the_run_history_holds_the_plan_and_each_written_row(tmp_path, sqlite_ur
     engine.dispose()
     assert run_row[0] == "committed" and json.loads(run_row[1])["crm_account"]["inserted"] == 3
     assert json.loads(run_row[2])["plan"][0]["insert"] == 3
-    assert sorted(images) == [("crm_account", "insert", None)] * 3
+    (table, action, keys), = images  # the inserted keys share a row
+    accounts = [r[0] for r in snapshot(sqlite_url)["crm_account"]]
+    assert (table, action) == ("crm_account", "insert") and sorted(json.loads(keys)) == sorted(accounts) and len(accounts) == 3
     assert first["plan"][0] == {**first["plan"][0], "table": "crm_account", "insert": 3, "update": 0, "unchanged": 0, "delete": 0}
 
 
@@ -126,3 +128,17 @@ def test_plan_table_counts_changes_per_column():
     assert s["changed_columns"] == {"name": 2, "amount": 2}  # a missing value that gets one is a change
     assert s["examples"] == {"insert": ["d"], "update": ["b", "c"]}
     assert changes.before.sort("id").rows() == [("b", "B", 2.0), ("c", "C", None)]  # the before-images
+
+
+def test_inserted_keys_are_packed_and_unpacked_in_order():
+    import polars as pl
+
+    from loaders.history import before_images, expand_images
+
+    inserted = pl.DataFrame({"id": [f"K{i:05d}" for i in range(12_000)]})
+    before = pl.DataFrame({"id": ["OLD1"], "name": ["甲"]})
+    images = before_images("r1", "t", "id", inserted, before)
+    assert images["action"].to_list() == ["insert"] * 3 + ["update"] and images["target_key"].to_list()[:3] == ["K00000", "K05000", "K10000"]
+    rows = expand_images(images.select("target_table", "target_key", "action", "before").rows())
+    assert [k for _, k, a, _ in rows if a == "insert"] == inserted["id"].to_list()
+    assert rows[-1] == ("t", "OLD1", "update", '{"id": "OLD1", "name": "甲"}')

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Load speed: N accounts and 3N opportunities (the default target mapping's tables) into SQLite,
+PostgreSQL and MariaDB through crm-migrate's load (plan, inserts, updates, before-images, one
+transaction), next to a bare bulk insert of the same rows in the same run (PostgreSQL COPY, MariaDB
+multi-row INSERT, SQLite executemany), and a second, unchanged load (every row unchanged).
+
+    python bench/load.py --accounts 1000000 --json
+    python bench/load.py --accounts 100000 --engines sqlite,postgresql
+
+PostgreSQL and MariaDB come from CRM_TEST_PG_URL / CRM_TEST_MYSQL_URL (the scratch databases the
+tests use; the bench's tables are dropped before and after). The rows are synthetic target rows
+(external ids, names, codes, amounts, dates), built with polars, not timed. The last line (with
+--json) is one JSON object per engine: rows, first_load_rows_per_s, bare_rows_per_s,
+ratio_to_bare, unchanged_rerun_s, first_load_s, speedup_unchanged.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def rows(accounts: int) -> dict:
+    import polars as pl
+
+    from pipelines.config import load_config
+
+    specs = load_config(ROOT / "data_samples" / "demo.yaml").target_specs()
+    n, m = accounts, accounts * 3
+    acc = pl.DataFrame({"i": range(n)}).select(
+        (pl.lit("CUS-") + pl.col("i").cast(pl.String).str.zfill(16)).alias("external_id"),
+        (pl.lit("深圳市测试") + pl.col("i").cast(pl.String) + pl.lit("科技有限公司")).alias("account_name"),
+        (pl.lit("91440300MA5") + pl.col("i").cast(pl.String).str.zfill(7)).alias("uscc"),
+        (pl.lit("+86138") + (pl.col("i") % 100000000).cast(pl.String).str.zfill(8)).alias("phone"),
+        pl.lit(None, dtype=pl.String).alias("other_phones"),
+        (pl.lit("info") + pl.col("i").cast(pl.String) + pl.lit("@example.com")).alias("email"),
+        (pl.lit("广东省深圳市南山区科技园") + pl.col("i").cast(pl.String) + pl.lit("号")).alias("address"),
+        pl.lit("广东省").alias("province"), pl.lit("深圳市").alias("city"), pl.lit("南山区").alias("district"),
+        pl.lit("I").alias("industry"), pl.lit("张伟").alias("owner"),
+        pl.when(pl.col("i") % 10 == 0).then(pl.lit("Inactive")).otherwise(pl.lit("Active")).alias("status"),
+        pl.lit(datetime(2020, 1, 1, 9)).alias("created_at"), pl.lit(datetime(2024, 6, 1, 18)).alias("updated_at"),
+    )
+    opp = pl.DataFrame({"i": range(m)}).select(
+        (pl.lit("OPP-") + pl.col("i").cast(pl.String).str.zfill(16)).alias("external_id"),
+        (pl.lit("CUS-") + (pl.col("i") // 3).cast(pl.String).str.zfill(16)).alias("account_external_id"),
+        (pl.lit("年度采购项目") + pl.col("i").cast(pl.String)).alias("opportunity_name"),
+        pl.lit("Proposal").alias("stage"),
+        ((pl.col("i") % 5000 + 1) * 100).cast(pl.Decimal(18, 2)).alias("amount"),
+        pl.lit("CNY").alias("currency"), pl.lit(date(2025, 3, 31)).alias("close_date"),
+        pl.lit("李娜").alias("owner"), pl.lit(datetime(2024, 1, 2, 10)).alias("created_at"),
+    )
+    return {"customer": (specs["customer"], acc), "opportunity": (specs["opportunity"], opp)}
+
+
+def drop(url: str, names: list[str]) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for view in sa.inspect(conn).get_view_names():
+            conn.exec_driver_sql(f"DROP VIEW {view}")
+    md = sa.MetaData()
+    md.reflect(engine)
+    for t in [t for t in md.sorted_tables if t.name in names]:
+        t.drop(engine)
+    engine.dispose()
+
+
+def crm_load(url: str, data: dict, run_id: str) -> float:
+    """crm-migrate's load of every table in one transaction, with the run's history; seconds."""
+    import polars as pl
+    import sqlalchemy as sa
+
+    from loaders.history import before_images, history_tables
+    from loaders.schema import target_table
+    from loaders.target import target_session
+    from loaders.upsert import append, upsert
+
+    md = sa.MetaData()
+    tables = {e: target_table(md, name, key, cols) for e, ((name, key, cols), _) in data.items()}
+    history = history_tables(md)
+    t = time.perf_counter()
+    with target_session(url, [*tables.values(), *history], dry_run=False) as conn:
+        images = []
+        for e, ((name, key, _), frame) in data.items():
+            _, changes = upsert(conn, tables[e], frame, key, 5000)
+            images.append(before_images(run_id, name, key, changes.new, changes.before))
+        append(conn, history[1], pl.concat(images), 5000)
+    return time.perf_counter() - t
+
+
+def bare_load(url: str, data: dict) -> float:
+    """The same rows into fresh copies of the tables by the engine's plainest bulk path; seconds."""
+    import polars as pl
+    import sqlalchemy as sa
+
+    from loaders.schema import target_table
+
+    md = sa.MetaData()
+    engine = sa.create_engine(url)
+    tables = {e: target_table(md, f"bare_{name}", key, cols) for e, ((name, key, cols), _) in data.items()}
+    md.create_all(engine)
+    t = time.perf_counter()
+    with engine.begin() as conn:
+        for e, (_, frame) in data.items():
+            table = tables[e]
+            if engine.dialect.name == "postgresql":
+                raw = conn.connection.driver_connection
+                with raw.cursor().copy(f"COPY {table.name} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy:
+                    copy.write(frame.write_csv(include_header=False, null_value="\\N"))
+            else:
+                if engine.dialect.name == "sqlite":  # sqlite3 binds no Decimal: text, as SQLAlchemy's Numeric stores it
+                    frame = frame.with_columns([pl.col(c).cast(pl.String) for c, t in frame.schema.items() if isinstance(t, pl.Decimal)])
+                cols = ", ".join(frame.columns)
+                marks = ", ".join(["?" if engine.dialect.name == "sqlite" else "%s"] * frame.width)
+                cur = conn.connection.driver_connection.cursor()
+                for off in range(0, frame.height, 5000):
+                    cur.executemany(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", frame.slice(off, 5000).rows())
+    seconds = time.perf_counter() - t
+    engine.dispose()
+    return seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--accounts", type=int, default=100_000)
+    ap.add_argument("--engines", default="sqlite,postgresql,mariadb")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    data = rows(args.accounts)
+    total = sum(f.height for _, f in data.values())
+    urls = {"sqlite": f"sqlite:////tmp/crm-bench-load-{os.getpid()}.sqlite", "postgresql": os.environ.get("CRM_TEST_PG_URL"),
+            "mariadb": os.environ.get("CRM_TEST_MYSQL_URL")}
+    names = [n for ((n, _, _), _) in data.values()]
+    names = [*names, *(f"bare_{n}" for n in names), "crm_migrate_run", "crm_migrate_before_image"]
+    out = {}
+    for engine in args.engines.split(","):
+        url = urls[engine]
+        if not url:
+            print(f"{engine}: skipped (set CRM_TEST_PG_URL / CRM_TEST_MYSQL_URL)", file=sys.stderr)
+            continue
+        drop(url, names)
+        first = crm_load(url, data, "bench-1")
+        again = crm_load(url, data, "bench-2")
+        bare = bare_load(url, data)
+        drop(url, names)
+        out[engine] = {"rows": total, "first_load_rows_per_s": round(total / first), "bare_rows_per_s": round(total / bare),
+                       "ratio_to_bare": round(bare / first, 3), "unchanged_rerun_s": round(again, 1), "first_load_s": round(first, 1),
+                       "speedup_unchanged": round(first / again, 2)}
+        print(f"{engine}: {out[engine]}", file=sys.stderr)
+    if engine == "sqlite" or "sqlite" in out:
+        Path(urls["sqlite"].removeprefix("sqlite:///")).unlink(missing_ok=True)
+    print(json.dumps(out) if args.json else json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

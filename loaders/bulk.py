@@ -1,0 +1,129 @@
+"""Bulk reads and writes on the load's own connection (inside its transaction), per engine:
+
+- PostgreSQL: COPY … TO STDOUT to read a table, COPY … FROM STDIN to insert, and updates through a
+  temporary staging table filled by COPY and one UPDATE … FROM (psycopg 3);
+- MariaDB/MySQL: the driver's executemany (PyMySQL sends multi-row INSERTs), updates through a
+  TEMPORARY staging table and one UPDATE … JOIN;
+- SQLite: executemany in large batches.
+
+Values go through SQLAlchemy's own bind processors (a SQLite datetime is stored as SQLAlchemy
+stores it), so rows written here read back exactly like rows written by SQLAlchemy."""
+from __future__ import annotations
+
+import io
+
+import polars as pl
+import sqlalchemy as sa
+
+NULL = "\\N"
+
+
+def _pg(conn: sa.Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _mysql(conn: sa.Connection) -> bool:
+    return conn.dialect.name in ("mysql", "mariadb")
+
+
+def _quote(conn: sa.Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote(name)
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    """CSV for COPY: NULL as \\N unquoted, every text quoted (a text \\N stays text)."""
+    return frame.write_csv(include_header=False, null_value=NULL, quote_style="non_numeric",
+                           datetime_format="%Y-%m-%d %H:%M:%S%.f", date_format="%Y-%m-%d").encode("utf-8")
+
+
+def _copy_in(conn: sa.Connection, table: str, frame: pl.DataFrame) -> None:
+    cols = ", ".join(_quote(conn, c) for c in frame.columns)
+    cur = conn.connection.driver_connection.cursor()
+    with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '{NULL}')") as copy:
+        copy.write(_csv(frame))
+
+
+def _processed_rows(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> list[tuple]:
+    """The frame's rows as the driver takes them, each value through its column's bind processor."""
+    procs = [table.c[c].type._cached_bind_processor(conn.dialect) for c in frame.columns]
+    columns = [s.to_list() if p is None else [None if v is None else p(v) for v in s.to_list()] for s, p in zip(frame.get_columns(), procs)]
+    return list(zip(*columns)) if columns else []
+
+
+def _executemany(conn: sa.Connection, sql: str, table: sa.Table, frame: pl.DataFrame, batch_size: int) -> None:
+    cur = conn.connection.driver_connection.cursor()
+    for off in range(0, frame.height, batch_size):
+        cur.executemany(sql, _processed_rows(conn, table, frame.slice(off, batch_size)))
+
+
+def _marks(conn: sa.Connection, n: int) -> str:
+    return ", ".join(["%s" if _mysql(conn) else "?"] * n)
+
+
+def insert_rows(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame, batch_size: int) -> None:
+    if not frame.height:
+        return
+    name = _quote(conn, table.name)
+    if _pg(conn):
+        _copy_in(conn, name, frame)
+        return
+    cols = ", ".join(_quote(conn, c) for c in frame.columns)
+    _executemany(conn, f"INSERT INTO {name} ({cols}) VALUES ({_marks(conn, frame.width)})", table, frame, max(batch_size, 20_000))
+
+
+def update_rows(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame, key: str, batch_size: int) -> None:
+    """Set every column of the frame's rows, found by `key`."""
+    if not frame.height:
+        return
+    name, q = _quote(conn, table.name), lambda c: _quote(conn, c)
+    values = [c for c in frame.columns if c != key]
+    if _pg(conn) or _mysql(conn):
+        stage = _quote(conn, f"__stage_{table.name}")
+        if _pg(conn):
+            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {stage} (LIKE {name}) ON COMMIT DROP")
+            _copy_in(conn, stage, frame)
+            sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in values)
+            conn.exec_driver_sql(f"UPDATE {name} AS t SET {sets} FROM {stage} AS s WHERE t.{q(key)} = s.{q(key)}")
+        else:  # a TEMPORARY table's DDL does not commit the transaction
+            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {stage} LIKE {name}")
+            cols = ", ".join(q(c) for c in frame.columns)
+            _executemany(conn, f"INSERT INTO {stage} ({cols}) VALUES ({_marks(conn, frame.width)})", table, frame, max(batch_size, 20_000))
+            sets = ", ".join(f"t.{q(c)} = s.{q(c)}" for c in values)
+            conn.exec_driver_sql(f"UPDATE {name} AS t JOIN {stage} AS s ON t.{q(key)} = s.{q(key)} SET {sets}")
+        conn.exec_driver_sql(f"DROP {'TEMPORARY ' if _mysql(conn) else ''}TABLE {stage}")
+        return
+    sets = ", ".join(f"{q(c)} = ?" for c in values)
+    _executemany(conn, f"UPDATE {name} SET {sets} WHERE {q(key)} = ?", table, frame.select(*values, key), max(batch_size, 20_000))
+
+
+def _from_text(text: pl.Series, dtype: pl.DataType) -> pl.Series:
+    if dtype == pl.String:
+        return text
+    if dtype == pl.Date:
+        return text.str.to_date("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        return text.str.to_datetime(time_unit=dtype.time_unit or "us")
+    if dtype == pl.Boolean:
+        return text.replace_strict({"t": True, "f": False, "true": True, "false": False, "1": True, "0": False}, return_dtype=pl.Boolean)
+    return text.cast(dtype)
+
+
+def read_rows(conn: sa.Connection, table: sa.Table, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The table's columns of `schema` as a frame of those types, all rows."""
+    if _pg(conn):
+        cols = ", ".join(_quote(conn, c) for c in schema)
+        buf = io.BytesIO()
+        cur = conn.connection.driver_connection.cursor()
+        with cur.copy(f"COPY (SELECT {cols} FROM {_quote(conn, table.name)}) TO STDOUT (FORMAT csv, HEADER, NULL '{NULL}')") as copy:
+            for chunk in copy:
+                buf.write(chunk)
+        text = pl.read_csv(buf.getvalue(), schema={c: pl.String for c in schema}, null_values=[NULL])
+        return pl.DataFrame([_from_text(text.get_column(c), t).alias(c) for c, t in schema.items()])
+    cur = conn.connection.driver_connection.cursor()
+    name = _quote(conn, table.name)
+    if conn.dialect.name == "sqlite":  # every value as SQLite's text of it, typed by polars at once
+        cur.execute(f"SELECT {', '.join(f'CAST({_quote(conn, c)} AS TEXT)' for c in schema)} FROM {name}")
+        text = pl.DataFrame(cur.fetchall(), schema={c: pl.String for c in schema}, orient="row")
+        return pl.DataFrame([_from_text(text.get_column(c), t).alias(c) for c, t in schema.items()])
+    cur.execute(f"SELECT {', '.join(_quote(conn, c) for c in schema)} FROM {name}")  # the driver's own types
+    return pl.DataFrame(cur.fetchall(), schema=schema, orient="row", strict=False)
