@@ -81,17 +81,16 @@ def crm_load(url: str, data: dict, run_id: str) -> float:
     from loaders.history import before_images, history_tables
     from loaders.schema import target_table
     from loaders.target import target_session
-    from loaders.upsert import append, upsert
+    from loaders.upsert import append, upsert_all
 
     md = sa.MetaData()
     tables = {e: target_table(md, name, key, cols) for e, ((name, key, cols), _) in data.items()}
     history = history_tables(md)
     t = time.perf_counter()
     with target_session(url, [*tables.values(), *history], dry_run=False) as conn:
-        images = []
-        for e, ((name, key, _), frame) in data.items():
-            _, changes = upsert(conn, tables[e], frame, key, 5000)
-            images.append(before_images(run_id, name, key, changes.new, changes.before))
+        written = upsert_all(conn, [(tables[e], frame, key) for e, ((_, key, _), frame) in data.items()], 5000)
+        images = [before_images(run_id, name, key, changes.new, changes.before)
+                  for ((name, key, _), _), (_, changes) in zip(data.values(), written)]
         append(conn, history[1], pl.concat(images), 5000)
     return time.perf_counter() - t
 

@@ -108,8 +108,25 @@ def _from_text(text: pl.Series, dtype: pl.DataType) -> pl.Series:
     return text.cast(dtype)
 
 
-def read_rows(conn: sa.Connection, table: sa.Table, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """The table's columns of `schema` as a frame of those types, all rows."""
+def _sqlite_arrow(conn: sa.Connection, sql: str) -> pl.DataFrame | None:
+    """The query's result through a second, Arrow connection (ADBC): no Python object per value. Only
+    while this connection has written nothing (upsert_all reads every table first), so the other
+    connection sees the same rows (the caller says so); None where that path is not available."""
+    path = conn.engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    try:
+        import adbc_driver_sqlite.dbapi as adbc
+    except ImportError:
+        return None
+    with adbc.connect(path) as other, other.cursor() as cur:
+        cur.execute(sql)
+        return pl.from_arrow(cur.fetch_arrow_table())
+
+
+def read_rows(conn: sa.Connection, table: sa.Table, schema: dict[str, pl.DataType], before_writes: bool = False) -> pl.DataFrame:
+    """The table's columns of `schema` as a frame of those types, all rows. `before_writes`: this
+    transaction has written nothing yet, so SQLite may be read through a second (Arrow) connection."""
     if _pg(conn):
         cols = ", ".join(_quote(conn, c) for c in schema)
         buf = io.BytesIO()
@@ -122,8 +139,13 @@ def read_rows(conn: sa.Connection, table: sa.Table, schema: dict[str, pl.DataTyp
     cur = conn.connection.driver_connection.cursor()
     name = _quote(conn, table.name)
     if conn.dialect.name == "sqlite":  # every value as SQLite's text of it, typed by polars at once
-        cur.execute(f"SELECT {', '.join(f'CAST({_quote(conn, c)} AS TEXT)' for c in schema)} FROM {name}")
-        text = pl.DataFrame(cur.fetchall(), schema={c: pl.String for c in schema}, orient="row")
-        return pl.DataFrame([_from_text(text.get_column(c), t).alias(c) for c, t in schema.items()])
+        sql = f"SELECT {', '.join(f'CAST({_quote(conn, c)} AS TEXT) AS {_quote(conn, c)}' for c in schema)} FROM {name}"
+        if before_writes and table.name in conn.info.get("created_in_session", ()):
+            return pl.DataFrame(schema=schema)  # created by this (dry) run's transaction: empty, and unseen by others
+        text = _sqlite_arrow(conn, sql) if before_writes else None
+        if text is None:
+            cur.execute(sql)
+            text = pl.DataFrame(cur.fetchall(), schema={c: pl.String for c in schema}, orient="row")
+        return pl.DataFrame([_from_text(text.get_column(c).cast(pl.String), t).alias(c) for c, t in schema.items()])
     cur.execute(f"SELECT {', '.join(_quote(conn, c) for c in schema)} FROM {name}")  # the driver's own types
     return pl.DataFrame(cur.fetchall(), schema=schema, orient="row", strict=False)

@@ -19,12 +19,15 @@ from decimal import Decimal
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 RUN_TABLE = "crm_migrate_run"
 XREF_VIEW = "crm_migrate_xref"
 IMAGE_TABLE = "crm_migrate_before_image"
 COMMITTED, ROLLED_BACK = "committed", "rolled_back"
 INSERT, UPDATE = "insert", "update"
+# MySQL/MariaDB's TEXT holds 64 KB: a packed key list or a manifest may need more.
+LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 
 def run_table(md: sa.MetaData) -> sa.Table:
@@ -36,7 +39,7 @@ def run_table(md: sa.MetaData) -> sa.Table:
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("config_sha256", sa.String(64)),
         sa.Column("counts", sa.Text),
-        sa.Column("manifest", sa.Text),
+        sa.Column("manifest", LONG_TEXT),
     )
 
 
@@ -47,7 +50,7 @@ def image_table(md: sa.MetaData) -> sa.Table:
         sa.Column("target_table", sa.String(100), nullable=False),
         sa.Column("target_key", sa.String(200), nullable=False),
         sa.Column("action", sa.String(10), nullable=False),
-        sa.Column("before", sa.Text),
+        sa.Column("before", LONG_TEXT),
         sa.Index(f"ix_{IMAGE_TABLE}_run", "run_id"),
         sa.Index(f"ix_{IMAGE_TABLE}_key", "target_table", "target_key"),
     )

@@ -91,6 +91,7 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool, setup=None) 
                 except sa.exc.DBAPIError as exc:
                     raise MigrationError(f"cannot create the target's views: {driver_message(exc)}", file=mask_url(url),
                                          hint="grant the user CREATE VIEW on the target") from None
+            conn.info["created_in_session"] = {t.name for t in missing} if dry_run else set()  # not visible to other connections
             trans = conn.begin() if not conn.in_transaction() else conn.get_transaction()
             if missing and dry_run:
                 temporary = engine.dialect.name in ("mysql", "mariadb")

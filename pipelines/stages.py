@@ -24,7 +24,7 @@ from loaders.preflight import check_target
 from loaders.readback import read_back
 from loaders.schema import ledger_table, run_tables, target_table
 from loaders.target import Abandon, make_engine, new_sqlite_file, remove_if_empty, target_session
-from loaders.upsert import UpsertResult, append, read_table, upsert
+from loaders.upsert import UpsertResult, append, read_table, upsert_all
 from pipelines.context import RunContext
 from reports.data_docs import build_data_docs
 from reports.reconciliation import reconcile as reconcile_frames
@@ -370,15 +370,14 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
         xref = {e: mapped.specs[e][0] for e in tables}
         with target_session(target.url, [*tables.values(), ledger_t, run_t, image_t], ctx.dry_run,
                             setup=lambda engine: ensure_xref_view(engine, ledger_t, xref)) as conn:
-            for entity in (CUSTOMER, OPPORTUNITY):  # accounts before the opportunities that point at them
-                if entity in tables:
-                    key = mapped.specs[entity][1]
-                    res, changes = upsert(conn, tables[entity], mapped.frames[entity], key, target.batch_size)
-                    results.append(res)
-                    plans.append(changes.summary())
-                    images.append(before_images(ctx.run_id, res.table, key, changes.new, changes.before))
-                    ctx.progress("plan", plan_line(plans[-1]))
-                    ctx.progress("load", f"{res.table}: {res.inserted:,} inserted, {res.updated:,} updated, {res.unchanged:,} unchanged")
+            order = [e for e in (CUSTOMER, OPPORTUNITY) if e in tables]  # accounts before the opportunities that point at them
+            written = upsert_all(conn, [(tables[e], mapped.frames[e], mapped.specs[e][1]) for e in order], target.batch_size)
+            for entity, (res, changes) in zip(order, written):
+                results.append(res)
+                plans.append(changes.summary())
+                images.append(before_images(ctx.run_id, res.table, mapped.specs[entity][1], changes.new, changes.before))
+                ctx.progress("plan", plan_line(plans[-1]))
+                ctx.progress("load", f"{res.table}: {res.inserted:,} inserted, {res.updated:,} updated, {res.unchanged:,} unchanged")
             ledger_rows = append(conn, ledger_t, resolution.ledger, target.batch_size)
             if images:  # what a rollback of this run restores
                 append(conn, image_t, pl.concat(images), target.batch_size)
