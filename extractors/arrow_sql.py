@@ -35,7 +35,8 @@ def supported(url: sa.URL) -> bool:
     return True
 
 
-def _connect(url: sa.URL):
+def connect(url: sa.URL):
+    """An ADBC (Arrow) connection to a SQLite or PostgreSQL database."""
     if url.get_backend_name() == "sqlite":
         import adbc_driver_sqlite.dbapi as driver
 
@@ -74,7 +75,7 @@ def _plain(array: pa.Array) -> pa.Array:
 def arrow_read(url: sa.URL, sql: str, count_sql: str) -> Iterator[tuple[int, Iterator[pl.DataFrame]]]:
     """(COUNT(*) of the query, each Arrow batch as a polars frame as it arrives). Both in one read-only
     transaction (PostgreSQL: REPEATABLE READ), so the count is of exactly the rows read."""
-    with _connect(url) as conn:
+    with connect(url) as conn:
         cur = conn.cursor()
         try:
             if url.get_backend_name() == "postgresql":

@@ -96,56 +96,78 @@ def update_rows(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame, key: 
     _executemany(conn, f"UPDATE {name} SET {sets} WHERE {q(key)} = ?", table, frame.select(*values, key), max(batch_size, 20_000))
 
 
+def _typed(values: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """A column as read (text, or a type Arrow gave it) as the frame's type."""
+    if values.dtype == pl.String or values.dtype == pl.Null:
+        return _from_text(values.cast(pl.String), dtype)
+    return values.cast(dtype)
+
+
 def _from_text(text: pl.Series, dtype: pl.DataType) -> pl.Series:
     if dtype == pl.String:
         return text
     if dtype == pl.Date:
         return text.str.to_date("%Y-%m-%d")
-    if isinstance(dtype, pl.Datetime):
-        return text.str.to_datetime(time_unit=dtype.time_unit or "us")
+    if isinstance(dtype, pl.Datetime):  # as SQLAlchemy and PostgreSQL write it; else whatever polars recognises
+        unit = dtype.time_unit or "us"
+        fast = text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit=unit, strict=False)
+        return fast if fast.null_count() == text.null_count() else text.str.to_datetime(time_unit=unit)
     if dtype == pl.Boolean:
         return text.replace_strict({"t": True, "f": False, "true": True, "false": False, "1": True, "0": False}, return_dtype=pl.Boolean)
     return text.cast(dtype)
 
 
-def _sqlite_arrow(conn: sa.Connection, sql: str) -> pl.DataFrame | None:
+def _arrow(conn: sa.Connection, sql: str) -> pl.DataFrame | None:
     """The query's result through a second, Arrow connection (ADBC): no Python object per value. Only
-    while this connection has written nothing (upsert_all reads every table first), so the other
-    connection sees the same rows (the caller says so); None where that path is not available."""
-    path = conn.engine.url.database
-    if not path or path == ":memory:" or path.startswith("file:"):
+    while this connection has written nothing (upsert_all reads every table first, under the target's
+    lock), so the other connection sees the same rows (the caller says so); None where that path is
+    not available."""
+    from extractors import arrow_sql
+
+    url = conn.engine.url
+    if not arrow_sql.supported(url) or (url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"
+                                                                                 or url.database.startswith("file:"))):
         return None
-    try:
-        import adbc_driver_sqlite.dbapi as adbc
-    except ImportError:
-        return None
-    with adbc.connect(path) as other, other.cursor() as cur:
+    with arrow_sql.connect(url) as other, other.cursor() as cur:
         cur.execute(sql)
         return pl.from_arrow(cur.fetch_arrow_table())
 
 
 def read_rows(conn: sa.Connection, table: sa.Table, schema: dict[str, pl.DataType], before_writes: bool = False) -> pl.DataFrame:
     """The table's columns of `schema` as a frame of those types, all rows. `before_writes`: this
-    transaction has written nothing yet, so SQLite may be read through a second (Arrow) connection."""
-    if _pg(conn):
-        cols = ", ".join(_quote(conn, c) for c in schema)
-        buf = io.BytesIO()
-        cur = conn.connection.driver_connection.cursor()
-        with cur.copy(f"COPY (SELECT {cols} FROM {_quote(conn, table.name)}) TO STDOUT (FORMAT csv, HEADER, NULL '{NULL}')") as copy:
-            for chunk in copy:
-                buf.write(chunk)
-        text = pl.read_csv(buf.getvalue(), schema={c: pl.String for c in schema}, null_values=[NULL])
-        return pl.DataFrame([_from_text(text.get_column(c), t).alias(c) for c, t in schema.items()])
-    cur = conn.connection.driver_connection.cursor()
+    transaction has written nothing yet, so SQLite and PostgreSQL may be read through a second
+    (Arrow) connection; a table a dry run created in its own transaction is empty then."""
     name = _quote(conn, table.name)
-    if conn.dialect.name == "sqlite":  # every value as SQLite's text of it, typed by polars at once
-        sql = f"SELECT {', '.join(f'CAST({_quote(conn, c)} AS TEXT) AS {_quote(conn, c)}' for c in schema)} FROM {name}"
+    if conn.dialect.name in ("sqlite", "postgresql"):  # every value as the database's text of it, typed by polars at once
         if before_writes and table.name in conn.info.get("created_in_session", ()):
-            return pl.DataFrame(schema=schema)  # created by this (dry) run's transaction: empty, and unseen by others
-        text = _sqlite_arrow(conn, sql) if before_writes else None
+            return pl.DataFrame(schema=schema)
+        sql = f"SELECT {', '.join(f'CAST({_quote(conn, c)} AS TEXT) AS {_quote(conn, c)}' for c in schema)} FROM {name}"
+        # PostgreSQL's types are exact in Arrow, but NUMERIC arrives as an opaque type: as text
+        typed = f"SELECT {', '.join(f'CAST({_quote(conn, c)} AS TEXT) AS {_quote(conn, c)}' if isinstance(t, pl.Decimal) else _quote(conn, c) for c, t in schema.items())} FROM {name}"
+        text = _arrow(conn, typed if _pg(conn) else sql) if before_writes else None
         if text is None:
-            cur.execute(sql)
-            text = pl.DataFrame(cur.fetchall(), schema={c: pl.String for c in schema}, orient="row")
-        return pl.DataFrame([_from_text(text.get_column(c).cast(pl.String), t).alias(c) for c, t in schema.items()])
+            text = _copy_out(conn, sql, schema) if _pg(conn) else _fetch_text(conn, sql, schema)
+        return pl.DataFrame([_typed(text.get_column(c), t).alias(c) for c, t in schema.items()])
+    cur = conn.connection.driver_connection.cursor()
     cur.execute(f"SELECT {', '.join(_quote(conn, c) for c in schema)} FROM {name}")  # the driver's own types
     return pl.DataFrame(cur.fetchall(), schema=schema, orient="row", strict=False)
+
+
+def _fetch_text(conn: sa.Connection, sql: str, schema: dict) -> pl.DataFrame:
+    cur = conn.connection.driver_connection.cursor()
+    cur.execute(sql)
+    return pl.DataFrame(cur.fetchall(), schema={c: pl.String for c in schema}, orient="row")
+
+
+# What COPY TO writes for NULL: every value is quoted (FORCE_QUOTE), so an empty text stays "" and a
+# text \N stays text, and polars cannot tell quoted from unquoted: a marker no text holds.
+OUT_NULL = "\x01N\x01"
+
+
+def _copy_out(conn: sa.Connection, sql: str, schema: dict) -> pl.DataFrame:
+    buf = io.BytesIO()
+    cur = conn.connection.driver_connection.cursor()
+    with cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER, NULL E'\\x01N\\x01', FORCE_QUOTE *)") as copy:
+        while data := copy.read():
+            buf.write(data)
+    return pl.read_csv(buf.getvalue(), schema={c: pl.String for c in schema}, null_values=[OUT_NULL])

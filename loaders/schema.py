@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from transforms.mapping import ColumnSpec
 
@@ -13,7 +14,8 @@ def sa_type(col: ColumnSpec) -> sa.types.TypeEngine:
         "decimal": lambda: sa.Numeric(col.precision, col.scale, asdecimal=True),
         "float": sa.Float,
         "date": sa.Date,
-        "datetime": sa.DateTime,
+        # MySQL/MariaDB's DATETIME drops microseconds unless told: a re-run would see every such row changed
+        "datetime": lambda: sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb"),
         "boolean": sa.Boolean,
     }[col.type]()
 
