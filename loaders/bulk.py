@@ -1,10 +1,11 @@
 """Bulk reads and writes on the load's own connection (inside its transaction), per engine:
 
-- PostgreSQL: COPY … TO STDOUT to read a table, COPY … FROM STDIN to insert, and updates through a
-  temporary staging table filled by COPY and one UPDATE … FROM (psycopg 3);
+- PostgreSQL: COPY … FROM STDIN to insert, updates through a temporary staging table filled by COPY
+  and one UPDATE … FROM (psycopg 3); reads through a second, Arrow (ADBC) connection before the load
+  writes anything, else COPY … TO STDOUT;
 - MariaDB/MySQL: the driver's executemany (PyMySQL sends multi-row INSERTs), updates through a
   TEMPORARY staging table and one UPDATE … JOIN;
-- SQLite: executemany in large batches.
+- SQLite: executemany in large batches; reads like PostgreSQL's, through Arrow before any write.
 
 Values go through SQLAlchemy's own bind processors (a SQLite datetime is stored as SQLAlchemy
 stores it), so rows written here read back exactly like rows written by SQLAlchemy."""
