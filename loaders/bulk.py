@@ -149,9 +149,33 @@ def read_rows(conn: sa.Connection, table: sa.Table, schema: dict[str, pl.DataTyp
         if text is None:
             text = _copy_out(conn, sql, schema) if _pg(conn) else _fetch_text(conn, sql, schema)
         return pl.DataFrame([_typed(text.get_column(c), t).alias(c) for c, t in schema.items()])
+    joined = _mysql_joined(conn, name, schema) if _mysql(conn) else None
+    if joined is not None:
+        return joined
     cur = conn.connection.driver_connection.cursor()
     cur.execute(f"SELECT {', '.join(_quote(conn, c) for c in schema)} FROM {name}")  # the driver's own types
     return pl.DataFrame(cur.fetchall(), schema=schema, orient="row", strict=False)
+
+
+UNIT = "\x1f"  # the ASCII unit separator: standardization takes control characters out of every text
+
+
+def _mysql_joined(conn: sa.Connection, name: str, schema: dict[str, pl.DataType]) -> pl.DataFrame | None:
+    """MySQL/MariaDB rows as one text each (CONCAT_WS of the values as text, NULL as a marker), split
+    by polars: the pure-Python driver builds one object per row instead of one typed object per value.
+    None (read the plain way) when a value itself holds the separator."""
+    cols = [f"IFNULL(CAST({_quote(conn, c)} AS CHAR), '{OUT_NULL}')" for c in schema]
+    cur = conn.connection.driver_connection.cursor()
+    cur.execute(f"SELECT CONCAT_WS(CHAR(31), {', '.join(cols)}) FROM {name}")
+    rows = pl.DataFrame(cur.fetchall(), schema={"r": pl.String}, orient="row").get_column("r")
+    if rows.is_empty():
+        return pl.DataFrame(schema=schema)
+    if (rows.str.count_matches(UNIT, literal=True) != len(schema) - 1).any():
+        return None
+    parts = rows.str.split_exact(UNIT, len(schema) - 1).struct.unnest()
+    parts.columns = list(schema)
+    text = parts.with_columns(pl.when(pl.all() == OUT_NULL).then(None).otherwise(pl.all()).name.keep())
+    return pl.DataFrame([_typed(text.get_column(c), t).alias(c) for c, t in schema.items()])
 
 
 def _fetch_text(conn: sa.Connection, sql: str, schema: dict) -> pl.DataFrame:
