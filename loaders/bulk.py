@@ -16,7 +16,11 @@ import io
 import polars as pl
 import sqlalchemy as sa
 
-NULL = "\\N"
+NULL = "\\N"  # what COPY FROM reads as NULL (unquoted); a quoted \N stays text
+# What reads write for NULL: COPY TO quotes every value (FORCE_QUOTE), so an empty text stays "" and a
+# text \N stays text, but polars cannot tell quoted from unquoted: a marker no text holds.
+OUT_NULL = "\x01N\x01"
+UNIT = "\x1f"  # joins a MySQL row's values (a value holding it makes the read fall back)
 
 
 def _pg(conn: sa.Connection) -> bool:
@@ -157,9 +161,6 @@ def read_rows(conn: sa.Connection, table: sa.Table, schema: dict[str, pl.DataTyp
     return pl.DataFrame(cur.fetchall(), schema=schema, orient="row", strict=False)
 
 
-UNIT = "\x1f"  # the ASCII unit separator: standardization takes control characters out of every text
-
-
 def _mysql_joined(conn: sa.Connection, name: str, schema: dict[str, pl.DataType]) -> pl.DataFrame | None:
     """MySQL/MariaDB rows as one text each (CONCAT_WS of the values as text, NULL as a marker), split
     by polars: the pure-Python driver builds one object per row instead of one typed object per value.
@@ -170,7 +171,7 @@ def _mysql_joined(conn: sa.Connection, name: str, schema: dict[str, pl.DataType]
     rows = pl.DataFrame(cur.fetchall(), schema={"r": pl.String}, orient="row").get_column("r")
     if rows.is_empty():
         return pl.DataFrame(schema=schema)
-    if (rows.str.count_matches(UNIT, literal=True) != len(schema) - 1).any():
+    if len(schema) < 2 or (rows.str.count_matches(UNIT, literal=True) != len(schema) - 1).any():
         return None
     parts = rows.str.split_exact(UNIT, len(schema) - 1).struct.unnest()
     parts.columns = list(schema)
@@ -182,11 +183,6 @@ def _fetch_text(conn: sa.Connection, sql: str, schema: dict) -> pl.DataFrame:
     cur = conn.connection.driver_connection.cursor()
     cur.execute(sql)
     return pl.DataFrame(cur.fetchall(), schema={c: pl.String for c in schema}, orient="row")
-
-
-# What COPY TO writes for NULL: every value is quoted (FORCE_QUOTE), so an empty text stays "" and a
-# text \N stays text, and polars cannot tell quoted from unquoted: a marker no text holds.
-OUT_NULL = "\x01N\x01"
 
 
 def _copy_out(conn: sa.Connection, sql: str, schema: dict) -> pl.DataFrame:
