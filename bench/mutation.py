@@ -93,6 +93,10 @@ MODULES: dict[str, list[str]] = {
     "expectations/custom.py": ["tests/test_validation.py"],
     "expectations/runner.py": ["tests/test_validation.py"],
     "transforms/quality_profile.py": ["tests/test_quality_profile.py"],
+    "transforms/plan.py": ["tests/test_rollback.py"],
+    "loaders/rollback.py": ["tests/test_rollback.py"],
+    "loaders/history.py": ["tests/test_rollback.py"],
+    "loaders/bulk.py": ["tests/test_loaders.py", "tests/test_rollback.py"],
 }
 
 DATABASE_ENV_VARS = ("CRM_TEST_PG_URL", "CRM_TEST_MYSQL_URL")  # removed (those tests skip) unless --databases
