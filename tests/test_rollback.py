@@ -142,3 +142,14 @@ def test_inserted_keys_are_packed_and_unpacked_in_order():
     rows = expand_images(images.select("target_table", "target_key", "action", "before").rows())
     assert [k for _, k, a, _ in rows if a == "insert"] == inserted["id"].to_list()
     assert rows[-1] == ("t", "OLD1", "update", '{"id": "OLD1", "name": "甲"}')
+
+
+def test_plan_examples_stop_at_five_and_a_key_only_table_never_changes():
+    import polars as pl
+
+    from transforms.plan import plan_table
+
+    wanted = pl.DataFrame({"id": [f"k{i}" for i in range(8)]})
+    s = plan_table("t", wanted, wanted.head(2), "id").summary()
+    assert (s["insert"], s["update"], s["unchanged"]) == (6, 0, 2) and s["examples"]["insert"] == ["k2", "k3", "k4", "k5", "k6"]
+    assert s["changed_columns"] == {}
