@@ -153,3 +153,21 @@ def test_plan_examples_stop_at_five_and_a_key_only_table_never_changes():
     s = plan_table("t", wanted, wanted.head(2), "id").summary()
     assert (s["insert"], s["update"], s["unchanged"]) == (6, 0, 2) and s["examples"]["insert"] == ["k2", "k3", "k4", "k5", "k6"]
     assert s["changed_columns"] == {}
+
+
+def test_a_later_run_on_other_rows_does_not_block_and_large_runs_roll_back_in_chunks(tmp_path, sqlite_url):
+    many = [[f"C{i}", f"深圳市测试{i}科技有限公司", None, f"1380013{i:04d}", f"南山区科技园{i}号"] for i in range(1, 1201)]
+    first = run(tmp_path, sqlite_url, many)
+    after_first = snapshot(sqlite_url)
+    moved = [[*r[:4], r[4] + "A座"] if i % 2 == 0 else r for i, r in enumerate(many)]  # 600 updates, more than one chunk
+    second = run(tmp_path, sqlite_url, [*moved, *[[f"N{i}", f"广州市新{i}贸易有限公司", None, None, None] for i in range(1, 11)]])
+    assert [(r["inserted"], r["updated"]) for r in second["load"]] == [(10, 600)]
+    done = rollback(sqlite_url, "crm_migrate_ledger", second["run_id"])
+    assert done.restored == {"crm_account": 600} and done.deleted == {"crm_account": 10}
+    assert snapshot(sqlite_url)["crm_account"] == after_first["crm_account"]
+    (tmp_path / "other").mkdir()
+    other = run(tmp_path / "other", sqlite_url, [["X1", "佛山市另一家物流有限公司", None, None, None]])  # only rows of its own
+    alone = rollback(sqlite_url, "crm_migrate_ledger", first["run_id"])  # not blocked by a later run on other rows
+    assert alone.rolled_back == [first["run_id"]] and alone.deleted == {"crm_account": 1200}
+    state = snapshot(sqlite_url)
+    assert len(state["crm_account"]) == 1 and state["runs"][-1] == (other["run_id"], "committed")
