@@ -29,7 +29,7 @@ from pipelines.context import RunContext
 from reports.data_docs import build_data_docs
 from reports.reconciliation import reconcile as reconcile_frames
 from transforms.archive import ARCHIVE_REASON, mark_stale
-from crm_migrate.flags import add_flag, flags_text
+from crm_migrate.flags import flags_text
 from transforms.ledger import accounting, build_ledger, customer_dispositions, opportunity_dispositions
 from transforms.mapping import ColumnSpec, key_problems, map_table, picklist_references
 from transforms.plan import plan_table
