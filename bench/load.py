@@ -154,8 +154,7 @@ def main() -> None:
                        "ratio_to_bare": round(bare / first, 3), "unchanged_rerun_s": round(again, 1), "first_load_s": round(first, 1),
                        "speedup_unchanged": round(first / again, 2)}
         print(f"{engine}: {out[engine]}", file=sys.stderr)
-    if engine == "sqlite" or "sqlite" in out:
-        Path(urls["sqlite"].removeprefix("sqlite:///")).unlink(missing_ok=True)
+    Path(urls["sqlite"].removeprefix("sqlite:///")).unlink(missing_ok=True)
     print(json.dumps(out) if args.json else json.dumps(out, indent=2))
 
 

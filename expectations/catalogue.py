@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from expectations.runner import SUITES_DIR, load_suite, suite_rules
+from expectations.runner import SUITES_DIR, suite_parameters, suite_rules
 
 
 def suite_listing(config: Path | None) -> list[dict]:
@@ -22,8 +22,8 @@ def suite_listing(config: Path | None) -> list[dict]:
     out = []
     for stage, entity, path in entries:
         name, rules, gate = suite_rules(path)
-        used = {v["$PARAMETER"] for r in rules for v in r.kwargs.values() if isinstance(v, dict) and "$PARAMETER" in v}
-        values = {**((load_suite(path).get("meta") or {}).get("parameters") or {}), **overrides}
+        used = set().union(*(r.parameters for r in rules))
+        values = {**suite_parameters(path), **overrides}
         out.append({"suite": name, "stage": stage, "entity": entity, "path": str(path), "rules": rules, "gate": gate,
                     "parameters": {k: values.get(k) for k in sorted(used)}})
     return out

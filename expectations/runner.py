@@ -35,6 +35,11 @@ SUITES_DIR = Path(__file__).resolve().parent / "suites"
 COLUMN_KEYS = ("column", "column_A", "column_B", "column_list")
 
 
+def kwargs_columns(kwargs: dict) -> list[str]:
+    """The columns an expectation's kwargs name: column, column_A, column_B, column_list."""
+    return [*(kwargs[n] for n in ("column", "column_A", "column_B") if isinstance(kwargs.get(n), str)), *(kwargs.get("column_list") or [])]
+
+
 @dataclass(frozen=True)
 class Rule:
     """One expectation of a suite file, as the migration reads it."""
@@ -47,8 +52,12 @@ class Rule:
 
     @property
     def columns(self) -> list[str]:
-        k = self.kwargs
-        return [*(k[n] for n in ("column", "column_A", "column_B") if isinstance(k.get(n), str)), *(k.get("column_list") or [])]
+        return kwargs_columns(self.kwargs)
+
+    @property
+    def parameters(self) -> set[str]:
+        """The names of the suite parameters (`{"$PARAMETER": name}`) its kwargs take."""
+        return {v["$PARAMETER"] for v in self.kwargs.values() if isinstance(v, dict) and "$PARAMETER" in v}
 
     @property
     def label(self) -> str:
@@ -173,6 +182,11 @@ def load_suite(path: Path) -> dict:
     return spec
 
 
+def suite_parameters(path: Path) -> dict:
+    """The suite's own parameter values (`meta.parameters`), which the config's validation.parameters override."""
+    return (load_suite(path).get("meta") or {}).get("parameters") or {}
+
+
 def suite_rules(path: Path) -> tuple[str, list[Rule], dict]:
     """(suite name, its rules, its gate), every expectation type known to GX (GX itself would drop
     an unknown one without a word) and every severity one of critical / warning / info."""
@@ -191,8 +205,7 @@ def suite_rules(path: Path) -> tuple[str, list[Rule], dict]:
         severity = str(meta.get("severity") or e.get("severity") or CRITICAL).lower()
         if severity not in SEVERITIES:
             raise ConfigError(f"{where}: severity {severity!r} is not one of {', '.join(SEVERITIES)}", file=str(path))
-        columns = [*(kwargs[n] for n in ("column", "column_A", "column_B") if isinstance(kwargs.get(n), str)), *(kwargs.get("column_list") or [])]
-        flag = str(meta.get("flag") or _default_flag(t, columns, kwargs))
+        flag = str(meta.get("flag") or _default_flag(t, kwargs_columns(kwargs), kwargs))
         rules.append(Rule(name, t, kwargs, severity, flag, str(meta.get("reason") or flag.replace("_", " "))))
     gate = (spec.get("meta") or {}).get("gate") or {}
     check_gate(gate, rules, path)
@@ -241,7 +254,7 @@ def run_suite(frame: pl.DataFrame, suite_path: Path, id_column: str, parameters:
     from expectations.custom import provided
 
     name, rules, gate = suite_rules(suite_path)
-    defaults = (load_suite(suite_path).get("meta") or {}).get("parameters") or {}
+    defaults = suite_parameters(suite_path)
     check_columns(rules, frame.columns, suite_path)
     check_columns([Rule(name, "gate", {"column_list": list(gate.get("min_completeness") or {})}, CRITICAL, "", "")], frame.columns, suite_path)
     ctx = _context()

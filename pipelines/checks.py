@@ -15,7 +15,7 @@ from crm_migrate.db_errors import driver_message
 from crm_migrate.contracts import CANONICAL, attribute_column
 from crm_migrate.errors import ConfigError, LockTimeout, MigrationError
 from crm_migrate.secrets import mask_url
-from expectations.runner import load_suite, suite_rules
+from expectations.runner import suite_parameters, suite_rules
 from extractors.base import require_columns
 from extractors.sql import begin_read_only, connect, read_hint
 from loaders.lock import acquire
@@ -55,8 +55,8 @@ def _check_suite(loaded, stage: str, entity: str, path: Path) -> Iterator[str]:
     and its columns exist: target suites against the target mapping (an error), canonical suites
     against the columns standardization gives the entity (an error too)."""
     name, rules, gate = suite_rules(path)
-    params = set((load_suite(path).get("meta") or {}).get("parameters") or {}) | set(loaded.config.validation.parameters)
-    wanted = {v["$PARAMETER"] for r in rules for v in r.kwargs.values() if isinstance(v, dict) and "$PARAMETER" in v}
+    params = set(suite_parameters(path)) | set(loaded.config.validation.parameters)
+    wanted = set().union(*(r.parameters for r in rules))
     missing = sorted(wanted - params)
     if missing:
         raise ConfigError(f"suite {name} uses parameters no one sets: {', '.join(missing)}", file=str(path),
