@@ -97,6 +97,10 @@ MODULES: dict[str, list[str]] = {
     "loaders/rollback.py": ["tests/test_rollback.py"],
     "loaders/history.py": ["tests/test_rollback.py"],
     "loaders/bulk.py": ["tests/test_loaders.py", "tests/test_rollback.py"],
+    "transforms/mapping.py": ["tests/test_mapping.py"],
+    "transforms/sample.py": ["tests/test_end_to_end.py"],
+    "transforms/pseudonymize.py": ["tests/test_pseudonymize.py"],
+    "loaders/batched.py": ["tests/test_resume.py"],
 }
 
 DATABASE_ENV_VARS = ("CRM_TEST_PG_URL", "CRM_TEST_MYSQL_URL")  # removed (those tests skip) unless --databases

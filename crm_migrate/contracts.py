@@ -85,7 +85,8 @@ def mappable_fields(entity: str) -> list[str]:
 
 # Ledger: one row per source record per run.
 LOADED, MERGED, REJECTED, ARCHIVED = "loaded", "merged", "rejected", "archived"
-DISPOSITIONS = (LOADED, MERGED, REJECTED, ARCHIVED)
+NOT_SAMPLED = "not_sampled"  # a sample rehearsal (run --sample) left the record's customer out
+DISPOSITIONS = (LOADED, MERGED, REJECTED, ARCHIVED, NOT_SAMPLED)
 
 LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
@@ -132,6 +133,10 @@ NOT_IN_REFERENCE = "not_in_reference"
 NOT_IN_PICKLIST = "not_in_picklist"
 EMPTY_NAME = "empty_name"
 DUPLICATE_PRIMARY_KEY = "duplicate_primary_key"
+
+# Flag codes the target mapping puts on the record a target row came from (`<code>:<target column>`).
+LOOKUP_DEFAULT = "lookup_default"  # a lookup (owners) did not know the value: the lookup's default was used
+TRUNCATED = "truncated"  # longer than the target column, cut (the column's `overflow: truncate`)
 
 # Validation severities (an expectation's `meta.severity`, or GX's own `severity`): critical rejects
 # the record, warning flags it and lets it through, info only counts.

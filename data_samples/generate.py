@@ -12,6 +12,8 @@ Writes, deterministically for a given seed:
   truth_opportunities.csv  true opportunity and customer entity of every opportunity record
   injected_errors.csv      every error put in on purpose, with the record it is in
   truth_non_records.csv    every row that is not a record (footers, totals, a repeated header), where it is
+  crm_users.csv            the target CRM's users (user_id, name, employee_no); reps who left have none
+  truth_owners.csv         every sales rep with the user id the owner lookup must give (empty: left)
 About 30% of companies appear in two or more sources, with the variants real data has (each
 duplicate record's `variant` in truth_customers.csv): short names (字号 with or without region or
 industry word), annotations in the name (（老客户）, 【重点】), industry synonyms (科技/技术), traditional
@@ -154,6 +156,11 @@ class Generator:
         # Business-rule breaks (validation's hard cases) draw from their own stream, so adding one
         # leaves the companies, names and deals of a seed, and the resolution figures, as they were.
         self.vrng = random.Random(seed * 7919 + 17)
+        # The sales team (owners) from a third stream: reps by name and employee id, some of whom
+        # left before the migration (the target CRM has no user for them).
+        self.orng = random.Random(seed * 104729 + 3)
+        names = sorted({self.orng.choice(SURNAMES) + "".join(self.orng.choice(GIVEN) for _ in range(2)) for _ in range(40)})[:24]
+        self.team = [(name, f"E{1001 + i:04d}", i % 8 != 5) for i, name in enumerate(names)]  # (name, employee id, still employed)
         self.errors: list[dict] = []
         self.non_records: list[dict] = []  # rows that are not records, where the writers put them
         self.position: dict[str, int] = {}  # source -> index of the record being written (for error rows)
@@ -167,6 +174,22 @@ class Generator:
             if body not in self.used_org:
                 self.used_org.add(body)
                 return body
+
+    def rep(self, _drawn: str) -> str:
+        """A company's account owner: one of the team (the main stream's draw is kept, so a seed's
+        companies stay as they were)."""
+        return self.orng.choice(self.team)[0]
+
+    def employee_no(self, name: str) -> str:
+        return next(r[1] for r in self.team if r[0] == name)
+
+    def rep_as_typed(self, name: str, source: str) -> str:
+        """The legacy CRM stores most reps by employee id; people type a name with a stray space."""
+        rep = next(r for r in self.team if r[0] == name)
+        r = self.orng.random()
+        if source == "legacy_crm" and r < 0.6:
+            return rep[1] if r > 0.05 else rep[1].lower()
+        return name[0] + " " + name[1:] if r > 0.95 else name
 
     def person(self) -> str:
         return self.rng.choice(SURNAMES) + "".join(self.rng.choice(GIVEN) for _ in range(self.rng.choice((1, 2))))
@@ -226,7 +249,7 @@ class Generator:
             created=created,
             updated=updated,
             contact=self.person(),
-            owner=self.person(),
+            owner=self.rep(self.person()),
             head_of=head.entity_id if head else None,
         )
 
@@ -507,7 +530,7 @@ def generate(entities: int, seed: int, out: Path) -> dict:
                                            f"{user}.{domain}", f"{user}@{domain}，{user}2@{domain}"])
                     g.error(src, "customer", key, "email", "malformed_email", email)
                 crm_rows.append((int(key), name, g.code_variant(c.code, src, key, c.reg15), g.phone_variant(c_phone), email, c_address,
-                                 c.industry[1], "I" if c.status == "inactive" else "A", c.owner, create_s,
+                                 c.industry[1], "I" if c.status == "inactive" else "A", g.rep_as_typed(c.owner, src), create_s,
                                  updated.strftime("%Y-%m-%d %H:%M:%S")))
             elif src == "sales_workbook":
                 key = None  # the sheet row number, filled when written
@@ -537,7 +560,8 @@ def generate(entities: int, seed: int, out: Path) -> dict:
                 erp_rows.append([key, name, g.code_variant(c.code, src, key, c.reg15), phone, address,
                                  f"{c.created.year}.{c.created.month}.{c.created.day}", "停用" if c.status == "inactive" else "正常"])
             truth_c.append({"source": src, "source_key": key, "entity_id": c.entity_id, "head_office_entity_id": c.head_of or "",
-                            "variant": variant, "city": c.city, "sister_of": c.sister_of or ""})
+                            "variant": variant, "city": c.city, "sister_of": c.sister_of or "",
+                            "owner_employee_no": g.employee_no(c.owner) if src == "legacy_crm" else ""})
 
     # ---- opportunities ---------------------------------------------------------------------
     crm_opps, xl_opps = [], []
@@ -595,10 +619,15 @@ def generate(entities: int, seed: int, out: Path) -> dict:
     _write_workbook(out / "sales_team.xlsx", xl_rows, xl_opps, g, truth_c, truth_o)
     _number_rows(truth_c, erp_rows, g.errors)
     _write_csv(out / "truth_customers.csv", truth_c, ["source", "source_key", "source_row", "entity_id", "head_office_entity_id", "variant",
-                                                        "city", "sister_of"])
+                                                        "city", "sister_of", "owner_employee_no"])
     _write_csv(out / "truth_opportunities.csv", truth_o, ["source", "source_key", "opportunity_entity_id", "customer_entity_id"])
     _write_csv(out / "injected_errors.csv", g.errors, ["source", "entity", "source_key", "source_row", "column", "error", "value"])
     _write_csv(out / "truth_non_records.csv", g.non_records, ["source", "row", "rule"])
+    # The target CRM's user list (exported from it before the migration): reps who left have no user.
+    users = [{"user_id": f"U{int(emp[1:]) + 8000}", "name": name, "employee_no": emp} for name, emp, employed in g.team if employed]
+    _write_csv(out / "crm_users.csv", users, ["user_id", "name", "employee_no"])
+    _write_csv(out / "truth_owners.csv", [{"name": n, "employee_no": e, "user_id": f"U{int(e[1:]) + 8000}" if k else ""} for n, e, k in g.team],
+               ["name", "employee_no", "user_id"])
     return {"companies": len(companies), "customer_records": len(truth_c), "opportunity_records": len(truth_o), "errors": len(g.errors)}
 
 
@@ -706,7 +735,7 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
         if email and rng.random() < 0.03:
             email = email.replace("@", "#")
             g.error("sales_workbook", "customer", key, "email", "email_invalid", email)
-        values = [name, code, phone, email, address, c.industry[2], c.owner]
+        values = [name, code, phone, email, address, c.industry[2], g.rep_as_typed(c.owner, "sales_workbook")]
         created = date_text(rng, c.created)
         copies = 2 if rng.random() < 0.005 and name else 1  # the same customer pasted twice
         for copy in range(copies):
@@ -720,7 +749,7 @@ def _write_workbook(path: Path, customers: list, opps: list, g: Generator, truth
             if copy:
                 g.error("sales_workbook", "customer", key, "*", "pasted_twice", str(row))  # value: the row of the first copy
             truth_c.append({"source": "sales_workbook", "source_key": key, "entity_id": c.entity_id, "head_office_entity_id": c.head_of or "",
-                            "variant": variant, "city": c.city, "sister_of": c.sister_of or ""})
+                            "variant": variant, "city": c.city, "sister_of": c.sister_of or "", "owner_employee_no": g.employee_no(c.owner)})
             row += 1
     row += 1
     ws.write_string(row, 0, f"共{len(customers)}条记录，导出时间：2024-07-01 10:12")

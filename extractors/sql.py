@@ -17,6 +17,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
+from crm_migrate import progress
 from crm_migrate.contracts import FLAGS
 from crm_migrate.db_errors import driver_message, hint_for
 from crm_migrate.errors import MigrationError
@@ -181,6 +182,7 @@ def _read_dbapi(conn: sa.Connection, stmt, params: dict, source) -> tuple[list[p
             if values:
                 high = _larger(high, max(values))
         seen += len(part)
+        progress.report(f"{source.name} rows read", seen)
     return frames, high, columns
 
 

@@ -16,6 +16,8 @@ import io
 import polars as pl
 import sqlalchemy as sa
 
+from crm_migrate import progress
+
 NULL = "\\N"  # what COPY FROM reads as NULL (unquoted); a quoted \N stays text
 # What reads write for NULL: COPY TO quotes every value (FORCE_QUOTE), so an empty text stays "" and a
 # text \N stays text, but polars cannot tell quoted from unquoted: a marker no text holds.
@@ -59,6 +61,7 @@ def _executemany(conn: sa.Connection, sql: str, table: sa.Table, frame: pl.DataF
     cur = conn.connection.driver_connection.cursor()
     for off in range(0, frame.height, batch_size):
         cur.executemany(sql, _processed_rows(conn, table, frame.slice(off, batch_size)))
+        progress.report(f"{table.name} rows written", min(off + batch_size, frame.height), frame.height)
 
 
 def _marks(conn: sa.Connection, n: int) -> str:

@@ -25,6 +25,7 @@ RUN_TABLE = "crm_migrate_run"
 XREF_VIEW = "crm_migrate_xref"
 IMAGE_TABLE = "crm_migrate_before_image"
 COMMITTED, ROLLED_BACK = "committed", "rolled_back"
+LOADING = "loading"  # a run with commit: batch, between its first batch and its end (or killed there: --resume)
 INSERT, UPDATE = "insert", "update"
 # MySQL/MariaDB's TEXT holds 64 KB: a packed key list or a manifest may need more.
 LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")

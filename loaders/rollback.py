@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from crm_migrate.errors import MigrationError
-from loaders.history import COMMITTED, IMAGE_TABLE, INSERT, ROLLED_BACK, RUN_TABLE, UPDATE, expand_images, restore_value
+from loaders.history import COMMITTED, LOADING, IMAGE_TABLE, INSERT, ROLLED_BACK, RUN_TABLE, UPDATE, expand_images, restore_value
 from loaders.target import connect_target, make_engine
 
 CHUNK = 500
@@ -39,7 +39,8 @@ def _images(conn: sa.Connection, images: sa.Table, run_id: str) -> list[tuple[st
 
 
 def _to_undo(conn: sa.Connection, runs: sa.Table, images: sa.Table, run_id: str, cascade: bool) -> list[str]:
-    committed = [r for (r,) in conn.execute(sa.select(runs.c.run_id).where(runs.c.status == COMMITTED).order_by(runs.c.run_id))]
+    # a batch-committed run killed half way (loading) can be undone too: its batches carry their images
+    committed = [r for (r,) in conn.execute(sa.select(runs.c.run_id).where(runs.c.status.in_([COMMITTED, LOADING])).order_by(runs.c.run_id))]
     if run_id not in committed:
         known = conn.execute(sa.select(runs.c.status).where(runs.c.run_id == run_id)).scalar_one_or_none()
         why = f"it is {known}" if known else "no committed run has this id"

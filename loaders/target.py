@@ -92,7 +92,8 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool, setup=None) 
                     raise MigrationError(f"cannot create the target's views: {driver_message(exc)}", file=mask_url(url),
                                          hint="grant the user CREATE VIEW on the target") from None
             conn.info["created_in_session"] = {t.name for t in missing} if dry_run else set()  # not visible to other connections
-            trans = conn.begin() if not conn.in_transaction() else conn.get_transaction()
+            if not conn.in_transaction():  # committed and rolled back through conn: a batched load commits on the way
+                conn.begin()
             if missing and dry_run:
                 temporary = engine.dialect.name in ("mysql", "mariadb")
                 for t in missing:
@@ -100,20 +101,20 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool, setup=None) 
             try:
                 yield conn
             except Abandon:
-                trans.rollback()
+                conn.rollback()
                 return
             except sa.exc.DBAPIError as exc:
-                trans.rollback()
+                conn.rollback()
                 raise MigrationError(f"the target refused a write: {driver_message(exc)}", file=mask_url(url),
                                      hint="nothing of this run was kept (the transaction was rolled back); "
                                           "run `crm-migrate check` to compare the target's tables with the mapping") from None
             except BaseException:
-                trans.rollback()
+                conn.rollback()
                 raise
             if dry_run:
-                trans.rollback()
+                conn.rollback()
             else:
-                trans.commit()
+                conn.commit()
     finally:
         engine.dispose()
 

@@ -11,8 +11,10 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from crm_migrate.contracts import DISPOSITIONS
 from crm_migrate.errors import AccountingError, ConfigError, GateFailed, LockTimeout, MigrationError
 from crm_migrate.secrets import scrub
+from transforms.sample import SampleSpec
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Migrate customers and opportunities from legacy Excel, SQL and CSV sources into a new CRM.")
@@ -72,18 +74,21 @@ def _use_prefect(flag: Optional[bool]) -> bool:
 
 
 def _execute(config: Path, dry_run: bool, out: Optional[Path], prefect: Optional[bool], debug: bool,
-             target_url: Optional[str] = None, full_refresh: bool = False, force: bool = False, plan_only: bool = False) -> dict:
+             target_url: Optional[str] = None, full_refresh: bool = False, force: bool = False, plan_only: bool = False,
+             sample: "SampleSpec | None" = None, resume: Optional[str] = None) -> dict:
     try:
         if _use_prefect(prefect):
             from pipelines.flow import migrate
 
             manifest = migrate(str(config), dry_run=dry_run, out=str(out) if out else None, target_url=target_url,
-                               full_refresh=full_refresh, force=force, plan_only=plan_only)
+                               full_refresh=full_refresh, force=force, plan_only=plan_only,
+                               sample_size=sample.size if sample else None, sample_where=sample.where if sample else None,
+                               sample_seed=sample.seed if sample else 0, sample=sample is not None, resume=resume)
         else:
             from pipelines.run import run_pipeline
 
             manifest = run_pipeline(config, dry_run=dry_run, out=out, progress=_Progress(), target_url=target_url,
-                                    full_refresh=full_refresh, force=force, plan_only=plan_only)
+                                    full_refresh=full_refresh, force=force, plan_only=plan_only, sample=sample, resume=resume)
     except KeyboardInterrupt as exc:
         run_dir = getattr(exc, "run_dir", None)
         err.print("[bold red]interrupted[/bold red]: the target was rolled back" + (f"; the run folder {run_dir} says where the run was" if run_dir else ""))
@@ -106,7 +111,12 @@ def _summary(manifest: dict) -> None:
         console.print(f"  [bold yellow]gate failed and was overridden by --force[/bold yellow] ({len(gate['reasons'])} reasons):")
         for reason in gate["reasons"]:
             console.print(f"    - {reason}")
-    console.print(("  records (if run): " if planned else "  records: ") + ", ".join(f"{k} {counts.get(k, 0):,}" for k in ("loaded", "merged", "rejected", "archived")))
+    shown = DISPOSITIONS if manifest.get("sample") else DISPOSITIONS[:4]
+    console.print(("  records (if run): " if planned else "  records: ") + ", ".join(f"{k} {counts.get(k, 0):,}" for k in shown))
+    if manifest.get("sample"):
+        s = manifest["sample"]
+        console.print(f"  [bold yellow]SAMPLE[/bold yellow]: {s['golden_customers']:,} of {s['golden_customers_in_full_run']:,} golden customers, "
+                      "each with all its records and opportunities")
     console.print(f"  golden customers: {manifest['counts']['golden_customers']:,}")
     console.print(f"  run folder: {run_dir}")
     console.print(f"  report:     {run_dir / 'report.html'}")
@@ -123,10 +133,21 @@ def run(
         "Load although a validation gate failed (reject rates, stop_on rules, completeness, target suites); recorded in "
         "the manifest and shown on the report. Values the target cannot hold (too long, required and missing) still stop the run.")),
     plan_only: bool = typer.Option(False, "--plan-only", help="Stop after the plan: what the load would insert and update per table; nothing is written."),
+    sample: Optional[int] = typer.Option(None, "--sample", min=1, help=(
+        "Rehearse on N golden customers, each with all its duplicate records and opportunities (drawn by a hash of the golden id; "
+        "the same seed draws the same customers). The rest are not_sampled in the ledger; the report says SAMPLE.")),
+    where: Optional[str] = typer.Option(None, "--where", help=(
+        "Rehearse on the golden customers this condition keeps (polars SQL on canonical fields: \"province = '广东省'\"); "
+        "with --sample, N of them.")),
+    seed: int = typer.Option(0, "--seed", help="Seed of the --sample draw."),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_ID", help=(
+        "Finish a run with target.commit: batch that was killed: the same input is read again, the batches it committed "
+        "are kept, the rest is written, under the same run id. Give the same options as that run.")),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Run a migration: extract, standardize, validate, resolve, map, gate, plan, load, reconcile, report."""
-    _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh, force=force, plan_only=plan_only)
+    spec = SampleSpec(sample, where, seed) if sample is not None or where else None
+    _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh, force=force, plan_only=plan_only, sample=spec, resume=resume)
 
 
 @app.command()

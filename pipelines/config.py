@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from crm_migrate.contracts import CANONICAL, ENTITIES, mappable_fields
@@ -14,8 +15,9 @@ from crm_migrate.errors import ConfigError
 from extractors.csv_file import MAX_FIELD_LINES
 from extractors.non_records import FOOTER_PATTERNS, TOTALS_WORDS
 from pipelines.yamlfile import YamlDocument
-from transforms.mapping import ColumnSpec
+from transforms.mapping import OVERFLOW, ColumnSpec, Lookup, Numbering, lookup_key, polars_type, typed_default
 from transforms.match_features import FEATURES
+from transforms.pseudonymize import METHODS as MASK_METHODS, MIN_KEY_LENGTH
 from transforms.declared_model import METHODS, Comparison, DeclaredModel, attribute_name
 from transforms.resolve import DEFAULT_BLOCKING_RULES, SURVIVORSHIP_RULES, MatchSettings
 
@@ -146,11 +148,49 @@ class SourceConfig(Strict):
         return self
 
 
+# Fields a masked load may not mask: matching and the crosswalk need them as they are (the company
+# name is compared fuzzily; codes and keys identify records).
+UNMASKABLE = {"name", "name_normalized", "name_key", "credit_code", "credit_code_status", "customer_source_key", "customer_name"}
+
+
+class MaskingConfig(Strict):
+    """Masked sandbox loads (脱敏): chosen canonical fields replaced by keyed pseudonyms right after
+    standardization, so nothing downstream (the target, the ledger, the reports) sees the real values."""
+    key: str = Field(min_length=MIN_KEY_LENGTH, description=(
+        "Secret key of the pseudonyms (at least 16 characters; give it as ${CRM_MASK_KEY}): the same key masks the same value "
+        "the same way on every run, so re-runs and joins hold; without it the values cannot be recomputed."))
+    fields: dict[str, Literal[MASK_METHODS]] = Field(min_length=1, description=(  # type: ignore[valid-type]
+        "canonical field: method (phone, email, person, address, name, redact); phone also masks phone_other."))
+
+    @field_validator("fields")
+    @classmethod
+    def _v_fields(cls, v: dict[str, str]) -> dict[str, str]:
+        known = {f for e in ENTITIES for f, t in CANONICAL[e].items() if t == pl.String()}
+        for f in v:
+            if f in UNMASKABLE:
+                raise ValueError(f"'{f}' cannot be masked: matching and the crosswalk need it as it is (credit codes, keys and company names stay)")
+            if f not in known:
+                raise ValueError(f"'{f}' is not a canonical text field; maskable: {', '.join(sorted(known - UNMASKABLE))}")
+        return v
+
+    def methods(self) -> dict[str, str]:
+        """Canonical field -> method, phone_other following phone."""
+        out = dict(self.fields)
+        if out.get("phone") == "phone":
+            out.setdefault("phone_other", "phone")
+        return out
+
+
 class TargetConfig(Strict):
     url: str = Field(description="SQLAlchemy URL of the target CRM database.")
     mapping: Path = Field(description="Canonical-to-target mapping file (YAML).")
     ledger_table: str = Field("crm_migrate_ledger", description="Table in the target that receives the ledger.")
-    batch_size: int = Field(5_000, ge=1)
+    batch_size: int = Field(5_000, ge=1, description="Rows per bulk statement.")
+    commit: Literal["run", "batch"] = Field("run", description=(
+        "run: the whole load is one transaction (a failure leaves the target as it was). batch: every commit_rows rows are "
+        "committed with their before-images and the run's progress, so a killed run resumes with `run --resume RUN_ID`."))
+    commit_rows: int = Field(50_000, ge=1, description="Rows per committed batch when commit: batch.")
+    masking: MaskingConfig | None = Field(None, description="Mask chosen fields on the way into the target (a sandbox testers can see).")
     lock_wait_seconds: float = Field(60, ge=0, description=(
         "A run holds a lock on the target from start to end; another run waits this long for it, then fails naming the holder."))
 
@@ -402,16 +442,93 @@ class ValueMap(Strict):
 TargetType = Literal["string", "integer", "decimal", "float", "date", "datetime", "boolean"]
 
 
+class NumberingConfig(Strict):
+    format: str = Field(description="Literal text with {seq} or {seq:06d} and at most one {year}: KH{year}{seq:06d}.")
+    year_from: str | None = Field(None, description="Canonical date field whose year the number carries (the run's year where empty).")
+
+    @field_validator("format")
+    @classmethod
+    def _v_format(cls, v: str) -> str:
+        Numbering(v).parts()
+        return v
+
+
 class TargetColumn(Strict):
     name: str
-    source: str = Field(alias="from", description="Canonical field (or target_id / customer_target_id).")
+    source: str | None = Field(None, alias="from", description="Canonical field (or target_id / customer_target_id).")
+    compute: str | None = Field(None, description="Instead of `from`: a polars SQL expression over canonical fields, "
+                                "e.g. concat_ws(' ', province, city, address).")
+    number: NumberingConfig | None = Field(None, description="Instead of `from`: a number the migration assigns once per row and keeps.")
+    lookup: str | None = Field(None, description="Name of an entry of `lookups:` that translates the value (owners).")
     type: TargetType = "string"
     length: int | None = Field(None, ge=1)
+    overflow: Literal[OVERFLOW] = Field("stop", description=(  # type: ignore[valid-type]
+        "A value longer than `length`: stop the load (stop) or cut it, counted per column and flagged (truncate)."))
     precision: int = 18
     scale: int = 2
     required: bool = False
     default: Any = None
     picklist: dict[str, str] | None = Field(None, description="canonical value: target value")
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> "TargetColumn":
+        given = [k for k in ("from", "compute", "number") if getattr(self, {"from": "source"}.get(k, k)) is not None]
+        if len(given) != 1:
+            raise ValueError(f"column '{self.name}' needs exactly one of `from`, `compute` or `number`" + (f" (has {', '.join(given)})" if given else ""))
+        if self.compute is not None:
+            try:
+                pl.sql_expr(self.compute)
+            except Exception as exc:  # noqa: BLE001 - polars' parser error, in words
+                raise ValueError(f"column '{self.name}': `compute` is not a valid expression: {str(exc).splitlines()[0]}") from None
+        if self.number is not None and self.type != "string":
+            raise ValueError(f"column '{self.name}': a `number` column is a string column")
+        return self
+
+
+class LookupConfig(Strict):
+    """Legacy values (a sales rep's name or employee id) -> target values (user ids)."""
+    values: dict[str, list[str]] = Field(default_factory=dict, description="target value: [legacy names or ids]")
+    file: Path | None = Field(None, description="A CSV (a user list exported from the target CRM) or a YAML file with `values:`; "
+                              "relative to the mapping file.")
+    legacy_columns: list[str] = Field(["legacy"], min_length=1, description="CSV columns a legacy value may match (name, employee number).")
+    target_column: str = Field("target", description="CSV column holding the target value (the user id).")
+    default: str | None = Field(None, description="Target value for anything the lookup does not know (flagged lookup_default:<column>); "
+                                "without it an unknown value stops the load.")
+
+    def table(self, base: Path) -> dict[str, str]:
+        """Folded legacy value -> target value (transforms.mapping.lookup_key folds the data the same way)."""
+        pairs = [(t, t) for t in self.values] + [(t, legacy) for t, spellings in self.values.items() for legacy in spellings]
+        if self.file is not None:
+            path = self.file if self.file.is_absolute() else base / self.file
+            pairs += read_lookup_file(path, self.legacy_columns, self.target_column)
+        keys = pl.DataFrame({"legacy": [str(b) for _, b in pairs], "target": [str(a) for a, _ in pairs]}, schema={"legacy": pl.String, "target": pl.String})
+        keys = keys.with_columns(lookup_key(pl.col("legacy")).alias("legacy"))
+        clash = keys.unique().filter(pl.col("legacy").is_duplicated())
+        if clash.height:
+            raise ConfigError(f"the lookup lists {clash.get_column('legacy').n_unique()} legacy values under two target values "
+                              f"(e.g. {clash.row(0)[0]!r} -> {' and '.join(sorted(clash.filter(pl.col('legacy') == clash.row(0)[0])['target']))})",
+                              hint="keep each legacy name or id under one target value")
+        return dict(keys.unique().iter_rows())
+
+
+def read_lookup_file(path: Path, legacy_columns: list[str], target_column: str) -> list[tuple[str, str]]:
+    """(target, legacy) pairs of a lookup file: a CSV's target column with each of its legacy columns,
+    or YAML `values: {target: [legacy ...]}`."""
+    if not path.exists():
+        raise ConfigError(f"lookup file not found: {path}", hint="give `file:` relative to the target mapping file")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        values = YamlDocument(path).validate(LookupConfig).values
+        return [(t, legacy) for t, spellings in values.items() for legacy in spellings]
+    try:
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    except Exception as exc:  # noqa: BLE001 - a broken file, in words
+        raise ConfigError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in [*legacy_columns, target_column] if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"{path}: the lookup file has no column {', '.join(missing)} (it has {', '.join(frame.columns)})",
+                          hint="set `legacy_columns:` and `target_column:` of the lookup to its column names")
+    return [(t, legacy) for column in legacy_columns
+            for t, legacy in frame.select(target_column, column).drop_nulls().iter_rows()]
 
 
 class TargetTable(Strict):
@@ -423,11 +540,60 @@ class TargetTable(Strict):
     def _key_present(self) -> "TargetTable":
         if self.key not in {c.name for c in self.columns}:
             raise ValueError(f"key column '{self.key}' is not among the columns")
+        if next(c for c in self.columns if c.name == self.key).number is not None:
+            raise ValueError(f"key column '{self.key}' cannot be a `number` column: numbers are kept by key")
+        twice = sorted({c.name for c in self.columns if [d.name for d in self.columns].count(c.name) > 1})
+        if twice:
+            raise ValueError(f"columns named twice: {', '.join(twice)}")
         return self
 
 
 class TargetMapping(Strict):
+    lookups: dict[str, LookupConfig] = Field(default_factory=dict, description="Named lookups columns refer to with `lookup:`.")
     tables: dict[Entity, TargetTable]
+
+
+# Canonical type -> the target types it may be written as (anything else is a mapping error).
+_FITS = {pl.String: {"string"}, pl.Decimal: {"decimal", "float", "string"}, pl.Float64: {"float", "decimal", "integer", "string"},
+         pl.Datetime: {"datetime", "date", "string"}, pl.Date: {"date", "datetime", "string"}, pl.Int64: {"integer", "decimal", "float", "string"}}
+
+
+def column_problem(entity: str, col: TargetColumn, lookups: dict[str, Lookup]) -> tuple[str, str] | None:
+    """What is wrong with a target column of this entity, in words, with what to do; None if it fits:
+    the canonical fields it reads exist, their type can become the column's type, its lookup exists,
+    its default and picklist values fit the column."""
+    fields = CANONICAL[entity] | {"target_id": pl.String(), "customer_target_id": pl.String()}
+    try:
+        reads = ColumnSpec(col.name, col.source, compute=col.compute, number=Numbering(col.number.format, col.number.year_from) if col.number else None).reads()
+    except Exception as exc:  # noqa: BLE001 - polars' parser error, in words
+        return f"has an expression polars cannot read: {str(exc).splitlines()[0]}", "see docs/configuration.md, computed columns"
+    unknown = [f for f in reads if f not in fields]
+    if unknown:
+        return (f"reads '{unknown[0]}', which is not a canonical {entity} field", "allowed: " + ", ".join(sorted(fields)))
+    if col.source is not None and not col.lookup and col.type not in _FITS[type(fields[col.source])]:
+        return (f"is {col.type} but '{col.source}' is {fields[col.source]}", f"use type {' or '.join(sorted(_FITS[type(fields[col.source])]))}")
+    if col.number is not None and col.number.year_from is not None and type(fields[col.number.year_from]) not in (pl.Date, pl.Datetime):
+        return f"takes the year of its number from '{col.number.year_from}', which is not a date", "name a date field such as created_at"
+    if col.lookup is not None and col.lookup not in lookups:
+        return f"uses the lookup '{col.lookup}', which `lookups:` does not define", "lookups: " + (", ".join(sorted(lookups)) or "none")
+    if col.type == "string" and col.length:
+        values = [("default", col.default)] + [("picklist value", v) for v in (col.picklist or {}).values()]
+        if col.lookup:
+            values.append(("lookup default", lookups[col.lookup].default))
+            values += [("lookup value", v) for v in set(lookups[col.lookup].table.values())]
+        for what, v in values:
+            if v is not None and len(str(v)) > col.length:
+                return f"has the {what} {str(v)!r}, longer than its length {col.length}", "shorten it or raise `length`"
+    if col.default is not None:
+        try:
+            typed_default(ColumnSpec(col.name, type=col.type, default=col.default))
+        except (ValueError, ArithmeticError):
+            return f"has the default {col.default!r}, which is not a {col.type}", "give a default of the column's type (dates as 2024-01-31)"
+    return None
+
+
+def polars_type_of(col: TargetColumn) -> pl.DataType:
+    return polars_type(ColumnSpec(col.name, type=col.type, precision=col.precision, scale=col.scale))
 
 
 # ---- loading -------------------------------------------------------------------------------------
@@ -441,6 +607,8 @@ class LoadedConfig:
         doc = YamlDocument(self.path, substitute_env=True)
         self.secrets = doc.secrets
         self.config: Config = doc.validate(Config, base_dir=self.path.parent)
+        if self.config.target.masking is not None:  # never printed, logged or written, wherever it came from
+            self.secrets.append(self.config.target.masking.key)
         _cross_check(self.config, doc)
         self.source_mappings: dict[str, SourceMapping] = {}
         self.value_maps: dict[str, dict[str, ValueMap]] = {}
@@ -458,15 +626,12 @@ class LoadedConfig:
             }
         self._check_resolution(doc)
         self.target_mapping: TargetMapping = YamlDocument(self.config.target.mapping).validate(TargetMapping)
+        self.lookups = {name: Lookup(lk.table(self.config.target.mapping.parent), lk.default) for name, lk in self.target_mapping.lookups.items()}
         for entity, table in self.target_mapping.tables.items():
-            allowed = set(CANONICAL[entity]) | {"target_id", "customer_target_id"}
             for col in table.columns:
-                if col.source not in allowed:
-                    raise ConfigError(
-                        f"tables.{entity}: column '{col.name}' reads from '{col.source}', which is not a canonical {entity} field",
-                        file=str(self.config.target.mapping),
-                        hint="allowed: " + ", ".join(sorted(allowed)),
-                    )
+                problem = column_problem(entity, col, self.lookups)
+                if problem:
+                    raise ConfigError(f"tables.{entity}: column '{col.name}' {problem[0]}", file=str(self.config.target.mapping), hint=problem[1])
         missing = [e for e in ENTITIES if any(s.entity == e for s in self.config.sources) and e not in self.target_mapping.tables]
         if missing:
             raise ConfigError(f"no target table for {', '.join(missing)}", file=str(self.config.target.mapping))
@@ -495,13 +660,15 @@ class LoadedConfig:
     def target_specs(self) -> dict[str, tuple[str, str, list[ColumnSpec]]]:
         """entity -> (target table, key column, column specs), as the pure mapping code takes them."""
         return {
-            e: (t.table, t.key, [ColumnSpec(c.name, c.source, c.type, c.length, c.precision, c.scale, c.required, c.default, c.picklist)
+            e: (t.table, t.key, [ColumnSpec(c.name, c.source, c.type, c.length, c.precision, c.scale, c.required, c.default, c.picklist,
+                                            c.compute, Numbering(c.number.format, c.number.year_from) if c.number else None, c.lookup, c.overflow)
                                  for c in t.columns])
             for e, t in self.target_mapping.tables.items()
         }
 
     def files(self) -> list[Path]:
         paths = {self.path, self.config.target.mapping}
+        paths.update(self.config.target.mapping.parent / lk.file for lk in self.target_mapping.lookups.values() if lk.file is not None)
         for src in self.config.sources:
             paths.add(src.mapping)
             paths.update(src.mapping.parent / p for p in self.source_mappings[src.name].value_maps.values())

@@ -1,6 +1,7 @@
 """What one run knows about itself: config, run id, run folder, timings, progress reporting."""
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -8,10 +9,13 @@ from pathlib import Path
 from typing import Callable
 
 from crm_migrate.errors import MigrationError
+from crm_migrate.progress import reporting
 from pipelines.config import LoadedConfig, load_config
 from pipelines.state import RunState
+from transforms.sample import SampleSpec
 
 Progress = Callable[[str, str], None]
+HEARTBEAT_SECONDS = 15.0
 
 
 def _quiet(stage: str, message: str) -> None:
@@ -31,6 +35,39 @@ class RunContext:
     full_refresh: bool = False  # ignore stored watermarks: read incremental sources whole
     force: bool = False  # load although a validation gate failed (recorded in the manifest and the report)
     current_stage: str | None = None  # the stage running now: a failure or a kill names it
+    sample: SampleSpec | None = None  # a sample rehearsal: load only these golden customers (run --sample / --where)
+    resume: bool = False  # run --resume: this run id's batch-committed load was killed; finish it
+
+    def meter(self, stage: str, label: str, total: int | None, unit: str = "rows") -> Callable[[int], None]:
+        """A progress line for long work: `done` of `total` with a bar, rows/s and ETA (total None:
+        done so far and the rate), printed at most every 2 seconds (and at the end)."""
+        t0, last = time.perf_counter(), [0.0]
+
+        def update(done: int) -> None:
+            now = time.perf_counter()
+            finished = total is not None and done >= total
+            if not finished and now - last[0] < 2:
+                return
+            last[0] = now
+            rate = done / max(now - t0, 1e-9)
+            if total is None:
+                self.progress(stage, f"{label}: {done:,} {unit}, {rate:,.0f} {unit}/s")
+                return
+            eta = (total - done) / rate if rate and not finished else 0
+            filled = int(20 * done / total) if total else 20
+            self.progress(stage, f"{label} [{'#' * filled}{'.' * (20 - filled)}] {done:,}/{total:,} {unit}, {rate:,.0f} {unit}/s"
+                          + ("" if finished else f", ETA {eta:,.0f} s"))
+        return update
+
+    def sink(self, stage: str):
+        """A crm_migrate.progress sink for `stage`: one meter per label, created at its first report."""
+        meters: dict[str, Callable[[int], None]] = {}
+
+        def report(label: str, done: int, total: int | None) -> None:
+            if label not in meters:
+                meters[label] = self.meter(stage, label, total)
+            meters[label](done)
+        return report
 
     def since(self, source) -> str | None:
         if not source.watermark or self.full_refresh or self.state is None:
@@ -56,23 +93,39 @@ class _StageTimer:
         self.ctx.current_stage = self.name
         write_running(self.ctx)  # a run killed now still says where it was
         self.ctx.progress(self.name, "started")
+        self.reporting = reporting(self.ctx.sink(self.name))  # loops inside the stage report their progress
+        self.reporting.__enter__()
+        self.stop = threading.Event()
+        threading.Thread(target=self._heartbeat, name=f"crm-migrate-{self.name}", daemon=True).start()
         return self
 
+    def _heartbeat(self) -> None:
+        """Work that cannot report its own progress (a Great Expectations suite, one big join) still
+        shows it is alive: the elapsed time every HEARTBEAT_SECONDS."""
+        while not self.stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self.ctx.progress(self.name, f"still running, {time.perf_counter() - self.t0:,.0f} s")
+            except Exception:  # noqa: BLE001 - a progress line is never worth a failed run
+                return
+
     def __exit__(self, *exc):
+        self.stop.set()
+        self.reporting.__exit__(*exc)
         self.ctx.timings[self.name] = round(time.perf_counter() - self.t0, 3)
         return False
 
 
 def start_run(config_path: str | Path, dry_run: bool = False, out: str | Path | None = None,
               progress: Progress | None = None, target_url: str | None = None, full_refresh: bool = False,
-              force: bool = False, suffix: str = "") -> RunContext:
+              force: bool = False, suffix: str = "", sample: SampleSpec | None = None, resume: str | None = None) -> RunContext:
     loaded = load_config(config_path)
     if out is not None:
         loaded.config.output_dir = Path(out).resolve()
     if target_url is not None:
         loaded.config.target.url = target_url
     started = datetime.now(timezone.utc)
-    run_id = started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-" + loaded.digest()[:6] + ("-dry" if dry_run else "") + suffix
+    run_id = resume or (started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-" + loaded.digest()[:6]
+                        + ("-dry" if dry_run else "") + ("-sample" if sample else "") + suffix)
     run_dir = loaded.config.output_dir / run_id
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -80,7 +133,8 @@ def start_run(config_path: str | Path, dry_run: bool = False, out: str | Path | 
         raise MigrationError(f"cannot create the run folder: {exc.strerror}", file=str(run_dir),
                              hint="set output_dir (or --out) to a folder this user can write") from None
     state = RunState.load(loaded.config.output_dir)
-    ctx = RunContext(loaded, run_id, run_dir, dry_run, started, progress or _quiet, state=state, full_refresh=full_refresh, force=force)
+    ctx = RunContext(loaded, run_id, run_dir, dry_run, started, progress or _quiet, state=state, full_refresh=full_refresh, force=force,
+                     sample=sample, resume=resume is not None)
     from reports.run_folder import write_running
 
     write_running(ctx)

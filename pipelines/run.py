@@ -1,12 +1,14 @@
 """A migration run: the stages in order. The Prefect flow (pipelines/flow.py) runs this same list."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from crm_migrate.errors import AccountingError, GateFailed
 from pipelines import stages
 from pipelines.context import Progress, start_run
+from transforms.sample import SampleSpec
 
 
 def _plain(fn: Callable) -> Callable:
@@ -15,11 +17,13 @@ def _plain(fn: Callable) -> Callable:
 
 def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | None = None,
                  progress: Progress | None = None, wrap: Callable[[Callable], Callable] = _plain,
-                 target_url: str | None = None, full_refresh: bool = False, force: bool = False, plan_only: bool = False) -> dict:
+                 target_url: str | None = None, full_refresh: bool = False, force: bool = False, plan_only: bool = False,
+                 sample: SampleSpec | None = None, resume: str | None = None) -> dict:
     """Run every stage; return the manifest. Raises GateFailed or AccountingError after the run
     folder is written, so a stopped run still explains itself; any other failure also leaves the run
     folder (manifest with the stage and the error, the planned ledger so far, the report)."""
-    ctx = start_run(config, dry_run or plan_only, out, progress, target_url, full_refresh, force, suffix="-plan" if plan_only else "")
+    ctx = start_run(config, dry_run or plan_only, out, progress, target_url, full_refresh, force, suffix="-plan" if plan_only else "", sample=sample,
+                    resume=resume)
     done: dict = {}  # what the stages produced so far, for the failure report
     lock = None
 
@@ -31,16 +35,19 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
         lock = step("preflight", stages.preflight)  # the target is locked, reachable, writable, and fits the mapping
         done["extracted"] = extracted = step("extract", stages.extract)
         done["canonical"] = canonical = step("standardize", stages.standardize, extracted)
+        done["canonical"] = canonical = step("mask", stages.mask, canonical)  # a masked sandbox load: nothing after sees the real values
         quality = step("profile", stages.profile, extracted, canonical)
         done["validated"] = validated = step("validate", stages.validate, canonical)
         done["resolution"] = resolution = step("resolve", stages.resolve, validated)
+        done["resolution"] = resolution = step("sample", stages.sample, resolution)  # a rehearsal on a subset, when asked
         mapped = step("map", stages.map_to_target, resolution)
+        done["resolution"] = resolution = replace(resolution, ledger=mapped.ledger)  # with the mapping's flags (truncated, defaulted)
         gate = step("validate_target", stages.validate_target, canonical, resolution, mapped, validated)
         if plan_only:  # what the load would change, nothing written
             loaded = step("plan", stages.plan, canonical, resolution, mapped)
         else:
             loaded = step("load", stages.load, canonical, resolution, mapped, gate)  # writes, reads back, proves, commits
-        manifest = step("report", stages.report, canonical, validated, resolution, gate, loaded, quality)
+        manifest = step("report", stages.report, canonical, validated, resolution, gate, loaded, quality, mapped)
         manifest["run_dir"] = str(ctx.run_dir)
         if loaded.committed:
             manifest["watermarks_advanced"] = stages.save_state(ctx, extracted, resolution)
@@ -75,6 +82,7 @@ def run_validation(config: str | Path, out: str | Path | None = None, progress: 
     try:
         done["extracted"] = extracted = stages.extract(ctx)
         done["canonical"] = canonical = stages.standardize(ctx, extracted)
+        done["canonical"] = canonical = stages.mask(ctx, canonical)
         quality = stages.profile(ctx, extracted, canonical)
         validated = stages.validate(ctx, canonical)
         manifest = stages.validation_report(ctx, canonical, validated, quality)

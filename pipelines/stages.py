@@ -4,7 +4,7 @@ pipelines/run.py lists them in order; pipelines/flow.py wraps each in a Prefect 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import polars as pl
@@ -18,10 +18,11 @@ from expectations.runner import SuiteOutcome, validate_frame
 from extractors import Extracted, extract_source
 from extractors.non_records import NonRecord, PhysicalCount
 from loaders.crosswalk import previous_crosswalk
+from loaders.batched import begin_run, finish_run, load_in_batches
 from loaders.history import before_images, ensure_xref_view, history_tables, record_run
 from loaders.lock import TargetLock, acquire
 from loaders.preflight import check_target
-from loaders.readback import read_back
+from loaders.readback import held_values, read_back
 from loaders.schema import ledger_table, run_tables, target_table
 from loaders.target import Abandon, make_engine, new_sqlite_file, remove_if_empty, target_session
 from loaders.upsert import UpsertResult, append, read_table, upsert_all
@@ -30,11 +31,13 @@ from reports.data_docs import build_data_docs
 from reports.reconciliation import reconcile as reconcile_frames
 from transforms.archive import ARCHIVE_REASON, mark_stale
 from crm_migrate.flags import flags_text
-from transforms.ledger import accounting, build_ledger, customer_dispositions, opportunity_dispositions
-from transforms.mapping import ColumnSpec, key_problems, map_table, picklist_references
+from transforms.ledger import accounting, build_ledger, customer_dispositions, opportunity_dispositions, with_record_flags
+from transforms.mapping import ColumnSpec, key_problems, map_table, numbers_for, picklist_references
 from transforms.plan import plan_table
 from transforms.quality_profile import source_profile
+from transforms.pseudonymize import key_bytes, mask_fields, mask_value
 from transforms.quarantine import quarantine
+from transforms.sample import choose, sample_ledger, where_problem
 from extractors.decisions import read_decisions
 from transforms.names import trade_vocabulary
 from transforms.opportunities import COLLISION, LINK_REASON, DealMatching, resolve_opportunities
@@ -127,6 +130,27 @@ def standardize(ctx: RunContext, extracted: dict[str, Extracted]) -> Canonical:
                      {n: x.non_records for n, x in extracted.items() if x.non_records})
 
 
+# ---- mask (a masked sandbox load) ------------------------------------------------------------------
+
+def mask(ctx: RunContext, canonical: Canonical) -> Canonical:
+    """Replace the fields `target.masking` names with keyed pseudonyms (transforms/pseudonymize.py),
+    before anything downstream sees them: validation, matching, the target, the ledger and the
+    reports only ever hold masked values. The examples of the standardization rules (values as typed
+    and as standardized) are masked the same way."""
+    masking = ctx.config.target.masking
+    if masking is None:
+        return canonical
+    with ctx.stage("mask"):
+        methods, key = masking.methods(), key_bytes(masking.key)
+        frames = {e: mask_fields(f, methods, key) for e, f in canonical.frames.items()}
+        rules = [replace(r, examples=[(mask_value(methods[r.field], b, key), mask_value(methods[r.field], a, key)) for b, a in r.examples])
+                 if r.field in methods else r for r in canonical.rule_stats]
+        for e, f in frames.items():
+            masked = sorted(c for c in methods if c in f.columns)
+            ctx.progress("mask", f"{e}: {', '.join(masked) or 'no field'} masked on {f.height:,} records")
+    return replace(canonical, frames=frames, rule_stats=rules)
+
+
 # ---- quality profile ---------------------------------------------------------------------------
 
 def quality_as_of(ctx: RunContext) -> date:
@@ -190,6 +214,7 @@ class Resolution:
     settings: MatchSettings | None = None
     decisions: pl.DataFrame | None = None  # reviewer decisions applied in this run
     survivorship: dict[str, str] = field(default_factory=dict)  # field -> rule, from config
+    sample: pl.Series | None = None  # golden ids of a sample rehearsal (run --sample / --where): only these load
 
     def golden_members(self) -> pl.DataFrame:
         """Every clustered customer record with its golden id."""
@@ -198,7 +223,20 @@ class Resolution:
     def golden_to_load(self) -> pl.DataFrame:
         """Golden customers this run writes: not archived, with a record read in this run (the others
         stay as earlier runs wrote them)."""
-        return self.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0))
+        golden = self.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0))
+        return golden if self.sample is None else golden.filter(pl.col("target_id").is_in(self.sample.implode()))
+
+    def opportunities_to_load(self) -> pl.DataFrame:
+        """Opportunities this run writes: the surviving record of each deal, linked to a customer, not
+        rejected (in a sample rehearsal: of the sampled customers only)."""
+        opps = self.opportunities
+        if not opps.height:
+            return opps
+        keep = (pl.col("_survivor").fill_null(False) & pl.col(REJECT).is_null() & pl.col(LINK_REASON).is_null()
+                & pl.col(COLLISION).is_null())
+        if self.sample is not None:
+            keep = keep & pl.col("customer_target_id").is_in(self.sample.implode())
+        return opps.filter(keep)
 
 
 def same_file_sources(cfg) -> dict[str, list[str]]:
@@ -269,35 +307,66 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
                       dict(r.survivorship))
 
 
+# ---- sample -----------------------------------------------------------------------------------
+
+def sample(ctx: RunContext, resolution: Resolution) -> Resolution:
+    """A sample rehearsal (run --sample N / --where): the chosen golden customers with all their
+    records and opportunities; the others' records stay in the ledger as not_sampled."""
+    spec = ctx.sample
+    if spec is None:
+        return resolution
+    with ctx.stage("sample"):
+        pool = resolution.golden_to_load()
+        problem = where_problem(spec.where, pool.columns) if spec.where else None
+        if problem:
+            raise MigrationError(problem, hint="name canonical customer fields, e.g. --where \"province = '广东省'\"")
+        chosen = choose(pool, spec)
+        ctx.progress("sample", f"SAMPLE: {chosen.len():,} of {pool.height:,} golden customers ({spec.describe()})")
+        return replace(resolution, sample=chosen, ledger=sample_ledger(resolution.ledger, chosen, spec))
+
+
 # ---- map --------------------------------------------------------------------------------------
 
 @dataclass
 class Mapped:
     frames: dict[str, pl.DataFrame]  # entity -> target rows
     specs: dict[str, tuple[str, str, list[ColumnSpec]]]  # entity -> (table, key, columns)
-    problems: dict[str, list[dict]]
+    problems: dict[str, list[dict]]  # values the target cannot take: the gate stops the run
+    notes: dict[str, list[dict]] = field(default_factory=dict)  # values the mapping truncated or defaulted
+    ledger: pl.DataFrame | None = None  # the resolution's ledger with the mapping's flags on the records behind them
 
 
 def map_to_target(ctx: RunContext, resolution: Resolution) -> Mapped:
     specs = ctx.loaded.target_specs()
-    frames, problems = {}, {}
+    frames, problems, notes, flagged = {}, {}, {}, []
     with ctx.stage("map"):
         rows: dict[str, tuple[pl.DataFrame, pl.Series]] = {}  # entity -> (rows to map, the source record of each)
         if CUSTOMER in specs:
             golden = resolution.golden_to_load()
             rows[CUSTOMER] = golden, golden.get_column("survivor")
         if OPPORTUNITY in specs and resolution.opportunities.height:
-            loaded = resolution.opportunities.filter(pl.col("_survivor").fill_null(False) & pl.col(REJECT).is_null()
-                                                     & pl.col(LINK_REASON).is_null() & pl.col(COLLISION).is_null())
+            loaded = resolution.opportunities_to_load()
             rows[OPPORTUNITY] = loaded, loaded.select(pl.col(SOURCE) + ":" + pl.col(SOURCE_KEY)).to_series()
         for entity, (frame, origin) in rows.items():
-            frames[entity], found = map_table(frame, specs[entity][2])
-            for p in found:  # the records behind a problem, by key: what a user needs to find them
+            table, key, cols = specs[entity]
+            held = held_values(ctx.config.target.url, table, key, [c.name for c in cols if c.number])
+            numbers = numbers_for(frame, cols, key, held, ctx.started.year)
+            result = map_table(frame, cols, ctx.loaded.lookups, numbers)
+            for p in result.problems + result.notes:  # the records behind a problem, by key: what a user needs to find them
                 p["records"] = [origin[i] for i in p.pop("positions")]
-            problems[entity] = found + key_problems(frames[entity], specs[entity][1], origin)
+            problems[entity] = result.problems + key_problems(result.rows, key, origin)
+            numbered = [c.name for c in cols if c.number]
+            # in number order: a batch-committed load killed half way has written the lowest numbers, so
+            # a resumed run numbers the rest as one clean run would
+            frames[entity] = result.rows.sort(numbered, nulls_last=True, maintain_order=True) if numbered else result.rows
+            notes[entity] = result.notes
+            keys = result.rows.get_column(key).cast(pl.String)
+            flagged.append(result.flags.select(pl.lit(entity).alias("entity"), "flag", keys.gather(result.flags["position"]).alias("target_id")))
+            for n in result.notes:
+                ctx.progress("map", f"{table}.{n['column']}: {n['count']:,} values {n['problem']}")
         for e, f in frames.items():
             ctx.progress("map", f"{specs[e][0]}: {f.height:,} rows")
-    return Mapped(frames, specs, problems)
+    return Mapped(frames, specs, problems, notes, with_record_flags(resolution.ledger, pl.concat(flagged) if flagged else None))
 
 
 # ---- validate (target) and the gate ------------------------------------------------------------
@@ -368,22 +437,37 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
         run_t, image_t = history_tables(md)
         results, actual, plans, images = [], {}, [], []
         xref = {e: mapped.specs[e][0] for e in tables}
+        batched = target.commit == "batch" and not ctx.dry_run  # a dry run is always one transaction, rolled back
         with target_session(target.url, [*tables.values(), ledger_t, run_t, image_t], ctx.dry_run,
                             setup=lambda engine: ensure_xref_view(engine, ledger_t, xref)) as conn:
             order = [e for e in (CUSTOMER, OPPORTUNITY) if e in tables]  # accounts before the opportunities that point at them
-            written = upsert_all(conn, [(tables[e], mapped.frames[e], mapped.specs[e][1]) for e in order], target.batch_size)
+            items = [(tables[e], mapped.frames[e], mapped.specs[e][1]) for e in order]
+            if batched:
+                done = begin_run(conn, run_t, ctx.run_id, ctx.started, ctx.loaded.digest(), ctx.resume, run_options(ctx))
+                if ctx.resume:
+                    ctx.progress("load", "resuming: " + (", ".join(f"{t} {c['inserted']:,} inserted, {c['updated']:,} updated" for t, c in done.items())
+                                                         or "no batch was committed"))
+                written = load_in_batches(conn, run_t, image_t, ctx.run_id, items, target.batch_size, target.commit_rows, done)
+            else:
+                written = upsert_all(conn, items, target.batch_size)
             for entity, (res, changes) in zip(order, written):
                 results.append(res)
                 plans.append(changes.summary())
-                images.append(before_images(ctx.run_id, res.table, mapped.specs[entity][1], changes.new, changes.before))
+                if not batched:  # (a batched load wrote each batch's images with it)
+                    images.append(before_images(ctx.run_id, res.table, mapped.specs[entity][1], changes.new, changes.before))
                 ctx.progress("plan", plan_line(plans[-1]))
                 ctx.progress("load", f"{res.table}: {res.inserted:,} inserted, {res.updated:,} updated, {res.unchanged:,} unchanged")
+            if batched:  # written once, at the end; a resumed run replaces nothing else
+                conn.execute(ledger_t.delete().where(ledger_t.c.run_id == ctx.run_id))
             ledger_rows = append(conn, ledger_t, resolution.ledger, target.batch_size)
             if images:  # what a rollback of this run restores
                 append(conn, image_t, pl.concat(images), target.batch_size)
-            record_run(conn, run_t, ctx.run_id, ctx.started, ctx.loaded.digest(), {r.table: vars(r) for r in results},
-                       {"run_id": ctx.run_id, "project": ctx.config.project, "gate": gate.as_dict(), "plan": plans,
-                        "inputs": _inputs(ctx, canonical)})
+            run_manifest = {"run_id": ctx.run_id, "project": ctx.config.project, "gate": gate.as_dict(), "plan": plans,
+                            "sample": sample_summary(ctx, resolution), "masking": masking_summary(ctx), "options": run_options(ctx), "inputs": _inputs(ctx, canonical)}
+            if batched:
+                finish_run(conn, run_t, ctx.run_id, {r.table: vars(r) for r in results}, run_manifest)
+            else:
+                record_run(conn, run_t, ctx.run_id, ctx.started, ctx.loaded.digest(), {r.table: vars(r) for r in results}, run_manifest)
             for entity, table in tables.items():
                 actual[entity] = read_back(conn, table, mapped.frames[entity], mapped.specs[entity][1])
             with ctx.stage("reconcile"):
@@ -392,7 +476,8 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
                 rec = reconcile_frames(acct, resolution.ledger, mapped.frames, actual, {e: sp[1] for e, sp in mapped.specs.items()},
                                        amount_col, group_col)
                 rec["loaded"] = True
-                ctx.progress("reconcile", "balanced" if rec["balanced"] else "NOT balanced: rolling the target back")
+                ctx.progress("reconcile", "balanced" if rec["balanced"] else "NOT balanced: rolling the target back" if not batched
+                             else f"NOT balanced: the committed batches stay; undo them with crm-migrate rollback CONFIG --run {ctx.run_id}")
             if not rec["balanced"]:
                 raise Abandon  # rolled back: nothing of an unproven run stays in the target
             if ctx.dry_run:
@@ -504,7 +589,7 @@ def _status(gate: Gate, loaded: Loaded) -> str:
 
 
 def report(ctx: RunContext, canonical: Canonical, validated: Validated, resolution: Resolution,
-           gate: Gate, loaded: Loaded, quality: list[dict] | None = None) -> dict:
+           gate: Gate, loaded: Loaded, quality: list[dict] | None = None, mapped: Mapped | None = None) -> dict:
     """Write the run folder; return the manifest."""
     from reports import render, run_folder
 
@@ -529,7 +614,9 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
             "golden_customers": resolution.golden_to_load().height,
         }
         extra = {"committed": loaded.committed, "gate": gate.as_dict(), "plan": loaded.plan,
-                 "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows}
+                 "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows,
+                 "mapping_notes": mapping_notes(mapped, ctx.config.report.mask_personal_data), "sample": sample_summary(ctx, resolution),
+                 "masking": masking_summary(ctx)}
         manifest = run_folder.manifest(ctx, status, counts, _inputs(ctx, canonical), extra)
         flags = flag_counts(ledger)
         suites = list(validated.outcomes.values()) + list(gate.outcomes.values())
@@ -544,6 +631,36 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
     manifest["timings_seconds"] = ctx.timings
     run_folder.write_json(d / "manifest.json", manifest, secrets)
     return manifest
+
+
+def masking_summary(ctx: RunContext) -> dict | None:
+    """The fields a masked load masked and how (never the key), for the manifest, report and run table."""
+    masking = ctx.config.target.masking
+    return {"fields": masking.methods()} if masking else None
+
+
+def run_options(ctx: RunContext) -> dict:
+    """What besides the config decides a run's result (a resumed run must be given the same)."""
+    return {"sample": ctx.sample.as_dict() if ctx.sample else None, "force": ctx.force}
+
+
+def sample_summary(ctx: RunContext, resolution: Resolution) -> dict | None:
+    """A sample rehearsal's spec and size, for the manifest, the report and the run table."""
+    if ctx.sample is None or resolution.sample is None:
+        return None
+    full = resolution.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0)).height
+    return {**ctx.sample.as_dict(), "golden_customers": resolution.sample.len(), "golden_customers_in_full_run": full}
+
+
+def mapping_notes(mapped: Mapped | None, mask: bool) -> list[dict]:
+    """What the target mapping truncated or defaulted, per table and column, for the manifest and the
+    report: counts, the records behind, and examples masked by their field where personal data is."""
+    from reports.masking import mask_field
+
+    if mapped is None:
+        return []
+    return [{"table": mapped.specs[e][0], **n, "examples": [mask_field(n["field"], str(x)) if mask else x for x in n["examples"]]}
+            for e, notes in mapped.notes.items() for n in notes]
 
 
 def validation_report(ctx: RunContext, canonical: Canonical, validated: Validated, quality: list[dict]) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from crm_migrate.contracts import DISPOSITIONS, NOT_SAMPLED
 from crm_migrate.secrets import scrub
 from reports.masking import mask_field, mask_text
 
@@ -49,6 +50,10 @@ def reject_reasons(ledger: pl.DataFrame, examples: int = 3) -> pl.DataFrame:
 def _verdict(m: dict) -> tuple[str, str]:
     """(what happened to the target, css class) for the report's header."""
     status = m["status"]
+    sample = m.get("sample")
+    if sample and status in ("succeeded", "planned"):
+        what = "rolled back" if m["dry_run"] else "committed"
+        return f"SAMPLE rehearsal: {sample['golden_customers']:,} golden customers and their records ({what})", "warn"
     if status == "succeeded":
         return ("DRY RUN: everything was written, then rolled back", "warn") if m["dry_run"] else ("committed to the target", "ok")
     if status == "planned":
@@ -155,7 +160,10 @@ def write_html(path: Path, manifest: dict, reconciliation: dict, ledger: pl.Data
             reject_reasons=reasons, flags=[{**f, "_flags": mask.text(f["_flags"])} for f in flags.head(40).to_dicts()],
             rules=rule_rows, validation=validation_view(suites, mask), load=[asdict(r) for r in load], gate=gate_rows,
             forced=getattr(gate, "forced", False), profile=profile_view(profile or []), pct=_pct, data_docs=data_docs,
-            quality_as_of=quality_as_of, inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask)
+            quality_as_of=quality_as_of, inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask,
+            dispositions=[d for d in DISPOSITIONS if d != NOT_SAMPLED or manifest.get("sample")],
+            mapping_notes=[{**n, "examples": [visible(mask.field(n["field"], str(e))) for e in n["examples"]]}
+                           for n in manifest.get("mapping_notes", [])])
 
 
 def write_failure_html(path: Path, manifest: dict, options: ReportOptions) -> None:
@@ -164,7 +172,7 @@ def write_failure_html(path: Path, manifest: dict, options: ReportOptions) -> No
     verdict, verdict_class = _verdict(manifest)
     error = dict(manifest.get("error") or {})
     error["message"] = mask.text(error.get("message"))
-    _render("report.html", path, options, m={**manifest, "counts": manifest.get("counts", {"dispositions": {}})},
+    _render("report.html", path, options, m={**manifest, "counts": manifest.get("counts", {"dispositions": {}})}, dispositions=DISPOSITIONS[:4],
             verdict=verdict, verdict_class=verdict_class, rec=None, reject_reasons=[], flags=[], rules=[], validation=[], load=[],
             gate=[], profile=[], pct=_pct, inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask, error=error)
 

@@ -124,6 +124,34 @@ def test_the_hard_variations_are_found_and_the_hard_negatives_kept_apart(demo):
         assert recall[variant] >= 0.95, (variant, recall)
 
 
+def test_every_account_gets_the_user_of_its_rep_or_the_flagged_default(demo):
+    """Owner lookup against the generator's truth: reps typed by name, employee number, in lower case
+    or with a stray space find their user; customers of reps who left, or with no rep in any source,
+    get the default user and the flag lookup_default:owner_id."""
+    manifest, ledger = demo
+    users = pl.read_csv(DEMO_DATA / "truth_owners.csv").select("employee_no", pl.col("user_id").fill_null("U9000"))
+    kept = ledger.filter((pl.col("entity") == "customer") & pl.col("disposition").is_in(["loaded", "merged"]))
+    truth = TRUTH_C.select("source", "source_key", "source_row", pl.col("owner_employee_no").cast(pl.String))
+    reps = kept.join(truth, on=["source", "source_key", "source_row"]).group_by("target_id").agg(pl.col("owner_employee_no").drop_nulls().unique())
+    assert reps.filter(pl.col("owner_employee_no").list.len() > 1).height == 0  # one rep per company, in every source
+    expected = (reps.with_columns(pl.col("owner_employee_no").list.first()).join(users, left_on="owner_employee_no", right_on="employee_no", how="left")
+                .select("target_id", pl.col("user_id").fill_null("U9000").alias("expected")))
+    engine = sa.create_engine(f"sqlite:///{Path(manifest['run_dir']).parent / 'target.sqlite'}")
+    with engine.connect() as conn:
+        target = pl.DataFrame(conn.execute(sa.text("SELECT external_id, owner_id, account_number FROM crm_account")).all(), orient="row",
+                              schema=["target_id", "owner_id", "account_number"])
+    engine.dispose()
+    both = target.join(expected, on="target_id")
+    assert both.height == target.height > 1900
+    assert both.filter(pl.col("owner_id") != pl.col("expected")).height == 0
+    defaulted = set(both.filter(pl.col("expected") == "U9000")["target_id"])
+    assert 300 < len(defaulted) < both.height / 2  # reps who left and ERP-only customers: a real share, not all
+    flagged = set(ledger.filter((pl.col("disposition") == "loaded") & pl.col("flags").str.contains("lookup_default:owner_id")
+                                & (pl.col("entity") == "customer"))["target_id"])
+    assert flagged == defaulted
+    assert target["account_number"].str.contains(r"^KH(19|20)\d{2}\d{6}$").all() and target["account_number"].is_unique().all()
+
+
 def test_every_opportunity_is_on_its_customer_or_rejected_for_its_injected_error(demo):
     _, ledger = demo
     opps = ledger.filter(pl.col("entity") == "opportunity").join(TRUTH_O, on=["source", "source_key"])
@@ -350,3 +378,38 @@ def test_a_suite_gate_leaves_the_target_byte_identical_and_force_is_recorded(tmp
     assert "FORCED: the validation gate failed and --force loaded anyway" in html
     on_disk = json.loads((Path(forced["run_dir"]) / "manifest.json").read_text(encoding="utf-8"))
     assert on_disk["gate"]["forced"] is True
+
+
+def test_a_sample_rehearsal_keeps_each_customer_whole(any_db_url, tmp_path, demo):
+    """run --sample: the chosen golden customers arrive with every record the full run merged into them
+    and all their opportunities; every other record is not_sampled, so the ledger still balances; the
+    same seed draws the same customers; the report says SAMPLE."""
+    from transforms.sample import SampleSpec
+
+    _, full = demo
+    manifest = run_pipeline(DEMO_CONFIG, out=tmp_path, target_url=any_db_url, sample=SampleSpec(40, "province = '广东省'", seed=3))
+    ledger = read_ledger(manifest)
+    assert manifest["status"] == "succeeded" and manifest["sample"]["golden_customers"] == 40
+    assert all(r["balanced"] for r in json.loads((Path(manifest["run_dir"]) / "reconciliation.json").read_text())["accounting"])
+    kept = ledger.filter(pl.col("disposition").is_in(["loaded", "merged"]))
+    chosen = set(kept.filter(pl.col("entity") == "customer")["target_id"])
+    assert len(chosen) == 40
+    in_full = full.filter(pl.col("disposition").is_in(["loaded", "merged"]))
+    expected = in_full.filter(((pl.col("entity") == "customer") & pl.col("target_id").is_in(list(chosen)))
+                              | ((pl.col("entity") == "opportunity") & pl.col("customer_target_id").is_in(list(chosen))))
+    key = ["entity", "source", "source_key", "source_row", "disposition", "target_id"]
+    assert sorted(kept.select(key).rows()) == sorted(expected.select(key).rows())  # every duplicate record and deal of each
+    assert ledger.height == full.height and set(ledger["disposition"]) == {"loaded", "merged", "rejected", "archived", "not_sampled"}
+    assert ledger.filter(pl.col("disposition") == "not_sampled")["reason"].str.starts_with("outside the sample: 40 golden customers").all()
+    engine = sa.create_engine(any_db_url)
+    with engine.connect() as conn:
+        accounts = {r[0]: r[1] for r in conn.execute(sa.text("SELECT external_id, province FROM crm_account")).all()}
+        orphans = conn.execute(sa.text("SELECT COUNT(*) FROM crm_opportunity o WHERE NOT EXISTS "
+                                       "(SELECT 1 FROM crm_account a WHERE a.external_id = o.account_external_id)")).scalar_one()
+        opps = conn.execute(sa.text("SELECT COUNT(*) FROM crm_opportunity")).scalar_one()
+    engine.dispose()
+    assert set(accounts) == chosen and set(accounts.values()) == {"广东省"} and orphans == 0 and opps > 0
+    assert "SAMPLE rehearsal: 40 golden customers" in (Path(manifest["run_dir"]) / "report.html").read_text(encoding="utf-8")
+    again = run_pipeline(DEMO_CONFIG, out=tmp_path, target_url=any_db_url, sample=SampleSpec(40, "province = '广东省'", seed=3), dry_run=True)
+    assert set(read_ledger(again).filter((pl.col("entity") == "customer") & (pl.col("disposition") == "loaded"))["target_id"]) == chosen
+    assert [(r["inserted"], r["updated"]) for r in again["load"]] == [(0, 0), (0, 0)]  # the same draw: nothing new to write

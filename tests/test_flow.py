@@ -33,5 +33,5 @@ def test_prefect_flow_runs_every_stage_as_a_task(prefect_harness, tmp_path, monk
             return sorted(r.name.rsplit("-", 1)[0] for r in runs), [a.key for a in artifacts]
 
     names, artifact_keys = asyncio.run(task_names())
-    assert names == sorted(["preflight", "extract", "standardize", "profile", "validate", "resolve", "map_to_target", "validate_target", "load", "report"])
+    assert names == sorted(["preflight", "extract", "standardize", "mask", "profile", "validate", "resolve", "sample", "map_to_target", "validate_target", "load", "report"])
     assert "crm-migrate-summary" in artifact_keys

@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from crm_migrate.contracts import (
-    ARCHIVED, FLAGS, LEDGER_SCHEMA, LOADED, MERGED, REJECT, REJECTED, ROW, SOURCE, SOURCE_KEY,
+    ARCHIVED, DISPOSITIONS, FLAGS, LEDGER_SCHEMA, LOADED, MERGED, REJECT, REJECTED, ROW, SOURCE, SOURCE_KEY,
 )
 from transforms.archive import ARCHIVE_REASON
 from crm_migrate.flags import flags_text
@@ -81,6 +81,18 @@ def build_ledger(run_id: str, entity: str, dispositions: pl.DataFrame) -> pl.Dat
     ).cast(LEDGER_SCHEMA).sort("entity", "source", "source_row")
 
 
+def with_record_flags(ledger: pl.DataFrame, flags: pl.DataFrame | None) -> pl.DataFrame:
+    """The ledger with more flags on the loaded records behind target rows: `flags` holds (entity,
+    target_id, flag) rows, as the target mapping reports what it truncated or defaulted."""
+    if flags is None or not flags.height:
+        return ledger
+    extra = flags.group_by("entity", "target_id").agg(pl.col("flag").alias("__extra"))
+    out = ledger.with_row_index("__order").join(extra.with_columns(pl.lit(LOADED).alias("disposition")),
+                                               on=["entity", "target_id", "disposition"], how="left")
+    merged = pl.concat_list(pl.col("flags").str.split(";").list.eval(pl.element().filter(pl.element() != "")), pl.col("__extra").fill_null([]))
+    return out.with_columns(flags_text(merged).alias("flags")).sort("__order").drop("__order", "__extra").select(ledger.columns)
+
+
 def visible(text: pl.Expr) -> pl.Expr:
     """Ledger text without control characters (a NUL in a source key or a quoted value would stop the
     ledger's write to PostgreSQL): each becomes U+FFFD, so the row still shows where one was; a key
@@ -89,7 +101,8 @@ def visible(text: pl.Expr) -> pl.Expr:
 
 
 def accounting(extracted: dict[tuple[str, str], int], ledger: pl.DataFrame, physical: dict[str, dict] | None = None) -> list[dict]:
-    """Per (entity, source): extracted = loaded + merged + rejected + archived, and no record twice.
+    """Per (entity, source): extracted = loaded + merged + rejected + archived (+ not_sampled in a
+    sample rehearsal), and no record twice.
     `physical` (source -> how its input divides, counted from the file or table itself): the parts
     must add up, and the ledger must hold exactly the records the physical count leaves."""
     counts = ledger.group_by("entity", "source", "disposition").len()
@@ -97,7 +110,7 @@ def accounting(extracted: dict[tuple[str, str], int], ledger: pl.DataFrame, phys
     rows = []
     for (entity, source), n in sorted(extracted.items()):
         sub = counts.filter((pl.col("entity") == entity) & (pl.col("source") == source))
-        by = {d: int(sub.filter(pl.col("disposition") == d)["len"].sum()) for d in (LOADED, MERGED, REJECTED, ARCHIVED)}
+        by = {d: int(sub.filter(pl.col("disposition") == d)["len"].sum()) for d in DISPOSITIONS}
         repeated = dupes.filter((pl.col("entity") == entity) & (pl.col("source") == source)).height
         total = sum(by.values())
         row = {"entity": entity, "source": source, "extracted": n, **by, "ledgered": total,

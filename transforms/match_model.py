@@ -25,6 +25,8 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Hamming, Prefix
 
+from crm_migrate import progress
+
 from transforms.names import INDUSTRY_GENERIC
 
 # Comparison name -> number of levels (0 = strongest agreement). The order is the column order of
@@ -126,6 +128,7 @@ def similarity(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, scorer=fuzz.r
             end = start + SCORE_CHUNK
             scores[start:end] = process.cpdist(values.gather(ua[start:end]).to_list(), values.gather(ub[start:end]).to_list(),
                                                scorer=scorer, workers=-1, dtype=np.float32)
+            progress.report(f"{c} pairs compared", min(end, ua.shape[0]), ua.shape[0])
         out[todo] = scores[inverse]
     return out
 

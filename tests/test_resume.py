@@ -1,0 +1,131 @@
+"""A batch-committed load (target.commit: batch) killed with SIGKILL at several points, then finished
+with `run --resume RUN_ID`, leaves the target exactly as one clean run does (data, ledger,
+before-images, the run's counts), on SQLite, PostgreSQL and MariaDB; and it rolls back like one."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from crm_migrate.errors import MigrationError
+from loaders.batched import FAULT_VARIABLE
+from loaders.history import expand_images
+from loaders.rollback import rollback
+from pipelines.run import run_pipeline
+from tests.helpers import ROOT, csv_file, project, run_dirs
+
+CITIES = ["深圳市", "广州市", "佛山市", "东莞市", "珠海市", "中山市"]
+WORDS = ["腾飞", "华鑫", "新城", "长安", "宏达", "瑞丰", "金桥", "恒通", "博远", "中科"]
+TABLES = ("crm_opportunity", "crm_account", "crm_migrate_ledger", "crm_migrate_run", "crm_migrate_before_image")
+
+
+def company(i: int) -> str:
+    return f"{CITIES[i % 6]}{WORDS[i % 10]}{WORDS[(i // 10) % 10]}{['电子', '贸易', '物流', '机械'][i // 100 % 4]}有限公司"
+
+
+def write_inputs(root, version: int):
+    """Version 1: 240 customers with 400 deals. Version 2: 60 more customers, 40 with a new phone,
+    100 more deals and 30 with a new amount (inserts and updates in both tables)."""
+    n, m = (240, 400) if version == 1 else (300, 500)
+    customers = [[f"C{i:04d}", company(i), None, f"1380013{(i + (7 if version == 2 and i < 40 else 0)) % 10000:04d}", f"南山区{i}号"]
+                 for i in range(n)]
+    deals = [[f"O{j:04d}", f"C{j % 240:04d}", f"年度采购{j}", 1000 + j + (0.5 if version == 2 and j < 30 else 0), "报价"] for j in range(m)]
+    csv_file(root / "customers.csv", ["客户编号", "客户名称", "统一社会信用代码", "联系电话", "地址"], customers)
+    csv_file(root / "deals.csv", ["商机编号", "客户编号", "商机名称", "金额", "阶段"], deals)
+
+
+def make_project(root, url):
+    cfg = project(root, [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"},
+                         {"name": "deals", "kind": "csv", "entity": "opportunity", "path": "deals.csv", "key": "商机编号", "customer_source": "crm"}],
+                  target_url=url)
+    doc = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+    doc["target"].update({"commit": "batch", "commit_rows": 25, "batch_size": 10})
+    cfg.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return cfg
+
+
+def wipe(url):
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP VIEW IF EXISTS crm_migrate_xref")
+        for t in TABLES:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t}")
+    engine.dispose()
+
+
+def state(url):
+    """The target without run ids and times: every data row, the ledger, the before-images (inserted
+    keys unpacked), and the runs' statuses and counts."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            out = {t: sorted(map(tuple, conn.execute(sa.text(f"SELECT * FROM {t}")).all()), key=repr) for t in ("crm_account", "crm_opportunity")}
+            out["ledger"] = sorted(map(tuple, conn.execute(sa.text(
+                "SELECT entity, source, source_key, source_row, disposition, target_id, reason, flags FROM crm_migrate_ledger")).all()), key=repr)
+            runs = conn.execute(sa.text("SELECT run_id, status, counts FROM crm_migrate_run ORDER BY run_id")).all()
+            out["runs"] = [(status, json.loads(counts)) for _, status, counts in runs]
+            rank = {r[0]: i for i, r in enumerate(runs)}
+            images = conn.execute(sa.text("SELECT run_id, target_table, target_key, action, " + ('"before"' if url.startswith("postgresql") else "`before`"
+                                          if url.startswith("mysql") else '"before"') + " FROM crm_migrate_before_image")).all()
+            out["images"] = sorted((rank[r[0]], *x) for r in images for x in expand_images([tuple(r[1:])]))
+            return out
+    finally:
+        engine.dispose()
+
+
+def cli_run(cfg, *args, env=None):
+    return subprocess.run([str(ROOT / ".venv" / "bin" / "crm-migrate") if (ROOT / ".venv" / "bin" / "crm-migrate").exists()
+                           else sys.executable, *([] if (ROOT / ".venv" / "bin" / "crm-migrate").exists() else ["-m", "pipelines.cli"]),
+                           "run", str(cfg), "--no-prefect", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})}, cwd=cfg.parent)
+
+
+def test_a_killed_batch_load_resumes_to_the_target_of_one_clean_run(any_db_url, tmp_path):
+    cfg = make_project(tmp_path, any_db_url)
+    write_inputs(tmp_path, 1)
+    run_pipeline(cfg)
+    base = state(any_db_url)
+    write_inputs(tmp_path, 2)
+    clean = run_pipeline(cfg)
+    assert [(r["inserted"], r["updated"]) for r in clean["load"]] == [(60, 40), (100, 30)]
+    expected = state(any_db_url)
+    # 11 batch commits: accounts 3 insert + 2 update, deals 4 insert + 2 update. Kill after the 2nd
+    # (in the accounts), the 6th (the first of the deals) and the 11th (all data, no ledger yet), and
+    # with the 8th written but not committed (it must leave nothing of itself).
+    for fault in ("kill_after_commits:2", "kill_after_commits:6", "kill_after_commits:11", "kill_before_commit:8"):
+        wipe(any_db_url)
+        write_inputs(tmp_path, 1)
+        run_pipeline(cfg)
+        write_inputs(tmp_path, 2)
+        before = {d.name for d in run_dirs(tmp_path)}
+        killed = cli_run(cfg, env={FAULT_VARIABLE: fault})
+        assert killed.returncode == -9, killed.stderr[-2000:]
+        run_id = next(d.name for d in run_dirs(tmp_path) if d.name not in before)
+        half = state(any_db_url)
+        assert half["runs"][-1][0] == "loading" and half["ledger"] == base["ledger"]
+        progress = half["runs"][-1][1]  # rows committed so far, per table: the target holds exactly those
+        assert len(half["crm_account"]) - len(base["crm_account"]) == progress["crm_account"]["inserted"]
+        assert len(half["crm_opportunity"]) - len(base["crm_opportunity"]) == progress.get("crm_opportunity", {"inserted": 0})["inserted"]
+        with pytest.raises(MigrationError, match="resumed with other options"):
+            run_pipeline(cfg, resume=run_id, force=True)
+        resumed = run_pipeline(cfg, resume=run_id)
+        assert resumed["run_id"] == run_id and resumed["status"] == "succeeded"
+        assert [(r["inserted"], r["updated"]) for r in resumed["load"]] == [(60, 40), (100, 30)]
+        assert state(any_db_url) == expected, fault
+    with pytest.raises(MigrationError, match="cannot be resumed: it is committed"):
+        run_pipeline(cfg, resume=run_id)
+    done = rollback(any_db_url, "crm_migrate_ledger", run_id)
+    assert done.verified
+    after = state(any_db_url)
+    assert {k: after[k] for k in ("crm_account", "crm_opportunity", "ledger")} == {k: base[k] for k in ("crm_account", "crm_opportunity", "ledger")}
+
+
+def test_resume_of_an_unknown_run_is_refused(tmp_path):
+    cfg = make_project(tmp_path, f"sqlite:///{tmp_path / 'target.sqlite'}")
+    write_inputs(tmp_path, 1)
+    run_pipeline(cfg)
+    with pytest.raises(MigrationError, match="records no run 20990101T000000000Z-abcdef to resume"):
+        run_pipeline(cfg, resume="20990101T000000000Z-abcdef")
