@@ -9,15 +9,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Callable, Iterator
 
-Sink = Callable[[str, int, "int | None"], None]
+Sink = Callable[[str, int, "int | None", str], None]
 _sink: ContextVar[Sink | None] = ContextVar("crm_migrate_progress", default=None)
 
 
-def report(label: str, done: int, total: int | None = None) -> None:
+def report(label: str, done: int, total: int | None = None, unit: str = "rows") -> None:
     """`done` of `total` units of the work `label` names (total None: not known in advance)."""
     sink = _sink.get()
     if sink is not None:
-        sink(label, done, total)
+        sink(label, done, total, unit)
 
 
 @contextmanager

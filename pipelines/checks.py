@@ -79,10 +79,27 @@ def _check_suite(loaded, stage: str, entity: str, path: Path) -> Iterator[str]:
         f", gate {', '.join(gate)}" if gate else "")
 
 
+def _mapping_lines(loaded) -> Iterator[str]:
+    """What the target mapping does beyond copying fields (its errors were refused when it was read)."""
+    for entity, (table, key, cols) in loaded.target_specs().items():
+        extra = [f"{sum(bool(getattr(c, a)) for c in cols)} {what}" for a, what in
+                 (("lookup", "looked up"), ("compute", "computed"), ("number", "numbered")) if any(getattr(c, a) for c in cols)]
+        truncated = [c.name for c in cols if c.overflow == "truncate"]
+        yield (f"target mapping {entity}: {table}, {len(cols)} columns keyed by {key}" + (f" ({', '.join(extra)})" if extra else "")
+               + (f"; cut to length: {', '.join(truncated)}" if truncated else ""))
+    for name, lookup in loaded.lookups.items():
+        yield (f"lookup {name}: {len(set(lookup.table.values())):,} target values for {len(lookup.table):,} legacy names and ids"
+               + (f", default {lookup.default}" if lookup.default is not None else ", no default (an unknown value stops the load)"))
+    masking = loaded.config.target.masking
+    if masking is not None:
+        yield "masking: " + ", ".join(f"{f} ({m})" for f, m in masking.methods().items()) + " (key set)"
+
+
 def check_config(path: Path) -> Iterator[str]:
     loaded = load_config(path)
     cfg = loaded.config
     yield f"config {path}: {len(cfg.sources)} sources, target mapping {cfg.target.mapping.name}"
+    yield from _mapping_lines(loaded)
     for stage, suites in cfg.validation.suites.items():
         for entity, suite in suites.items():
             yield from _check_suite(loaded, stage, entity, suite)

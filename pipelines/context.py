@@ -15,7 +15,8 @@ from pipelines.state import RunState
 from transforms.sample import SampleSpec
 
 Progress = Callable[[str, str], None]
-HEARTBEAT_SECONDS = 15.0
+HEARTBEAT_SECONDS = 15.0  # a stage silent this long says it is still running
+METER_QUIET_SECONDS, METER_EVERY_SECONDS = 3.0, 2.0  # progress lines only for work longer than this, this often
 
 
 def _quiet(stage: str, message: str) -> None:
@@ -38,35 +39,42 @@ class RunContext:
     sample: SampleSpec | None = None  # a sample rehearsal: load only these golden customers (run --sample / --where)
     resume: bool = False  # run --resume: this run id's batch-committed load was killed; finish it
 
-    def meter(self, stage: str, label: str, total: int | None, unit: str = "rows") -> Callable[[int], None]:
-        """A progress line for long work: `done` of `total` with a bar, rows/s and ETA (total None:
-        done so far and the rate), printed at most every 2 seconds (and at the end)."""
-        t0, last = time.perf_counter(), [0.0]
+    def meter(self, stage: str, label: str, total: int | None, unit: str = "rows", started: float | None = None) -> Callable[[int], None]:
+        """A progress line for long work: `done` of `total` with a bar, the rate and the time left
+        (total None: done so far and the rate). Silent for work that ends within METER_QUIET_SECONDS;
+        then a line at most every METER_EVERY_SECONDS, and one at the end. `started`: when the work
+        began (perf_counter; default now)."""
+        t0 = time.perf_counter() if started is None else started
+        last = [t0, False]  # time of the last line, whether one was printed
 
         def update(done: int) -> None:
             now = time.perf_counter()
             finished = total is not None and done >= total
-            if not finished and now - last[0] < 2:
+            if now - t0 < METER_QUIET_SECONDS or (not finished and now - last[0] < METER_EVERY_SECONDS):
                 return
-            last[0] = now
+            last[:] = [now, True]
             rate = done / max(now - t0, 1e-9)
             if total is None:
-                self.progress(stage, f"{label}: {done:,} {unit}, {rate:,.0f} {unit}/s")
+                self.progress(stage, f"{label}: {done:,} {unit} so far ({now - t0:,.0f} s)")
                 return
-            eta = (total - done) / rate if rate and not finished else 0
-            filled = int(20 * done / total) if total else 20
-            self.progress(stage, f"{label} [{'#' * filled}{'.' * (20 - filled)}] {done:,}/{total:,} {unit}, {rate:,.0f} {unit}/s"
-                          + ("" if finished else f", ETA {eta:,.0f} s"))
+            filled = min(20, int(20 * done / total)) if total else 20
+            left = f", about {(total - done) / rate:,.0f} s left" if rate and not finished else f" in {now - t0:,.1f} s"
+            self.progress(stage, f"{label} [{'#' * filled}{'.' * (20 - filled)}] {done:,}/{total:,} {unit}, {rate:,.0f} {unit}/s{left}")
         return update
 
     def sink(self, stage: str):
-        """A crm_migrate.progress sink for `stage`: one meter per label, created at its first report."""
-        meters: dict[str, Callable[[int], None]] = {}
+        """A crm_migrate.progress sink for `stage`: a meter per label, started afresh when the total
+        changes or the count goes back (the same loop over another block)."""
+        meters: dict[str, tuple[int | None, int, Callable[[int], None]]] = {}
+        previous = {"": time.perf_counter()}  # label -> time of its last report ("": of any label, or the stage's start)
 
-        def report(label: str, done: int, total: int | None) -> None:
-            if label not in meters:
-                meters[label] = self.meter(stage, label, total)
-            meters[label](done)
+        def report(label: str, done: int, total: int | None, unit: str) -> None:
+            known = meters.get(label)
+            if known is None or known[0] != total or done < known[1]:  # the work began at the label's last report, or the last of any
+                known = (total, done, self.meter(stage, label, total, unit, previous.get(label, previous[""])))
+            meters[label] = (total, done, known[2])
+            previous[label] = previous[""] = time.perf_counter()
+            known[2](done)
         return report
 
     def since(self, source) -> str | None:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from crm_migrate.contracts import (CRITICAL, CUSTOMER, FLAGS, LINEAGE, LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION,
                                    OPPORTUNITY, QUARANTINE, REJECT, RID, ROW, SOURCE, SOURCE_KEY)
+from crm_migrate import progress
 from crm_migrate.errors import MigrationError
 from expectations.gates import Gate
 from expectations.runner import SuiteOutcome, validate_frame
@@ -120,6 +121,7 @@ def standardize(ctx: RunContext, extracted: dict[str, Extracted]) -> Canonical:
             frames.setdefault(src.entity, []).append(frame.with_columns(pl.lit(src.priority).alias(PRIORITY)))
             stats += rule_stats
             counts[(src.entity, src.name)] = frame.height
+            progress.report("records standardized", sum(counts.values()), sum(x.frame.height for x in extracted.values()))
         # diagonal: sources may carry different attributes (missing in the others); one chunk per
         # column, or the first stage adding a column to it copies the whole frame to align them.
         out = {e: pl.concat(fs, how="diagonal", rechunk=True).with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64)) for e, fs in frames.items()}
@@ -197,6 +199,7 @@ def validate(ctx: RunContext, canonical: Canonical) -> Validated:
                 reasons += stops
                 outcomes[entity] = outcome
             frames[entity] = frame
+            progress.report("records validated", sum(f.height for f in frames.values()), sum(f.height for f in canonical.frames.values()))
             ctx.progress("validate", f"{entity}: {frame.filter(pl.col(REJECT).is_not_null()).height:,} rejected")
     return Validated(frames, outcomes, reasons)
 

@@ -158,3 +158,16 @@ def test_numbers_owners_and_flags_through_a_run_and_kept_on_reruns(any_db_url, t
     assert [(x["table"], x["column"], x["problem"], x["count"], x["records"]) for x in notes] == [
         ("crm_account", "owner_id", "not in lookup crm_users: set to its default", 1, ["crm:C3"])]
     assert notes[0]["examples"] == ["离***"]  # a rep's name is personal data: masked in the manifest and the report
+
+
+def test_check_says_what_the_mapping_does(tmp_path):
+    from pipelines.checks import _mapping_lines
+
+    def change(doc):
+        column(doc, "industry")["overflow"] = "truncate"
+        doc["lookups"]["crm_users"]["default"] = None
+
+    lines = list(_mapping_lines(load_config(config_with(tmp_path, change))))
+    assert lines[0] == ("target mapping customer: crm_account, 17 columns keyed by external_id (1 looked up, 1 computed, 1 numbered); "
+                        "cut to length: industry")
+    assert lines[2] == "lookup crm_users: 21 target values for 42 legacy names and ids, no default (an unknown value stops the load)"

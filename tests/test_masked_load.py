@@ -94,6 +94,8 @@ def test_a_masked_load_shows_no_real_value_anywhere(any_db_url, tmp_path, monkey
     manifest = run_pipeline(cfg, out=tmp_path / "out", target_url=any_db_url)
     assert manifest["status"] == "succeeded" and manifest["masking"] == {"fields": {"phone": "phone", "email": "email", "address": "address",
                                                                                    "phone_other": "phone"}}
+    html = (Path(manifest["run_dir"]) / "report.html").read_text(encoding="utf-8")
+    assert "<b>Masked load</b>:" in html and "<code>phone_other</code> (phone)" in html
     stored = target_text(any_db_url)
     folder = folder_text(Path(manifest["run_dir"]))
     assert KEY not in stored and KEY not in folder

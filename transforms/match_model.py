@@ -128,7 +128,7 @@ def similarity(enc: Encoded, c: str, i: np.ndarray, j: np.ndarray, scorer=fuzz.r
             end = start + SCORE_CHUNK
             scores[start:end] = process.cpdist(values.gather(ua[start:end]).to_list(), values.gather(ub[start:end]).to_list(),
                                                scorer=scorer, workers=-1, dtype=np.float32)
-            progress.report(f"{c} pairs compared", min(end, ua.shape[0]), ua.shape[0])
+            progress.report(f"{c}: distinct value pairs compared", min(end, ua.shape[0]), ua.shape[0], "pairs")
         out[todo] = scores[inverse]
     return out
 

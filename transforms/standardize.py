@@ -7,8 +7,6 @@ from typing import Any
 
 import polars as pl
 
-from crm_migrate import progress
-
 from crm_migrate.contracts import ATTRIBUTE_PREFIX, CANONICAL, CUSTOMER, EXTRA, FLAGS, LINEAGE, QUARANTINE, RID, attribute_column
 from transforms import credit_code as cc
 from transforms.addresses import standardize_addresses
@@ -150,7 +148,6 @@ class _Accountant:
             (pl.col(FLAGS).list.len() > pl.col("__nflags")).sum().alias("flagged"),
         ).row(0)
         examples = frame.filter(changed).select("__before", shown(column, frame.schema[column]).alias("a")).unique(maintain_order=True).head(3).rows()
-        progress.report(f"{self.source} rules", len(self.stats) + 1, None)
         self.stats.append(RuleStat(self.entity, self.source, rule, column, summary[0], summary[1], summary[2], [(b, a) for b, a in examples],
                                    round(time.perf_counter() - started, 3)))
         return frame.drop("__before", "__nflags")
