@@ -98,7 +98,7 @@ MODULES: dict[str, list[str]] = {
     "loaders/history.py": ["tests/test_rollback.py"],
     "loaders/bulk.py": ["tests/test_loaders.py", "tests/test_rollback.py"],
     "transforms/mapping.py": ["tests/test_mapping.py"],
-    "transforms/sample.py": ["tests/test_end_to_end.py"],
+    "transforms/sample.py": ["tests/test_sample.py"],
     "transforms/pseudonymize.py": ["tests/test_pseudonymize.py"],
     "loaders/batched.py": ["tests/test_resume.py"],
 }

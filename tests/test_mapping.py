@@ -171,3 +171,25 @@ def test_check_says_what_the_mapping_does(tmp_path):
     assert lines[0] == ("target mapping customer: crm_account, 17 columns keyed by external_id (1 looked up, 1 computed, 1 numbered); "
                         "cut to length: industry")
     assert lines[2] == "lookup crm_users: 21 target values for 42 legacy names and ids, no default (an unknown value stops the load)"
+
+
+def test_defaults_take_the_type_of_their_column():
+    from datetime import datetime
+    from decimal import Decimal
+
+    from transforms.mapping import typed_default
+
+    assert typed_default(ColumnSpec("c", type="date", default="2024-12-31")) == date(2024, 12, 31)
+    assert typed_default(ColumnSpec("c", type="date", default=date(2024, 1, 2))) == date(2024, 1, 2)
+    assert typed_default(ColumnSpec("c", type="datetime", default="2024-12-31T08:30:00")) == datetime(2024, 12, 31, 8, 30)
+    assert typed_default(ColumnSpec("c", type="decimal", default="0.10")) == Decimal("0.10")
+    assert typed_default(ColumnSpec("c", type="boolean", default="TRUE")) is True
+    assert typed_default(ColumnSpec("c", type="boolean", default="false")) is False
+    assert typed_default(ColumnSpec("c", type="integer", default="7")) == 7 and typed_default(ColumnSpec("c", default=7)) == "7"
+    for bad in (ColumnSpec("c", type="boolean", default="yes"), ColumnSpec("c", type="date", default="soon")):
+        with pytest.raises(ValueError):
+            typed_default(bad)
+    frame = pl.DataFrame({"d": [None, date(2024, 5, 6)], "x": [None, "很长很长的名字"]}, schema={"d": pl.Date, "x": pl.String})
+    out = map_table(frame, [ColumnSpec("close", "d", type="date", default="2024-12-31"), ColumnSpec("x", "x", length=3, overflow="truncate")])
+    assert out.rows["close"].to_list() == [date(2024, 12, 31), date(2024, 5, 6)]
+    assert out.rows["x"].to_list() == [None, "很长很"] and out.flags.rows() == [(1, "truncated:x")]  # an empty value is not cut

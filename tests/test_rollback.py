@@ -113,6 +113,9 @@ def test_plan_says_what_a_run_would_change_and_writes_nothing(any_db_url, tmp_pa
         "insert": 1, "update": 1, "unchanged": 1, "delete": 0, "not_in_run": 1}
     assert table["changed_columns"] == {"address": 1}
     assert snapshot(any_db_url) == before  # not a row, not a run recorded
+    done = run_pipeline(cfg)  # the load then does exactly what the plan said
+    (load,) = done["load"]
+    assert (load["inserted"], load["updated"], load["unchanged"]) == (table["insert"], table["update"], table["unchanged"])
 
 
 def test_plan_table_counts_changes_per_column():
