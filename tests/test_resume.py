@@ -90,7 +90,7 @@ def test_a_killed_batch_load_resumes_to_the_target_of_one_clean_run(any_db_url, 
     base = state(any_db_url)
     write_inputs(tmp_path, 2)
     clean = run_pipeline(cfg)
-    assert [(r["inserted"], r["updated"]) for r in clean["load"]] == [(60, 40), (100, 30)]
+    assert [(r["inserted"], r["updated"], r["unchanged"]) for r in clean["load"]] == [(60, 40, 200), (100, 30, 370)]
     expected = state(any_db_url)
     # 11 batch commits: accounts 3 insert + 2 update, deals 4 insert + 2 update. Kill after the 2nd
     # (in the accounts), the 6th (the first of the deals) and the 11th (all data, no ledger yet), and
@@ -109,11 +109,14 @@ def test_a_killed_batch_load_resumes_to_the_target_of_one_clean_run(any_db_url, 
         progress = half["runs"][-1][1]  # rows committed so far, per table: the target holds exactly those
         assert len(half["crm_account"]) - len(base["crm_account"]) == progress["crm_account"]["inserted"]
         assert len(half["crm_opportunity"]) - len(base["crm_opportunity"]) == progress.get("crm_opportunity", {"inserted": 0})["inserted"]
+        # batches of 25: accounts 25 25 10 inserted, 25 15 updated; deals 25 25 25 25 inserted, 25 5 updated
+        assert sum(c["inserted"] + c["updated"] for c in progress.values()) == {
+            "kill_after_commits:2": 50, "kill_after_commits:6": 125, "kill_after_commits:11": 230, "kill_before_commit:8": 150}[fault]
         with pytest.raises(MigrationError, match="resumed with other options"):
             run_pipeline(cfg, resume=run_id, force=True)
         resumed = run_pipeline(cfg, resume=run_id)
         assert resumed["run_id"] == run_id and resumed["status"] == "succeeded"
-        assert [(r["inserted"], r["updated"]) for r in resumed["load"]] == [(60, 40), (100, 30)]
+        assert [(r["inserted"], r["updated"], r["unchanged"]) for r in resumed["load"]] == [(60, 40, 200), (100, 30, 370)]
         assert state(any_db_url) == expected, fault
     with pytest.raises(MigrationError, match="cannot be resumed: it is committed"):
         run_pipeline(cfg, resume=run_id)
@@ -127,5 +130,40 @@ def test_resume_of_an_unknown_run_is_refused(tmp_path):
     cfg = make_project(tmp_path, f"sqlite:///{tmp_path / 'target.sqlite'}")
     write_inputs(tmp_path, 1)
     run_pipeline(cfg)
-    with pytest.raises(MigrationError, match="records no run 20990101T000000000Z-abcdef to resume"):
-        run_pipeline(cfg, resume="20990101T000000000Z-abcdef")
+    with pytest.raises(MigrationError, match="records no run 20000101T000000000Z-abcdef to resume"):
+        run_pipeline(cfg, resume="20000101T000000000Z-abcdef")  # older than the run there: found by its id, not by order
+
+
+def test_a_run_resumes_only_with_its_config_and_options_and_reports_its_batches(tmp_path):
+    from datetime import datetime
+
+    import polars as pl
+
+    from crm_migrate import progress
+    from loaders.batched import begin_run, load_in_batches, run_row
+    from loaders.history import history_tables
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 't.sqlite'}")
+    md = sa.MetaData()
+    runs, images = history_tables(md)
+    target = sa.Table("acc", md, sa.Column("k", sa.String(10), primary_key=True), sa.Column("v", sa.String(10)))
+    md.create_all(engine)
+    options = {"sample": None, "force": False}
+    with engine.connect() as conn:
+        assert begin_run(conn, runs, "r1", datetime(2026, 1, 1), "sha-a", False, options) == {}
+        assert begin_run(conn, runs, "r2", datetime(2026, 1, 2), "sha-a", False, options) == {}
+        with pytest.raises(MigrationError, match="already records a run r1"):
+            begin_run(conn, runs, "r1", datetime(2026, 1, 1), "sha-a", False, options)
+        with pytest.raises(MigrationError, match="the config or a mapping changed"):
+            begin_run(conn, runs, "r1", datetime(2026, 1, 1), "sha-0", True, options)
+        with pytest.raises(MigrationError, match="other options"):
+            begin_run(conn, runs, "r1", datetime(2026, 1, 1), "sha-a", True, {"sample": {"size": 5}, "force": False})
+        seen = []
+        frame = pl.DataFrame({"k": [f"K{i}" for i in range(7)], "v": ["x"] * 7})
+        with progress.reporting(lambda label, done, total, unit: seen.append((label, done, total))):
+            (result, _), = load_in_batches(conn, runs, images, "r1", [(target, frame, "k")], 2, 3, {})
+        assert [x for x in seen if x[0] == "acc committed"] == [("acc committed", 3, 7), ("acc committed", 6, 7), ("acc committed", 7, 7)]
+        assert (result.inserted, result.updated, result.unchanged) == (7, 0, 0)
+        assert begin_run(conn, runs, "r1", datetime(2026, 1, 1), "sha-a", True, options) == {"acc": {"inserted": 7, "updated": 0}}
+        assert json.loads(run_row(conn, runs, "r2")["counts"]) == {}  # progress goes to its own run only
+    engine.dispose()

@@ -22,7 +22,7 @@ def test_where_filters_before_the_draw_and_names_what_it_cannot_use():
     assert gd.len() == 25 and set(GOLDEN.filter(pl.col("target_id").is_in(gd.implode()))["province"]) == {"广东省"}
     assert choose(GOLDEN, SampleSpec(5, "province = '广东省'")).len() == 5
     assert where_problem("province = '广东省'", GOLDEN.columns) is None
-    assert "'town', which is not a field of the golden customers" in where_problem("town = '南山'", GOLDEN.columns)
+    assert "names 'town', which is not a field of the golden customers" in where_problem("town = '南山' and street = '1'", GOLDEN.columns)
     assert where_problem("province = ", GOLDEN.columns).startswith("--where is not a condition polars can read")
     assert SampleSpec(40, "province = '广东省'", 3).describe() == "40 golden customers where province = '广东省' (seed 3)"
 
