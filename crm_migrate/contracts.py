@@ -85,8 +85,8 @@ def mappable_fields(entity: str) -> list[str]:
 
 # Ledger: one row per source record per run.
 LOADED, MERGED, REJECTED, ARCHIVED = "loaded", "merged", "rejected", "archived"
-NOT_SAMPLED = "not_sampled"  # a sample rehearsal (run --sample) left the record's customer out
-DISPOSITIONS = (LOADED, MERGED, REJECTED, ARCHIVED, NOT_SAMPLED)
+UNSAMPLED = "unsampled"  # a sample rehearsal (run --sample) left the record's customer out (the ledger column holds 10 characters)
+DISPOSITIONS = (LOADED, MERGED, REJECTED, ARCHIVED, UNSAMPLED)
 
 LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),

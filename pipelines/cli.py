@@ -135,7 +135,7 @@ def run(
     plan_only: bool = typer.Option(False, "--plan-only", help="Stop after the plan: what the load would insert and update per table; nothing is written."),
     sample: Optional[int] = typer.Option(None, "--sample", min=1, help=(
         "Rehearse on N golden customers, each with all its duplicate records and opportunities (drawn by a hash of the golden id; "
-        "the same seed draws the same customers). The rest are not_sampled in the ledger; the report says SAMPLE.")),
+        "the same seed draws the same customers). The rest are unsampled in the ledger; the report says SAMPLE.")),
     where: Optional[str] = typer.Option(None, "--where", help=(
         "Rehearse on the golden customers this condition keeps (polars SQL on canonical fields: \"province = '广东省'\"); "
         "with --sample, N of them.")),

@@ -314,7 +314,7 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
 
 def sample(ctx: RunContext, resolution: Resolution) -> Resolution:
     """A sample rehearsal (run --sample N / --where): the chosen golden customers with all their
-    records and opportunities; the others' records stay in the ledger as not_sampled."""
+    records and opportunities; the others' records stay in the ledger as unsampled."""
     spec = ctx.sample
     if spec is None:
         return resolution

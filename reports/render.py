@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from crm_migrate.contracts import DISPOSITIONS, NOT_SAMPLED
+from crm_migrate.contracts import DISPOSITIONS, UNSAMPLED
 from crm_migrate.secrets import scrub
 from reports.masking import mask_field, mask_text
 
@@ -161,7 +161,7 @@ def write_html(path: Path, manifest: dict, reconciliation: dict, ledger: pl.Data
             rules=rule_rows, validation=validation_view(suites, mask), load=[asdict(r) for r in load], gate=gate_rows,
             forced=getattr(gate, "forced", False), profile=profile_view(profile or []), pct=_pct, data_docs=data_docs,
             quality_as_of=quality_as_of, inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask,
-            dispositions=[d for d in DISPOSITIONS if d != NOT_SAMPLED or manifest.get("sample")],
+            dispositions=[d for d in DISPOSITIONS if d != UNSAMPLED or manifest.get("sample")],
             mapping_notes=[{**n, "examples": [visible(mask.field(n["field"], str(e))) for e in n["examples"]]}
                            for n in manifest.get("mapping_notes", [])])
 

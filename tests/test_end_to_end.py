@@ -382,7 +382,7 @@ def test_a_suite_gate_leaves_the_target_byte_identical_and_force_is_recorded(tmp
 
 def test_a_sample_rehearsal_keeps_each_customer_whole(any_db_url, tmp_path, demo):
     """run --sample: the chosen golden customers arrive with every record the full run merged into them
-    and all their opportunities; every other record is not_sampled, so the ledger still balances; the
+    and all their opportunities; every other record is unsampled, so the ledger still balances; the
     same seed draws the same customers; the report says SAMPLE."""
     from transforms.sample import SampleSpec
 
@@ -399,8 +399,8 @@ def test_a_sample_rehearsal_keeps_each_customer_whole(any_db_url, tmp_path, demo
                               | ((pl.col("entity") == "opportunity") & pl.col("customer_target_id").is_in(list(chosen))))
     key = ["entity", "source", "source_key", "source_row", "disposition", "target_id"]
     assert sorted(kept.select(key).rows()) == sorted(expected.select(key).rows())  # every duplicate record and deal of each
-    assert ledger.height == full.height and set(ledger["disposition"]) == {"loaded", "merged", "rejected", "archived", "not_sampled"}
-    assert ledger.filter(pl.col("disposition") == "not_sampled")["reason"].str.starts_with("outside the sample: 40 golden customers").all()
+    assert ledger.height == full.height and set(ledger["disposition"]) == {"loaded", "merged", "rejected", "archived", "unsampled"}
+    assert ledger.filter(pl.col("disposition") == "unsampled")["reason"].str.starts_with("outside the sample: 40 golden customers").all()
     engine = sa.create_engine(any_db_url)
     with engine.connect() as conn:
         accounts = {r[0]: r[1] for r in conn.execute(sa.text("SELECT external_id, province FROM crm_account")).all()}

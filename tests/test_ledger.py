@@ -130,3 +130,15 @@ def test_a_record_twice_in_one_source_does_not_unbalance_another():
     assert (rows["s"]["repeated_records"], rows["s"]["balanced"], rows["t"]["repeated_records"], rows["t"]["balanced"]) == (1, False, 0, True)
     rows = {r["source"]: r for r in accounting({("customer", "t"): 2, ("customer", "s"): 1}, twice_in("t", "s"))}
     assert (rows["t"]["repeated_records"], rows["t"]["balanced"], rows["s"]["repeated_records"], rows["s"]["balanced"]) == (1, False, 0, True)
+
+
+def test_every_disposition_fits_the_ledger_column():
+    """A disposition longer than the target's ledger column is refused by PostgreSQL and MariaDB (not
+    by SQLite): every one must fit the column targets already have."""
+    import sqlalchemy as sa
+
+    from crm_migrate.contracts import DISPOSITIONS
+    from loaders.schema import ledger_table
+
+    width = ledger_table(sa.MetaData(), "crm_migrate_ledger").c.disposition.type.length
+    assert width == 10 and max(len(d) for d in DISPOSITIONS) <= width

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -86,9 +87,17 @@ def target_text(url: str) -> str:
         engine.dispose()
 
 
-def test_a_masked_load_shows_no_real_value_anywhere(any_db_url, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def unmasked(tmp_path_factory):
+    """The real values and an unmasked run's counts, once for every engine (they do not depend on it)."""
+    tmp = tmp_path_factory.mktemp("unmasked")
+    plain = run_pipeline(DEMO_CONFIG, out=tmp / "plain", target_url=f"sqlite:///{tmp / 'plain.sqlite'}", dry_run=True)
+    return real_values(tmp), plain["counts"]
+
+
+def test_a_masked_load_shows_no_real_value_anywhere(any_db_url, tmp_path, monkeypatch, unmasked):
     monkeypatch.setenv("CRM_TEST_MASK_KEY", KEY)
-    real = real_values(tmp_path)
+    real, plain_counts = unmasked
     assert len(real) > 2000  # phones, emails and addresses of the demo's 2,765 customers
     cfg = masked_config(tmp_path)
     manifest = run_pipeline(cfg, out=tmp_path / "out", target_url=any_db_url)
@@ -105,8 +114,7 @@ def test_a_masked_load_shows_no_real_value_anywhere(any_db_url, tmp_path, monkey
     leaked = [v for v in single if any(v in line for line in hits.to_list())] + [v for v in real if "\n" in v and (v in stored or v in folder)]
     assert leaked == []
     # matching works on the pseudonyms: the same golden customers as the real values give
-    plain = run_pipeline(DEMO_CONFIG, out=tmp_path / "plain", target_url=f"sqlite:///{tmp_path / 'plain.sqlite'}", dry_run=True)
-    assert manifest["counts"]["golden_customers"] == plain["counts"]["golden_customers"]
-    assert manifest["counts"]["dispositions"] == plain["counts"]["dispositions"]
+    assert manifest["counts"]["golden_customers"] == plain_counts["golden_customers"]
+    assert manifest["counts"]["dispositions"] == plain_counts["dispositions"]
     again = run_pipeline(cfg, out=tmp_path / "out", target_url=any_db_url)
     assert [(r["inserted"], r["updated"]) for r in again["load"]] == [(0, 0), (0, 0)]

@@ -1,5 +1,5 @@
 """Sample rehearsal's pure parts: the draw (stable, nested, filtered), the condition check, and the
-ledger of a sample (whole clusters and their deals in, the rest not_sampled, rejects as they were)."""
+ledger of a sample (whole clusters and their deals in, the rest unsampled, rejects as they were)."""
 import polars as pl
 
 from transforms.sample import SampleSpec, choose, sample_ledger, where_problem
@@ -36,5 +36,5 @@ def test_the_ledger_of_a_sample_keeps_clusters_and_their_deals_whole():
         "customer_target_id": [None, None, None, None, "C1", "C1", "C2", None],
         "reason": ["", "merged into C1", "", "bad", "", "same deal", "", "stale"]})
     out = sample_ledger(ledger, pl.Series(["C1"]), SampleSpec(1))
-    assert out["disposition"].to_list() == ["loaded", "merged", "not_sampled", "rejected", "loaded", "merged", "not_sampled", "archived"]
+    assert out["disposition"].to_list() == ["loaded", "merged", "unsampled", "rejected", "loaded", "merged", "unsampled", "archived"]
     assert out["reason"].to_list()[2] == "outside the sample: 1 golden customers (seed 0)" and out["reason"].to_list()[3] == "bad"

@@ -101,7 +101,7 @@ def visible(text: pl.Expr) -> pl.Expr:
 
 
 def accounting(extracted: dict[tuple[str, str], int], ledger: pl.DataFrame, physical: dict[str, dict] | None = None) -> list[dict]:
-    """Per (entity, source): extracted = loaded + merged + rejected + archived (+ not_sampled in a
+    """Per (entity, source): extracted = loaded + merged + rejected + archived (+ unsampled in a
     sample rehearsal), and no record twice.
     `physical` (source -> how its input divides, counted from the file or table itself): the parts
     must add up, and the ledger must hold exactly the records the physical count leaves."""

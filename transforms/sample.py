@@ -2,7 +2,7 @@
 
 The whole input is resolved first, so a sampled customer comes with every duplicate record of it (its
 golden record is built from all of them) and with all its opportunities; only then are golden
-customers chosen. The records of the others stay in the ledger as `not_sampled`, so the accounting
+customers chosen. The records of the others stay in the ledger as `unsampled`, so the accounting
 still covers every record read. The choice is a keyed hash of the golden id: the same seed picks the
 same customers on every rehearsal, and a larger N keeps the smaller sample's customers.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from crm_migrate.contracts import CUSTOMER, LOADED, MERGED, NOT_SAMPLED, OPPORTUNITY
+from crm_migrate.contracts import CUSTOMER, LOADED, MERGED, UNSAMPLED, OPPORTUNITY
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,13 @@ def choose(golden: pl.DataFrame, spec: SampleSpec) -> pl.Series:
 
 def sample_ledger(ledger: pl.DataFrame, chosen: pl.Series, spec: SampleSpec) -> pl.DataFrame:
     """Records that would load or merge into a customer outside the sample (customers, and the
-    opportunities of such customers) become `not_sampled`; rejected and archived records keep their
+    opportunities of such customers) become `unsampled`; rejected and archived records keep their
     disposition (they would not load in a full run either)."""
     ids = chosen.implode()
     moving = pl.col("disposition").is_in([LOADED, MERGED]) & (
         ((pl.col("entity") == CUSTOMER) & ~pl.col("target_id").is_in(ids))
         | ((pl.col("entity") == OPPORTUNITY) & ~pl.col("customer_target_id").is_in(ids)))
     return ledger.with_columns(
-        pl.when(moving).then(pl.lit(NOT_SAMPLED)).otherwise(pl.col("disposition")).alias("disposition"),
+        pl.when(moving).then(pl.lit(UNSAMPLED)).otherwise(pl.col("disposition")).alias("disposition"),
         pl.when(moving).then(pl.lit(f"outside the sample: {spec.describe()}")).otherwise(pl.col("reason")).alias("reason"),
     )
