@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from crm_migrate import progress
 from crm_migrate.errors import MigrationError
 from loaders.bulk import insert_rows, update_rows
-from loaders.history import COMMITTED, LOADING, before_images
+from loaders.history import COMMITTED, LOADING, RUN_TABLE, before_images
 from loaders.upsert import UpsertResult, read_table
 from transforms.plan import TableChanges, plan_table
 
@@ -54,19 +54,9 @@ def run_row(conn: sa.Connection, runs: sa.Table, run_id: str) -> dict | None:
     return dict(row) if row else None
 
 
-def begin_run(conn: sa.Connection, runs: sa.Table, run_id: str, started: datetime, config_sha256: str, resume: bool,
-              options: dict) -> dict[str, dict]:
-    """The run's row, status loading: created by a new run; for `--resume`, the killed attempt's row,
-    which must be loading and made from the same config and options (`options`: the sample drawn,
-    --force). Returns the progress so far: table -> {inserted, updated}."""
-    row = run_row(conn, runs, run_id)
-    if not resume:
-        if row is not None:
-            raise MigrationError(f"the target already records a run {run_id}", hint="start a new run, or resume it with --resume")
-        conn.execute(runs.insert(), [{"run_id": run_id, "started_at": started.replace(tzinfo=None), "status": LOADING,
-                                      "config_sha256": config_sha256, "counts": "{}", "manifest": json.dumps({"options": options})}])
-        conn.commit()
-        return {}
+def resumable(row: dict | None, run_id: str, config_sha256: str, options: dict) -> None:
+    """Raise unless `row` (the run table's row of `run_id`) is a killed batch run this config and
+    these options may finish."""
     if row is None:
         raise MigrationError(f"the target records no run {run_id} to resume",
                              hint="`crm-migrate runs CONFIG` lists the runs; only a run with commit: batch that stopped can be resumed")
@@ -79,6 +69,41 @@ def begin_run(conn: sa.Connection, runs: sa.Table, run_id: str, started: datetim
     if recorded != json.loads(json.dumps(options)):
         raise MigrationError(f"run {run_id} cannot be resumed with other options than it started with",
                              hint="give the same --sample, --where, --seed and --force as the run it resumes: " + json.dumps(recorded, ensure_ascii=False))
+
+
+def check_before_run(conn: sa.Connection, run_id: str, resume: bool, config_sha256: str, options: dict) -> None:
+    """Before any data is read: a resumed run must be resumable; a new run must not start while a
+    killed batch run is still `loading` (its half-written rows would count as unchanged, and rolling
+    it back later would delete rows the new run relies on)."""
+    if RUN_TABLE not in sa.inspect(conn).get_table_names():
+        if resume:
+            resumable(None, run_id, config_sha256, options)
+        return
+    runs = sa.Table(RUN_TABLE, sa.MetaData(), autoload_with=conn)
+    if resume:
+        resumable(run_row(conn, runs, run_id), run_id, config_sha256, options)
+    loading = [r for (r,) in conn.execute(sa.select(runs.c.run_id).where(runs.c.status == LOADING, runs.c.run_id != run_id))]
+    if loading:
+        raise MigrationError(f"run {loading[0]} stopped during its load and is still loading: a new run would build on its half-written rows",
+                             hint=f"finish it with `crm-migrate run CONFIG --resume {loading[0]}`, or undo it with "
+                                  f"`crm-migrate rollback CONFIG --run {loading[0]}`")
+
+
+def begin_run(conn: sa.Connection, runs: sa.Table, run_id: str, started: datetime, config_sha256: str, resume: bool,
+              options: dict, ledger_table: str | None = None) -> dict[str, dict]:
+    """The run's row, status loading: created by a new run; for `--resume`, the killed attempt's row,
+    which must be loading and made from the same config and options (`options`: the sample drawn,
+    --force). Returns the progress so far: table -> {inserted, updated}."""
+    row = run_row(conn, runs, run_id)
+    if not resume:
+        if row is not None:
+            raise MigrationError(f"the target already records a run {run_id}", hint="start a new run, or resume it with --resume")
+        conn.execute(runs.insert(), [{"run_id": run_id, "started_at": started.replace(tzinfo=None), "status": LOADING,
+                                      "config_sha256": config_sha256, "counts": "{}",
+                                      "manifest": json.dumps({"options": options, "ledger_table": ledger_table})}])
+        conn.commit()
+        return {}
+    resumable(row, run_id, config_sha256, options)
     return json.loads(row["counts"] or "{}")
 
 

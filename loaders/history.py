@@ -136,3 +136,29 @@ def ensure_xref_view(engine: sa.Engine, ledger: sa.Table, tables: dict[str, str]
     with engine.begin() as conn:
         if XREF_VIEW not in sa.inspect(conn).get_view_names():
             conn.exec_driver_sql(xref_view_sql(engine, ledger, tables))
+
+
+def recorded_runs(url: str, ledger_table: str) -> list[dict]:
+    """The runs crm_migrate_run records for this project (its ledger table; runs of other projects
+    sharing the database are left out), oldest first: id, times, status, counts per table."""
+    from loaders.target import connect_target, make_engine, sqlite_file
+
+    path = sqlite_file(url)
+    if path is not None and not path.exists():  # nothing recorded, and no empty file left behind
+        return []
+    engine = make_engine(url)
+    try:
+        with connect_target(engine, url) as conn:
+            if RUN_TABLE not in sa.inspect(conn).get_table_names():
+                return []
+            runs = run_table(sa.MetaData())
+            out = []
+            for r in conn.execute(sa.select(runs).order_by(runs.c.run_id)).mappings():
+                manifest = json.loads(r["manifest"] or "{}")
+                if manifest.get("ledger_table", ledger_table) != ledger_table:
+                    continue
+                out.append({"run_id": r["run_id"], "started_at": r["started_at"], "finished_at": r["finished_at"], "status": r["status"],
+                            "counts": json.loads(r["counts"] or "{}"), "sample": bool(manifest.get("sample"))})
+            return out
+    finally:
+        engine.dispose()

@@ -2,9 +2,11 @@
 (crm_migrate_before_image), remove its ledger rows and mark it rolled_back, in one transaction; then
 read the target back to prove it.
 
-A later committed run that wrote one of the same rows would be overwritten by the restored images,
-so the rollback is refused naming those runs, unless `cascade`: then they are rolled back too,
-newest first."""
+A later run that wrote one of the same rows would be overwritten by the restored images, and a later
+run whose records point at a row this one wrote (its opportunities on an account this run inserted,
+its ledger saying a record is in a row this run wrote) would be left pointing at nothing: the
+rollback is refused naming those runs, unless `cascade`: then they are rolled back too, newest
+first. A run of another project (another ledger table) is refused outright."""
 from __future__ import annotations
 
 import json
@@ -38,24 +40,40 @@ def _images(conn: sa.Connection, images: sa.Table, run_id: str) -> list[tuple[st
                                                                     images.c.before).where(images.c.run_id == run_id))])
 
 
-def _to_undo(conn: sa.Connection, runs: sa.Table, images: sa.Table, run_id: str, cascade: bool) -> list[str]:
+def _referenced(conn: sa.Connection, ledger: sa.Table | None, run_id: str) -> set[str]:
+    """The target ids the records of `run_id` are in or point at (its ledger: loaded and merged
+    records, and the customer of each opportunity)."""
+    if ledger is None:
+        return set()
+    rows = conn.execute(sa.select(ledger.c.target_id, ledger.c.customer_target_id)
+                        .where(ledger.c.run_id == run_id, ledger.c.disposition.in_(["loaded", "merged"])))
+    return {str(k) for pair in rows for k in pair if k is not None}
+
+
+def _to_undo(conn: sa.Connection, runs: sa.Table, images: sa.Table, ledger: sa.Table | None, ledger_name: str, run_id: str,
+             cascade: bool) -> list[str]:
     # a batch-committed run killed half way (loading) can be undone too: its batches carry their images
     committed = [r for (r,) in conn.execute(sa.select(runs.c.run_id).where(runs.c.status.in_([COMMITTED, LOADING])).order_by(runs.c.run_id))]
     if run_id not in committed:
         known = conn.execute(sa.select(runs.c.status).where(runs.c.run_id == run_id)).scalar_one_or_none()
         why = f"it is {known}" if known else "no committed run has this id"
         raise MigrationError(f"run {run_id} cannot be rolled back: {why}",
-                             hint=f"committed runs: {', '.join(committed[-5:]) or 'none'} (`crm-migrate runs` lists them)")
+                             hint=f"committed runs: {', '.join(committed[-5:]) or 'none'} (`crm-migrate runs CONFIG` lists them)")
+    manifest = json.loads(conn.execute(sa.select(runs.c.manifest).where(runs.c.run_id == run_id)).scalar_one() or "{}")
+    owner = manifest.get("ledger_table")
+    if owner is not None and owner != ledger_name:
+        raise MigrationError(f"run {run_id} belongs to another project: its ledger is {owner}, this config's is {ledger_name}",
+                             hint="roll it back with the config of the project that ran it")
     chosen = {run_id}
-    touched = {(t, k) for t, k, _, _ in _images(conn, images, run_id)}
-    for later in committed[committed.index(run_id) + 1:]:  # oldest first, so a run touching a cascaded one's rows joins too
-        rows = {(t, k) for t, k, _, _ in _images(conn, images, later)}
-        if rows & touched:
+    touched = {k for _, k, _, _ in _images(conn, images, run_id)}  # every row the run inserted or updated
+    for later in committed[committed.index(run_id) + 1:]:  # oldest first, so a run depending on a cascaded one joins too
+        wrote = {k for _, k, _, _ in _images(conn, images, later)}
+        if (wrote | _referenced(conn, ledger, later)) & touched:
             chosen.add(later)
-            touched |= rows
+            touched |= wrote
     if len(chosen) > 1 and not cascade:
         later = sorted(chosen - {run_id})
-        raise MigrationError(f"run {run_id} cannot be rolled back alone: later runs wrote some of the same rows ({', '.join(later)})",
+        raise MigrationError(f"run {run_id} cannot be rolled back alone: later runs wrote or point at some of its rows ({', '.join(later)})",
                              hint="roll those back first, or add --cascade to roll them back too, newest first")
     return sorted(chosen, reverse=True)
 
@@ -137,7 +155,7 @@ def rollback(url: str, ledger_table: str, run_id: str, cascade: bool = False) ->
             if conn.in_transaction():  # the reflection's read
                 conn.rollback()
             with conn.begin():
-                order = _to_undo(conn, runs, images, run_id, cascade)
+                order = _to_undo(conn, runs, images, ledger, ledger_table, run_id, cascade)
                 result = RollbackResult(run_id, order)
                 undone = []
                 for r in order:

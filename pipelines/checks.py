@@ -90,6 +90,9 @@ def _mapping_lines(loaded) -> Iterator[str]:
     for name, lookup in loaded.lookups.items():
         yield (f"lookup {name}: {len(set(lookup.table.values())):,} target values for {len(lookup.table):,} legacy names and ids"
                + (f", default {lookup.default}" if lookup.default is not None else ", no default (an unknown value stops the load)"))
+        if lookup.ambiguous:
+            yield (f"warning: lookup {name}: {len(lookup.ambiguous):,} legacy values name several target values (namesakes); records with "
+                   "them " + ("take the default, flagged" if lookup.default is not None else "stop the load") + ": list them by an unambiguous id")
     masking = loaded.config.target.masking
     if masking is not None:
         yield "masking: " + ", ".join(f"{f} ({m})" for f, m in masking.methods().items()) + " (key set)"

@@ -296,6 +296,46 @@ def rollback(
     console.print(f"  ledger rows removed: {result.ledger_rows:,}; read back: every row as before the run")
 
 
+@app.command()
+def runs(
+    config: Path = typer.Argument(..., help="Migration config file (YAML)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """The runs recorded in the target (committed, loading, rolled back; with their counts), and the run
+    folders in output_dir (dry runs, plans and failed runs too, which the target never records)."""
+    import json as _json
+
+    from rich.table import Table
+
+    from loaders.history import recorded_runs
+    from pipelines.config import load_config
+
+    try:
+        cfg = load_config(config).config
+        recorded = recorded_runs(cfg.target.url, cfg.target.ledger_table)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    table = Table(title=f"runs recorded in the target ({cfg.target.ledger_table})", title_justify="left")
+    for col in ("run", "started (UTC)", "finished", "status", "written (inserted / updated per table)"):
+        table.add_column(col)
+    for r in recorded:
+        written = ", ".join(f"{t} {c.get('inserted', 0):,}/{c.get('updated', 0):,}" for t, c in r["counts"].items())
+        table.add_row(r["run_id"] + (" (sample)" if r["sample"] else ""), str(r["started_at"] or "")[:19], str(r["finished_at"] or "")[:19],
+                      r["status"], written)
+    console.print(table if recorded else "no run recorded in the target yet")
+    folders = sorted(p for p in cfg.output_dir.iterdir() if p.is_dir() and (p / "manifest.json").exists()) if cfg.output_dir.exists() else []
+    folder_table = Table(title=f"run folders in {cfg.output_dir}", title_justify="left")
+    for col in ("run folder", "status", "dry run", "committed"):
+        folder_table.add_column(col)
+    for p in folders:
+        try:
+            m = _json.loads((p / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            m = {}
+        folder_table.add_row(p.name, str(m.get("status", "?")), "yes" if m.get("dry_run") else "", "yes" if m.get("committed") else "")
+    console.print(folder_table if folders else f"no run folders in {cfg.output_dir}")
+
+
 @app.command("config-schema")
 def config_schema(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),

@@ -495,20 +495,19 @@ class LookupConfig(Strict):
     default: str | None = Field(None, description="Target value for anything the lookup does not know (flagged lookup_default:<column>); "
                                 "without it an unknown value stops the load.")
 
-    def table(self, base: Path) -> dict[str, str]:
-        """Folded legacy value -> target value (transforms.mapping.lookup_key folds the data the same way)."""
+    def table(self, base: Path) -> tuple[dict[str, str], frozenset[str]]:
+        """(folded legacy value -> target value, folded legacy values listed under several target
+        values). transforms.mapping.lookup_key folds the data the same way. A value under several
+        target values (two users named 王芳) is left out of the table: a record with it takes the
+        default, flagged, while the same people still match by their employee numbers."""
         pairs = [(t, t) for t in self.values] + [(t, legacy) for t, spellings in self.values.items() for legacy in spellings]
         if self.file is not None:
             path = self.file if self.file.is_absolute() else base / self.file
             pairs += read_lookup_file(path, self.legacy_columns, self.target_column)
         keys = pl.DataFrame({"legacy": [str(b) for _, b in pairs], "target": [str(a) for a, _ in pairs]}, schema={"legacy": pl.String, "target": pl.String})
-        keys = keys.with_columns(lookup_key(pl.col("legacy")).alias("legacy"))
-        clash = keys.unique().filter(pl.col("legacy").is_duplicated())
-        if clash.height:
-            raise ConfigError(f"the lookup lists {clash.get_column('legacy').n_unique()} legacy values under two target values "
-                              f"(e.g. {clash.row(0)[0]!r} -> {' and '.join(sorted(clash.filter(pl.col('legacy') == clash.row(0)[0])['target']))})",
-                              hint="keep each legacy name or id under one target value")
-        return dict(keys.unique().iter_rows())
+        keys = keys.with_columns(lookup_key(pl.col("legacy")).alias("legacy")).unique()
+        ambiguous = keys.filter(pl.col("legacy").is_duplicated())
+        return dict(keys.filter(~pl.col("legacy").is_duplicated()).iter_rows()), frozenset(ambiguous["legacy"])
 
 
 def read_lookup_file(path: Path, legacy_columns: list[str], target_column: str) -> list[tuple[str, str]]:
@@ -574,6 +573,9 @@ def column_problem(entity: str, col: TargetColumn, lookups: dict[str, Lookup]) -
         return (f"is {col.type} but '{col.source}' is {fields[col.source]}", f"use type {' or '.join(sorted(_FITS[type(fields[col.source])]))}")
     if col.number is not None and col.number.year_from is not None and type(fields[col.number.year_from]) not in (pl.Date, pl.Datetime):
         return f"takes the year of its number from '{col.number.year_from}', which is not a date", "name a date field such as created_at"
+    if col.number is not None and col.length and Numbering(col.number.format).shortest() > col.length:
+        return (f"numbers as {col.number.format}, at least {Numbering(col.number.format).shortest()} characters, longer than its length {col.length}",
+                "raise `length` or shorten the format")
     if col.lookup is not None and col.lookup not in lookups:
         return f"uses the lookup '{col.lookup}', which `lookups:` does not define", "lookups: " + (", ".join(sorted(lookups)) or "none")
     if col.type == "string" and col.length:
@@ -626,7 +628,8 @@ class LoadedConfig:
             }
         self._check_resolution(doc)
         self.target_mapping: TargetMapping = YamlDocument(self.config.target.mapping).validate(TargetMapping)
-        self.lookups = {name: Lookup(lk.table(self.config.target.mapping.parent), lk.default) for name, lk in self.target_mapping.lookups.items()}
+        self.lookups = {name: Lookup(*lk.table(self.config.target.mapping.parent), default=lk.default)
+                        for name, lk in self.target_mapping.lookups.items()}
         for entity, table in self.target_mapping.tables.items():
             for col in table.columns:
                 problem = column_problem(entity, col, self.lookups)

@@ -135,6 +135,9 @@ def start_run(config_path: str | Path, dry_run: bool = False, out: str | Path | 
     run_id = resume or (started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-" + loaded.digest()[:6]
                         + ("-dry" if dry_run else "") + ("-sample" if sample else "") + suffix)
     run_dir = loaded.config.output_dir / run_id
+    if resume and not run_dir.is_dir():  # before anything is read or written (a mistyped id leaves no folder behind)
+        raise MigrationError(f"no run folder {run_id} in {loaded.config.output_dir}: there is no such run to resume",
+                             hint="give the id of the killed run (its folder's name; `crm-migrate runs CONFIG` lists the runs), with the same --out")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -10,7 +10,7 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
-from crm_migrate.contracts import (CRITICAL, CUSTOMER, FLAGS, LINEAGE, LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION,
+from crm_migrate.contracts import (CANONICAL, CRITICAL, CUSTOMER, FLAGS, LINEAGE, LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION,
                                    OPPORTUNITY, QUARANTINE, REJECT, RID, ROW, SOURCE, SOURCE_KEY)
 from crm_migrate import progress
 from crm_migrate.errors import MigrationError
@@ -19,7 +19,7 @@ from expectations.runner import SuiteOutcome, validate_frame
 from extractors import Extracted, extract_source
 from extractors.non_records import NonRecord, PhysicalCount
 from loaders.crosswalk import previous_crosswalk
-from loaders.batched import begin_run, finish_run, load_in_batches
+from loaders.batched import begin_run, check_before_run, finish_run, load_in_batches
 from loaders.history import before_images, ensure_xref_view, history_tables, record_run
 from loaders.lock import TargetLock, acquire
 from loaders.preflight import check_target
@@ -54,6 +54,10 @@ def preflight(ctx: RunContext) -> TargetLock:
     reachable, writable and that its existing tables fit the mapping. Returns the held lock."""
     target = ctx.config.target
     with ctx.stage("preflight"):
+        if ctx.sample is not None and ctx.sample.where:  # a typo in --where is named now, not after extraction and resolution
+            problem = where_problem(ctx.sample.where, [*CANONICAL[CUSTOMER], *GOLDEN_FIELDS])
+            if problem:
+                raise MigrationError(problem, hint="name canonical customer fields, e.g. --where \"province = '广东省'\"")
         engine = make_engine(target.url)
         created = new_sqlite_file(target.url) if ctx.dry_run else None  # a dry run leaves no new file behind
         try:
@@ -73,6 +77,8 @@ def preflight(ctx: RunContext) -> TargetLock:
             tables, types = run_tables(ctx.loaded.target_specs(), target.ledger_table)
             for line in check_target(target.url, tables, types):
                 ctx.progress("preflight", line)
+            with engine.connect() as conn:  # no new run over a killed batch run; a resume only of one that may be finished
+                check_before_run(conn, ctx.run_id, ctx.resume, ctx.loaded.digest(), run_options(ctx))
         except BaseException:
             held.release()
             raise
@@ -310,6 +316,10 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
                       dict(r.survivorship))
 
 
+# Columns golden customers have besides the canonical fields (transforms/resolve.golden_records).
+GOLDEN_FIELDS = ("target_id", "member_count", "current_members", "archived")
+
+
 # ---- sample -----------------------------------------------------------------------------------
 
 def sample(ctx: RunContext, resolution: Resolution) -> Resolution:
@@ -324,6 +334,9 @@ def sample(ctx: RunContext, resolution: Resolution) -> Resolution:
         if problem:
             raise MigrationError(problem, hint="name canonical customer fields, e.g. --where \"province = '广东省'\"")
         chosen = choose(pool, spec)
+        if not chosen.len():
+            raise MigrationError(f"the sample is empty: no golden customer of the {pool.height:,} is kept by --where {spec.where}",
+                                 hint="check the condition's values against the canonical fields (e.g. province = '广东省', with 省)")
         ctx.progress("sample", f"SAMPLE: {chosen.len():,} of {pool.height:,} golden customers ({spec.describe()})")
         return replace(resolution, sample=chosen, ledger=sample_ledger(resolution.ledger, chosen, spec))
 
@@ -446,7 +459,7 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
             order = [e for e in (CUSTOMER, OPPORTUNITY) if e in tables]  # accounts before the opportunities that point at them
             items = [(tables[e], mapped.frames[e], mapped.specs[e][1]) for e in order]
             if batched:
-                done = begin_run(conn, run_t, ctx.run_id, ctx.started, ctx.loaded.digest(), ctx.resume, run_options(ctx))
+                done = begin_run(conn, run_t, ctx.run_id, ctx.started, ctx.loaded.digest(), ctx.resume, run_options(ctx), target.ledger_table)
                 if ctx.resume:
                     ctx.progress("load", "resuming: " + (", ".join(f"{t} {c['inserted']:,} inserted, {c['updated']:,} updated" for t, c in done.items())
                                                          or "no batch was committed"))
@@ -465,7 +478,7 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
             ledger_rows = append(conn, ledger_t, resolution.ledger, target.batch_size)
             if images:  # what a rollback of this run restores
                 append(conn, image_t, pl.concat(images), target.batch_size)
-            run_manifest = {"run_id": ctx.run_id, "project": ctx.config.project, "gate": gate.as_dict(), "plan": plans,
+            run_manifest = {"run_id": ctx.run_id, "project": ctx.config.project, "ledger_table": target.ledger_table, "gate": gate.as_dict(), "plan": plans,
                             "sample": sample_summary(ctx, resolution), "masking": masking_summary(ctx), "options": run_options(ctx), "inputs": _inputs(ctx, canonical)}
             if batched:
                 finish_run(conn, run_t, ctx.run_id, {r.table: vars(r) for r in results}, run_manifest)

@@ -98,6 +98,7 @@ def column(doc, name):
     (lambda d: column(d, "account_number").update({"from": "name"}), "needs exactly one of `from`, `compute` or `number` (has from, number)"),
     (lambda d: column(d, "account_number")["number"].update({"year_from": "name"}), "takes the year of its number from 'name', which is not a date"),
     (lambda d: column(d, "account_number")["number"].update({"format": "KH{year}"}), "must hold one {seq}"),
+    (lambda d: column(d, "account_number").update({"length": 8}), "numbers as KH{year}{seq:06d}, at least 12 characters, longer than its length 8"),
     (lambda d: d["lookups"]["crm_users"].update({"target_column": "uid"}), "has no column uid"),
     (lambda d: d["tables"]["customer"]["columns"].append({"name": "region", "from": "city"}), "columns named twice: region"),
 ])
@@ -108,12 +109,24 @@ def test_mapping_errors_are_found_before_any_data_moves(tmp_path, change, messag
     assert message in info.value.describe()
 
 
-def test_a_lookup_file_listing_a_legacy_value_under_two_users_is_refused(tmp_path):
+def test_namesakes_in_a_user_list_match_by_employee_number_and_take_the_default_by_name(tmp_path):
+    from pipelines.checks import _mapping_lines
+
     users = tmp_path / "users.csv"
-    csv_file(users, ["user_id", "name", "employee_no"], [["U1", "张伟", "E1"], ["U2", "张伟", "E2"]])
+    csv_file(users, ["user_id", "name", "employee_no"], [["U1", "张伟", "E1"], ["U2", "张伟", "E2"], ["U3", "王芳", "E3"]])
     cfg = config_with(tmp_path, lambda d: d["lookups"]["crm_users"].update({"file": str(users)}))
-    with pytest.raises(ConfigError, match="under two target values"):
-        load_config(cfg)
+    loaded = load_config(cfg)
+    lookup = loaded.lookups["crm_users"]
+    assert lookup.ambiguous == frozenset({"张伟"}) and lookup.table == {"e1": "U1", "e2": "U2", "e3": "U3",
+                                                                      "王芳": "U3"}
+    assert ("warning: lookup crm_users: 1 legacy values name several target values (namesakes); records with them take the default, "
+            "flagged: list them by an unambiguous id") in list(_mapping_lines(loaded))
+    out = map_table(pl.DataFrame({"owner": ["张 伟", "E2", "王芳", "李雷"]}), [ColumnSpec("owner_id", "owner", lookup="crm_users")], loaded.lookups)
+    assert out.rows["owner_id"].to_list() == ["U9000", "U2", "U3", "U9000"]
+    assert [(n["problem"], n["positions"]) for n in out.notes] == [("names several values in lookup crm_users: set to its default", [0]),
+                                                                    ("not in lookup crm_users: set to its default", [3])]
+    strict = map_table(pl.DataFrame({"owner": ["张伟"]}), [ColumnSpec("owner_id", "owner", lookup="u")], {"u": Lookup(lookup.table, lookup.ambiguous)})
+    assert [p["problem"] for p in strict.problems] == ["names several values in lookup u"]
 
 
 HEADER = ["客户编号", "客户名称", "联系电话", "创建时间", "负责人"]

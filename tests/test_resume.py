@@ -100,6 +100,8 @@ def test_a_killed_batch_load_resumes_to_the_target_of_one_clean_run(any_db_url, 
         # batches of 25: accounts 25 25 10 inserted, 25 15 updated; deals 25 25 25 25 inserted, 25 5 updated
         assert sum(c["inserted"] + c["updated"] for c in progress.values()) == {
             "kill_after_commits:2": 50, "kill_after_commits:6": 125, "kill_after_commits:11": 230, "kill_before_commit:8": 150}[fault]
+        with pytest.raises(MigrationError, match=f"run {run_id} stopped during its load and is still loading"):
+            run_pipeline(cfg)  # a new run over the half-written one is refused before it reads anything
         with pytest.raises(MigrationError, match="resumed with other options"):
             run_pipeline(cfg, resume=run_id, force=True)
         resumed = run_pipeline(cfg, resume=run_id)
@@ -116,6 +118,10 @@ def test_resume_of_an_unknown_run_is_refused(tmp_path):
     cfg = make_project(tmp_path, f"sqlite:///{tmp_path / 'target.sqlite'}")
     write_inputs(tmp_path, 1)
     run_pipeline(cfg)
+    with pytest.raises(MigrationError, match="no run folder 20000101T000000000Z-abcdef"):
+        run_pipeline(cfg, resume="20000101T000000000Z-abcdef")
+    assert not (tmp_path / "out" / "20000101T000000000Z-abcdef").exists()
+    (tmp_path / "out" / "20000101T000000000Z-abcdef").mkdir()  # a folder, but no such run in the target
     with pytest.raises(MigrationError, match="records no run 20000101T000000000Z-abcdef to resume"):
         run_pipeline(cfg, resume="20000101T000000000Z-abcdef")  # older than the run there: found by its id, not by order
 

@@ -58,7 +58,7 @@ def test_rollback_restores_the_target_and_refuses_to_skip_later_runs(any_db_url,
     assert state["xref"] == after_second["xref"]
     assert state["runs"][-1] == (third["run_id"], "rolled_back")
 
-    with pytest.raises(MigrationError, match="cannot be rolled back alone: later runs wrote some of the same rows") as refused:
+    with pytest.raises(MigrationError, match="cannot be rolled back alone: later runs wrote or point at some of its rows") as refused:
         rollback(any_db_url, "crm_migrate_ledger", first["run_id"])
     assert second["run_id"] in refused.value.describe()
     assert snapshot(any_db_url)["crm_account"] == after_second["crm_account"]  # refused: nothing changed
@@ -174,3 +174,34 @@ def test_a_later_run_on_other_rows_does_not_block_and_large_runs_roll_back_in_ch
     assert alone.rolled_back == [first["run_id"]] and alone.deleted == {"crm_account": 1200}
     state = snapshot(sqlite_url)
     assert len(state["crm_account"]) == 1 and state["runs"][-1] == (other["run_id"], "committed")
+
+
+def test_a_run_whose_rows_a_later_run_points_at_rolls_back_only_with_it(any_db_url, tmp_path):
+    """The second run only adds opportunities on the first run's accounts (which it leaves unchanged):
+    rolling the first back alone would leave them pointing at nothing."""
+    csv_file(tmp_path / "customers.csv", HEADER, ROWS)
+    sources = [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"}]
+    first = run_pipeline(project(tmp_path, sources, target_url=any_db_url))
+    csv_file(tmp_path / "deals.csv", ["商机编号", "客户编号", "商机名称", "金额", "阶段"], [["O1", "C1", "年度采购", 100, "报价"]])
+    cfg = project(tmp_path, [*sources, {"name": "deals", "kind": "csv", "entity": "opportunity", "path": "deals.csv", "key": "商机编号",
+                                        "customer_source": "crm"}], target_url=any_db_url)
+    second = run_pipeline(cfg)
+    assert [(r["table"], r["inserted"]) for r in second["load"]] == [("crm_account", 0), ("crm_opportunity", 1)]
+    with pytest.raises(MigrationError, match=f"later runs wrote or point at some of its rows \\({second['run_id']}\\)"):
+        rollback(any_db_url, "crm_migrate_ledger", first["run_id"])
+    with pytest.raises(MigrationError, match="belongs to another project: its ledger is crm_migrate_ledger, this config's is other_ledger"):
+        rollback(any_db_url, "other_ledger", second["run_id"])
+    done = rollback(any_db_url, "crm_migrate_ledger", first["run_id"], cascade=True)
+    assert done.rolled_back == [second["run_id"], first["run_id"]] and done.verified
+    state = snapshot(any_db_url)
+    assert state.get("crm_account") == [] and state["ledger"] == 0 and state["xref"] == []
+    from typer.testing import CliRunner
+
+    from loaders.history import recorded_runs
+    from pipelines.cli import app
+
+    runs = recorded_runs(any_db_url, "crm_migrate_ledger")
+    assert [(r["run_id"], r["status"]) for r in runs] == [(first["run_id"], "rolled_back"), (second["run_id"], "rolled_back")]
+    assert runs[1]["counts"]["crm_opportunity"]["inserted"] == 1 and recorded_runs(any_db_url, "other_ledger") == []
+    listed = CliRunner().invoke(app, ["runs", str(cfg)], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and first["run_id"] in listed.output and "rolled_back" in listed.output and "run folders in" in listed.output

@@ -38,3 +38,21 @@ def test_the_ledger_of_a_sample_keeps_clusters_and_their_deals_whole():
     out = sample_ledger(ledger, pl.Series(["C1"]), SampleSpec(1))
     assert out["disposition"].to_list() == ["loaded", "merged", "unsampled", "rejected", "loaded", "merged", "unsampled", "archived"]
     assert out["reason"].to_list()[2] == "outside the sample: 1 golden customers (seed 0)" and out["reason"].to_list()[3] == "bad"
+
+
+def test_a_condition_with_a_typo_is_named_before_any_data_is_read_and_an_empty_sample_is_refused(tmp_path):
+    import pytest
+
+    from crm_migrate.errors import MigrationError
+    from pipelines.run import run_pipeline
+    from tests.helpers import csv_file, project
+
+    csv_file(tmp_path / "c.csv", ["客户编号", "客户名称", "统一社会信用代码", "联系电话", "地址"],
+             [["C1", "深圳市腾飞电子科技有限公司", None, "13800138001", "广东省深圳市南山区科技园1号"]])
+    cfg = project(tmp_path, [{"name": "crm", "kind": "csv", "entity": "customer", "path": "c.csv", "key": "客户编号"}])
+    with pytest.raises(MigrationError, match="'provnce', which is not a field of the golden customers") as typo:
+        run_pipeline(cfg, sample=SampleSpec(5, "provnce = '广东省'"))
+    assert typo.value.stage == "preflight"
+    with pytest.raises(MigrationError, match="the sample is empty: no golden customer of the 1 is kept by --where province = '火星'"):
+        run_pipeline(cfg, sample=SampleSpec(5, "province = '火星'"))
+    assert run_pipeline(cfg, sample=SampleSpec(5, "province = '广东省'"))["sample"]["golden_customers"] == 1

@@ -39,12 +39,19 @@ class Numbering:
                              "with no other braces")
         return m["pre"], bool(m["year"]), m["mid"], int(m["width"] or 1), m["suf"]
 
+    def shortest(self) -> int:
+        """Characters of the shortest number the format gives (the sequence at its width)."""
+        pre, has_year, mid, width, suf = self.parts()
+        return len(pre) + 4 * has_year + len(mid) + width + len(suf)
+
 
 @dataclass(frozen=True)
 class Lookup:
     """A translation table (folded legacy value -> target value) with the value used for anything it
-    does not know; a defaulted record is flagged `lookup_default:<column>`."""
+    does not know, or knows under several target values (`ambiguous`: two users of one name); a
+    defaulted record is flagged `lookup_default:<column>`."""
     table: dict[str, str]
+    ambiguous: frozenset[str] = frozenset()
     default: str | None = None
 
 
@@ -147,11 +154,14 @@ def map_table(frame: pl.DataFrame, columns: list[ColumnSpec], lookups: dict[str,
         if col.lookup:
             lk = lookups[col.lookup]
             found = lookup_key(expr).replace_strict(lk.table, default=None, return_dtype=pl.String) if lk.table else pl.lit(None, dtype=pl.String)
+            several = lookup_key(expr).is_in(list(lk.ambiguous)) if lk.ambiguous else pl.lit(False)
             if lk.default is not None:
-                marks.append((col.name, f"not in lookup {col.lookup}: set to its default", found.is_null(), expr.cast(pl.String)))
+                marks.append((col.name, f"names several values in lookup {col.lookup}: set to its default", several, expr.cast(pl.String)))
+                marks.append((col.name, f"not in lookup {col.lookup}: set to its default", found.is_null() & ~several, expr.cast(pl.String)))
                 found = found.fill_null(pl.lit(lk.default))
             else:
-                marks.append((col.name, f"not in lookup {col.lookup}", found.is_null() & expr.is_not_null(), expr.cast(pl.String)))
+                marks.append((col.name, f"names several values in lookup {col.lookup}", several, expr.cast(pl.String)))
+                marks.append((col.name, f"not in lookup {col.lookup}", found.is_null() & expr.is_not_null() & ~several, expr.cast(pl.String)))
             expr = found
         if col.picklist:
             expr = expr.cast(pl.String).replace(col.picklist)
@@ -175,7 +185,7 @@ def map_table(frame: pl.DataFrame, columns: list[ColumnSpec], lookups: dict[str,
             item = {"column": column, "field": fields[column], "problem": what, "count": rows.height,
                     "examples": rows.get_column(f"__v{i}").drop_nulls().unique(maintain_order=True).head(3).to_list(),
                     "positions": rows.get_column("__position").head(5).to_list()}
-            if what.startswith("not in lookup") and "default" not in what:
+            if "lookup" in what and "default" not in what:
                 problems.append(item)  # no default: the value would be lost
                 continue
             notes.append(item)
