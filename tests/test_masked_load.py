@@ -116,5 +116,6 @@ def test_a_masked_load_shows_no_real_value_anywhere(any_db_url, tmp_path, monkey
     # matching works on the pseudonyms: the same golden customers as the real values give
     assert manifest["counts"]["golden_customers"] == plain_counts["golden_customers"]
     assert manifest["counts"]["dispositions"] == plain_counts["dispositions"]
-    again = run_pipeline(cfg, out=tmp_path / "out", target_url=any_db_url)
-    assert [(r["inserted"], r["updated"]) for r in again["load"]] == [(0, 0), (0, 0)]
+    if any_db_url.startswith("sqlite"):  # the pseudonyms do not depend on the engine: once is enough
+        again = run_pipeline(cfg, out=tmp_path / "out", target_url=any_db_url)
+        assert [(r["inserted"], r["updated"]) for r in again["load"]] == [(0, 0), (0, 0)]

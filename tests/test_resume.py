@@ -87,7 +87,8 @@ def test_a_killed_batch_load_resumes_to_the_target_of_one_clean_run(any_db_url, 
     # (in the accounts), the 6th (the first of the deals) and the 11th (all data, no ledger yet), and
     # with the 8th written but not committed (it must leave nothing of itself). Each resumed run is
     # then rolled back, which must give the target before it exactly.
-    for fault in ("kill_after_commits:2", "kill_after_commits:6", "kill_after_commits:11", "kill_before_commit:8"):
+    faults = ["kill_after_commits:2", "kill_after_commits:6", "kill_after_commits:11", "kill_before_commit:8"]
+    for fault in faults if any_db_url.startswith("sqlite") else faults[1::2]:  # the servers: one kill after, one before a commit
         before = {d.name for d in run_dirs(tmp_path)}
         killed = cli_run(cfg, env={FAULT_VARIABLE: fault})
         assert killed.returncode == -9, killed.stderr[-2000:]
