@@ -14,6 +14,7 @@ import json
 import os
 import signal
 from datetime import datetime
+
 import polars as pl
 import sqlalchemy as sa
 

@@ -15,7 +15,7 @@ from crm_migrate.errors import ConfigError
 from extractors.csv_file import MAX_FIELD_LINES
 from extractors.non_records import FOOTER_PATTERNS, TOTALS_WORDS
 from pipelines.yamlfile import YamlDocument
-from transforms.mapping import OVERFLOW, ColumnSpec, Lookup, Numbering, lookup_key, polars_type, typed_default
+from transforms.mapping import OVERFLOW, ColumnSpec, Lookup, Numbering, lookup_key, typed_default
 from transforms.match_features import FEATURES
 from transforms.pseudonymize import METHODS as MASK_METHODS, MIN_KEY_LENGTH
 from transforms.declared_model import METHODS, Comparison, DeclaredModel, attribute_name
@@ -592,10 +592,6 @@ def column_problem(entity: str, col: TargetColumn, lookups: dict[str, Lookup]) -
         except (ValueError, ArithmeticError):
             return f"has the default {col.default!r}, which is not a {col.type}", "give a default of the column's type (dates as 2024-01-31)"
     return None
-
-
-def polars_type_of(col: TargetColumn) -> pl.DataType:
-    return polars_type(ColumnSpec(col.name, type=col.type, precision=col.precision, scale=col.scale))
 
 
 # ---- loading -------------------------------------------------------------------------------------

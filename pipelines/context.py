@@ -41,18 +41,18 @@ class RunContext:
 
     def meter(self, stage: str, label: str, total: int | None, unit: str = "rows", started: float | None = None) -> Callable[[int], None]:
         """A progress line for long work: `done` of `total` with a bar, the rate and the time left
-        (total None: done so far and the rate). Silent for work that ends within METER_QUIET_SECONDS;
+        (total None: done so far and the time taken). Silent for work that ends within METER_QUIET_SECONDS;
         then a line at most every METER_EVERY_SECONDS, and one at the end. `started`: when the work
         began (perf_counter; default now)."""
         t0 = time.perf_counter() if started is None else started
-        last = [t0, False]  # time of the last line, whether one was printed
+        last = [t0]  # time of the last line
 
         def update(done: int) -> None:
             now = time.perf_counter()
             finished = total is not None and done >= total
             if now - t0 < METER_QUIET_SECONDS or (not finished and now - last[0] < METER_EVERY_SECONDS):
                 return
-            last[:] = [now, True]
+            last[0] = now
             rate = done / max(now - t0, 1e-9)
             if total is None:
                 self.progress(stage, f"{label}: {done:,} {unit} so far ({now - t0:,.0f} s)")
