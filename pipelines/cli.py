@@ -118,6 +118,10 @@ def _summary(manifest: dict) -> None:
         console.print(f"  [bold yellow]SAMPLE[/bold yellow]: {s['golden_customers']:,} of {s['golden_customers_in_full_run']:,} golden customers, "
                       "each with all its records and opportunities")
     console.print(f"  golden customers: {manifest['counts']['golden_customers']:,}")
+    v = manifest.get("verdict")
+    if v:
+        console.print(f"  verdict: [bold {'green' if v['result'] == 'pass' else 'red'}]{v['result']}[/] ({v['scope'].replace('_', ' ')})"
+                      + "".join(f"\n    - {r}" for r in v["reasons"]))
     console.print(f"  run folder: {run_dir}")
     console.print(f"  report:     {run_dir / 'report.html'}")
 

@@ -29,7 +29,7 @@ from loaders.target import Abandon, make_engine, new_sqlite_file, remove_if_empt
 from loaders.upsert import UpsertResult, append, read_table, upsert_all
 from pipelines.context import RunContext
 from reports.data_docs import build_data_docs
-from reports.reconciliation import reconcile as reconcile_frames
+from reports.reconciliation import SCHEMA_VERSION as RECONCILIATION_SCHEMA_VERSION, reconcile as reconcile_frames, verdict as reconciliation_verdict
 from transforms.archive import ARCHIVE_REASON, mark_stale
 from crm_migrate.flags import flags_text
 from transforms.ledger import accounting, build_ledger, customer_dispositions, opportunity_dispositions, with_record_flags
@@ -623,6 +623,8 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
         for stage, outcomes in (("canonical", validated.outcomes), ("target", gate.outcomes)):
             for entity, o in outcomes.items():
                 run_folder.write_json(d / "validation" / f"{stage}_{entity}.json", o.raw, secrets)
+        reconciliation = {"schema_version": RECONCILIATION_SCHEMA_VERSION, "run_id": ctx.run_id, "status": status,
+                          "verdict": reconciliation_verdict(reconciliation, status, ctx.dry_run, gate.reasons), **reconciliation}
         run_folder.write_json(d / "reconciliation.json", reconciliation, secrets)
         counts = {
             "dispositions": dict(ledger.group_by("disposition").len().rows()),
@@ -633,7 +635,7 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
                  "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows,
                  "mapping_notes": mapping_notes(mapped, ctx.config.report.mask_personal_data), "sample": sample_summary(ctx, resolution),
                  "masking": masking_summary(ctx)}
-        manifest = run_folder.manifest(ctx, status, counts, _inputs(ctx, canonical), extra)
+        manifest = run_folder.manifest(ctx, status, counts, _inputs(ctx, canonical), {**extra, "verdict": reconciliation["verdict"]})
         flags = flag_counts(ledger)
         suites = list(validated.outcomes.values()) + list(gate.outcomes.values())
         docs = build_data_docs(d, ctx.run_id, suites)

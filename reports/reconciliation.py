@@ -87,3 +87,34 @@ def reconcile(
             "matches": table_ok,
         }
     return {"balanced": ok, "accounting": accounting, "tables": tables}
+
+
+SCHEMA_VERSION = 1  # of reconciliation.json (docs/reconciliation.schema.json)
+
+
+def verdict(reconciliation: dict, status: str, dry_run: bool, gate_reasons: list[str]) -> dict:
+    """The overall verdict a person or a machine signs off on: `pass` only when every record read is
+    accounted for exactly once and, where the run loaded, the target read back holds exactly what
+    the ledger says (rows, values, totals); else `fail` with the reasons in words (counts, no values).
+    `scope` says what was proven: the target (`loaded`), a rolled-back load (`dry_run`), or the
+    accounting only (`not_loaded`: the gate stopped the run, or it was a plan)."""
+    reasons = []
+    for r in reconciliation.get("accounting", []):
+        if not r["balanced"]:
+            reasons.append(f"{r['entity']} source {r['source']}: {r['extracted']:,} records read, {r['ledgered']:,} in the ledger "
+                           f"({r['repeated_records']:,} twice)" + (" and the physical input disagrees" if r.get("physical") and not r["physical"]["balanced"] else ""))
+    for entity, t in reconciliation.get("tables", {}).items():
+        if t["matches"]:
+            continue
+        d = t["diff"]
+        what = [f"{d['missing_keys']:,} rows missing" if d["missing_keys"] else "",
+                f"{d['rows_with_differences']:,} rows differ ({', '.join(sorted(d['columns']))})" if d["rows_with_differences"] else "",
+                f"{t['ledger_loaded']:,} loaded in the ledger for {t['expected_target_rows']:,} target rows" if t["ledger_loaded"] != t["expected_target_rows"] else "",
+                "totals differ" if t["totals_expected"] != t["totals_in_target"] else ""]
+        reasons.append(f"{entity}: " + "; ".join(w for w in what if w))
+    if status == "stopped_at_gate":
+        reasons += [f"the gate stopped the run: {g}" for g in gate_reasons]
+    if status in ("failed", "interrupted"):
+        reasons.append(f"the run {status}")
+    scope = "loaded" if reconciliation.get("loaded") and not dry_run else "dry_run" if reconciliation.get("loaded") else "not_loaded"
+    return {"result": "fail" if reasons else "pass", "scope": scope, "reasons": reasons}

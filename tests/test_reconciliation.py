@@ -1,7 +1,10 @@
 """The proof of a run: what should be in the target against what is, by key, column and total."""
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
+import pytest
 
 from reports.reconciliation import diff_values, reconcile, totals
 from transforms.ledger import build_ledger
@@ -131,3 +134,56 @@ def test_customers_count_neither_opportunities_nor_archived_records():
     result = reconcile([{"balanced": True}], mixed_ledger(3), {"customer": accounts}, {"customer": accounts},
                        {"customer": "external_id"}, {"customer": None}, {"customer": "status"})
     assert result["tables"]["customer"]["ledger_loaded"] == 2 and result["balanced"] is True
+
+
+RECONCILIATION_SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "docs" / "reconciliation.schema.json").read_text(encoding="utf-8"))
+
+
+def test_reconciliation_json_follows_its_schema_with_a_verdict_for_every_kind_of_run(tmp_path):
+    """A committed run, a dry run, a plan and a run the gate stopped: each reconciliation.json is valid
+    against docs/reconciliation.schema.json, with the verdict and its scope."""
+    import jsonschema
+
+    from crm_migrate.errors import GateFailed
+    from pipelines.run import run_pipeline
+    from tests.helpers import csv_file, project, run_dirs
+
+    csv_file(tmp_path / "c.csv", ["客户编号", "客户名称", "统一社会信用代码", "联系电话", "地址"],
+             [["C1", "深圳市腾飞电子科技有限公司", None, "13800138001", "南山区1号"], ["C2", "广州市华鑫贸易有限公司", None, None, None]])
+    csv_file(tmp_path / "d.csv", ["商机编号", "客户编号", "商机名称", "金额", "阶段"], [["O1", "C1", "年度采购", "12.5万", "报价"], ["O2", "C9", "无主", 5, "报价"]])
+    sources = [{"name": "crm", "kind": "csv", "entity": "customer", "path": "c.csv", "key": "客户编号"},
+               {"name": "deals", "kind": "csv", "entity": "opportunity", "path": "d.csv", "key": "商机编号", "customer_source": "crm"}]
+    cfg = project(tmp_path, sources)
+    runs = {"committed": run_pipeline(cfg), "dry": run_pipeline(cfg, dry_run=True), "plan": run_pipeline(cfg, plan_only=True)}
+    strict = project(tmp_path / "strict", sources, validation={"gates": {"max_reject_rate": 0.1}})
+    for name in ("c.csv", "d.csv"):
+        (tmp_path / "strict" / name).write_bytes((tmp_path / name).read_bytes())
+    with pytest.raises(GateFailed):
+        run_pipeline(strict)
+    docs = {k: json.loads((Path(m["run_dir"]) / "reconciliation.json").read_text(encoding="utf-8")) for k, m in runs.items()}
+    (stopped,) = run_dirs(tmp_path / "strict")
+    docs["gate"] = json.loads((stopped / "reconciliation.json").read_text(encoding="utf-8"))
+    for doc in docs.values():
+        jsonschema.validate(doc, RECONCILIATION_SCHEMA)
+    assert {k: (d["verdict"]["result"], d["verdict"]["scope"], d["status"]) for k, d in docs.items()} == {
+        "committed": ("pass", "loaded", "succeeded"), "dry": ("pass", "dry_run", "succeeded"), "plan": ("pass", "not_loaded", "planned"),
+        "gate": ("fail", "not_loaded", "stopped_at_gate")}
+    assert docs["gate"]["verdict"]["reasons"] == ["the gate stopped the run: deals: 1 of 2 opportunity records rejected (50.0%), above max_reject_rate 10.0%"]
+    assert docs["committed"]["tables"]["opportunity"]["totals_in_target"]["amount"] == "125000.00"
+    assert runs["committed"]["verdict"] == docs["committed"]["verdict"] and docs["committed"]["run_id"] == runs["committed"]["run_id"]
+
+
+def test_the_verdict_names_what_fails_without_values():
+    from reports.reconciliation import verdict
+
+    table = {"ledger_loaded": 3, "expected_target_rows": 3, "matches": False, "totals_expected": {"rows": 3}, "totals_in_target": {"rows": 2},
+             "diff": {"missing_keys": 1, "rows_with_differences": 1, "columns": {"phone": {"count": 1, "examples": []}}}}
+    accounting = [{"entity": "customer", "source": "crm", "extracted": 10, "ledgered": 9, "repeated_records": 0, "balanced": False,
+                   "physical": {"balanced": False}},
+                  {"entity": "opportunity", "source": "deals", "extracted": 4, "ledgered": 4, "repeated_records": 0, "balanced": True}]
+    got = verdict({"accounting": accounting, "tables": {"customer": table}, "loaded": True}, "unbalanced", False, [])
+    assert got == {"result": "fail", "scope": "loaded", "reasons": [
+        "customer source crm: 10 records read, 9 in the ledger (0 twice) and the physical input disagrees",
+        "customer: 1 rows missing; 1 rows differ (phone); totals differ"]}
+    assert verdict({"accounting": accounting[1:], "tables": {}, "loaded": False}, "planned", False, []) == {
+        "result": "pass", "scope": "not_loaded", "reasons": []}
