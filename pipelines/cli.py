@@ -301,6 +301,52 @@ def rollback(
 
 
 @app.command()
+def reconcile(
+    config: Path = typer.Argument(..., help="Migration config file (YAML)."),
+    run_id: Optional[str] = typer.Option(None, "--run", help="The run to check (default: the last committed run the target records)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Re-read the target and check it against what a run loaded: rows deleted, changed (per column) or
+    added outside crm-migrate since; rows later runs wrote are told apart. Exit 0 only when clean (4
+    otherwise); the findings go to reconcile-<time>.json in the run folder."""
+    import json as _json
+    from datetime import datetime, timezone
+
+    from loaders.history import COMMITTED, recorded_runs
+    from loaders.recheck import recheck
+    from pipelines.config import load_config
+
+    try:
+        loaded = load_config(config)
+        cfg = loaded.config
+        if run_id is None:
+            committed = [r["run_id"] for r in recorded_runs(cfg.target.url, cfg.target.ledger_table) if r["status"] == COMMITTED]
+            if not committed:
+                raise MigrationError("the target records no committed run to reconcile", hint="`crm-migrate runs CONFIG` lists the runs")
+            run_id = committed[-1]
+        run_dir = cfg.output_dir / run_id
+        if not run_dir.is_dir():
+            raise MigrationError(f"no run folder {run_id} in {cfg.output_dir}", hint="give --run a run folder's name, with the config's output_dir")
+        found = recheck(cfg.target.url, run_dir, loaded.target_specs())
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    clean = all(f["clean"] for f in found.values())
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    (run_dir / f"reconcile-{stamp}.json").write_text(_json.dumps({"run_id": run_id, "checked_at": stamp, "clean": clean, "tables": found},
+                                                                 ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    console.print(f"[bold]reconcile[/bold] run {run_id} against the target as it is now")
+    for table, f in found.items():
+        cols = ", ".join(f"{c} {v['count']:,}" for c, v in f["changed"]["columns"].items())
+        console.print(f"  {table}: {f['rows_loaded']:,} rows loaded; {f['deleted']['count']:,} deleted, {f['changed']['count']:,} changed"
+                      + (f" ({cols})" if cols else "") + f", {f['added_outside']['count']:,} added outside crm-migrate"
+                      + (f"; {f['rows_written_since_by_later_runs']:,} written since by later runs" if f["rows_written_since_by_later_runs"] else ""))
+    console.print("[bold green]✔ clean[/bold green]" if clean else "[bold red]✘ the target differs from what the run loaded[/bold red]")
+    console.print(f"  findings: {run_dir / f'reconcile-{stamp}.json'}")
+    if not clean:
+        raise typer.Exit(EXIT_ACCOUNTING)
+
+
+@app.command()
 def runs(
     config: Path = typer.Argument(..., help="Migration config file (YAML)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),

@@ -469,6 +469,7 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
             for entity, (res, changes) in zip(order, written):
                 results.append(res)
                 plans.append(changes.summary())
+                keep_loaded(ctx.run_dir, res.table, mapped.frames[entity], changes.outside_keys)
                 if not batched:  # (a batched load wrote each batch's images with it)
                     images.append(before_images(ctx.run_id, res.table, mapped.specs[entity][1], changes.new, changes.before))
                 ctx.progress("plan", plan_line(plans[-1]))
@@ -499,6 +500,16 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
             if ctx.dry_run:
                 ctx.progress("load", "dry run: rolling back")
     return Loaded(results, ledger_rows, rec, committed=rec["balanced"] and not ctx.dry_run, plan=plans)
+
+
+def keep_loaded(run_dir, table: str, rows: pl.DataFrame, outside_keys: pl.Series | None) -> None:
+    """The rows a run writes to `table`, and the keys of the target rows beside them, in the run folder
+    (loaded/), so `crm-migrate reconcile` can check the target against them any time later."""
+    folder = run_dir / "loaded"
+    folder.mkdir(exist_ok=True)
+    rows.write_parquet(folder / f"{table}.parquet")
+    keys = outside_keys if outside_keys is not None else pl.Series("key", [], dtype=pl.String)
+    pl.DataFrame({"key": keys.cast(pl.String)}).write_parquet(folder / f"{table}.others.parquet")
 
 
 def plan(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped) -> Loaded:

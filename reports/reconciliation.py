@@ -118,3 +118,23 @@ def verdict(reconciliation: dict, status: str, dry_run: bool, gate_reasons: list
         reasons.append(f"the run {status}")
     scope = "loaded" if reconciliation.get("loaded") and not dry_run else "dry_run" if reconciliation.get("loaded") else "not_loaded"
     return {"result": "fail" if reasons else "pass", "scope": scope, "reasons": reasons}
+
+
+def check_target_later(loaded: pl.DataFrame, target: pl.DataFrame, key: str, later_keys: set[str], known_elsewhere: set[str],
+                       examples: int = 5) -> dict:
+    """`crm-migrate reconcile`: the rows a run loaded (`loaded`, kept in its run folder) against the
+    target as it is now. Rows a later committed run wrote (`later_keys`) are told apart, not counted
+    as differences. A target row that is neither the run's nor in `known_elsewhere` (rows the target
+    held beside the run's when it ran, rows later runs inserted) was added outside crm-migrate.
+    A merged source record is inside its golden record's row: it is checked with that row."""
+    mine = loaded.filter(~pl.col(key).cast(pl.String).is_in(list(later_keys)))
+    diff = diff_values(mine, target.select(loaded.columns), key, examples)
+    outside = target.join(loaded.select(key), on=key, how="anti").filter(~pl.col(key).cast(pl.String).is_in(list(known_elsewhere)))
+    return {
+        "rows_loaded": loaded.height,
+        "rows_written_since_by_later_runs": loaded.height - mine.height,
+        "deleted": {"count": diff["missing_keys"], "examples": diff["missing_examples"]},
+        "changed": {"count": diff["rows_with_differences"], "columns": diff["columns"]},
+        "added_outside": {"count": outside.height, "examples": outside.get_column(key).cast(pl.String).head(examples).to_list()},
+        "clean": diff["missing_keys"] == 0 and diff["rows_with_differences"] == 0 and outside.height == 0,
+    }

@@ -22,6 +22,7 @@ class TableChanges:
     unchanged: int
     not_in_run: int  # target rows with a key this run does not produce (left as they are)
     changed_columns: dict[str, int] = field(default_factory=dict)  # column -> updated rows where it changes
+    outside_keys: pl.Series | None = None  # keys of the target rows this run does not produce (for a later reconcile)
 
     def summary(self) -> dict:
         """Counts, changed columns and example keys: names and ids only, safe on a console."""
@@ -42,6 +43,7 @@ def plan_table(table: str, wanted: pl.DataFrame, current: pl.DataFrame, key: str
     counts = changed.select([pl.col(f"__d_{c}").sum().alias(c) for c in value_cols]).row(0, named=True) if changed.height else {}
     updated = changed.select(wanted.columns)
     before = changed.select(key, *[pl.col(f"{c}__cur").alias(c) for c in value_cols])
-    not_in_run = current.join(wanted.select(key), on=key, how="anti").height
+    outside = current.join(wanted.select(key), on=key, how="anti").get_column(key)
+    not_in_run = outside.len()
     return TableChanges(table, key, new, updated, before, both.height - changed.height, not_in_run,
-                        {c: int(n) for c, n in counts.items() if n})
+                        {c: int(n) for c, n in counts.items() if n}, outside)
