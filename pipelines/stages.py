@@ -489,9 +489,12 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
                 actual[entity] = read_back(conn, table, mapped.frames[entity], mapped.specs[entity][1])
             with ctx.stage("reconcile"):
                 amount_col = {e: next((c.name for c in cols if c.source == "amount"), None) for e, (_, _, cols) in mapped.specs.items()}
-                group_col = {e: next((c.name for c in cols if c.source in ("stage", "status")), None) for e, (_, _, cols) in mapped.specs.items()}
+                # totals per stage (or status) and per owner; amounts per customer
+                group_col = {e: [c.name for c in cols if c.source in ("stage", "status")] + [c.name for c in cols if c.source == "owner"]
+                             for e, (_, _, cols) in mapped.specs.items()}
+                customer_col = {e: next((c.name for c in cols if c.source == "customer_target_id"), None) for e, (_, _, cols) in mapped.specs.items()}
                 rec = reconcile_frames(acct, resolution.ledger, mapped.frames, actual, {e: sp[1] for e, sp in mapped.specs.items()},
-                                       amount_col, group_col)
+                                       amount_col, group_col, customer_col)
                 rec["loaded"] = True
                 ctx.progress("reconcile", "balanced" if rec["balanced"] else "NOT balanced: rolling the target back" if not batched
                              else f"NOT balanced: the committed batches stay; undo them with crm-migrate rollback CONFIG --run {ctx.run_id}")

@@ -44,10 +44,15 @@ def _sum(frame: pl.DataFrame, column: str) -> str:
     return str(value if value is not None else Decimal("0.00"))
 
 
-def totals(frame: pl.DataFrame, amount: str | None, group: str | None) -> dict:
+def totals(frame: pl.DataFrame, amount: str | None, group: str | list[str] | None) -> dict:
+    """Rows and the amount (exact Decimal, as text) overall and per value of each `group` column
+    (stage, status, owner): `by_<column>`."""
     out = {"rows": frame.height}
     if amount:
         out["amount"] = _sum(frame, amount)
+    for g in ([group] if isinstance(group, str) else group or [])[1:]:
+        out |= {k: v for k, v in totals(frame, amount, g).items() if k.startswith("by_")}
+    group = group[0] if isinstance(group, list) and group else group if isinstance(group, str) else None
     if group and group in frame.columns:
         g = frame.group_by(group).agg(pl.len().alias("rows"), *([pl.col(amount).cast(pl.Decimal(38, 2)).sum().alias("amount")] if amount else []))
         out[f"by_{group}"] = {
@@ -57,6 +62,16 @@ def totals(frame: pl.DataFrame, amount: str | None, group: str | None) -> dict:
     return out
 
 
+def amounts_per_group(expected: pl.DataFrame, actual: pl.DataFrame, group: str, amount: str, examples: int = 5) -> dict:
+    """Per value of `group` (each customer of the opportunities): the amount summed exactly, expected
+    against the target; how many groups differ, with examples (a summary, not one entry per customer)."""
+    def sums(frame):
+        return frame.group_by(group).agg(pl.col(amount).cast(pl.Decimal(38, 2)).sum().alias("amount"), pl.len().alias("rows"))
+    both = sums(expected).join(sums(actual), on=group, how="full", suffix="__target", coalesce=True)
+    differ = both.filter(pl.col("amount").ne_missing(pl.col("amount__target")) | pl.col("rows").ne_missing(pl.col("rows__target")))
+    return {"groups": both.height, "differ": differ.height, "examples": differ.get_column(group).cast(pl.String).sort().head(examples).to_list()}
+
+
 def reconcile(
     accounting: list[dict],
     ledger: pl.DataFrame,
@@ -64,7 +79,8 @@ def reconcile(
     actual: dict[str, pl.DataFrame],
     keys: dict[str, str],
     amount_columns: dict[str, str | None],
-    group_columns: dict[str, str | None],
+    group_columns: dict[str, str | list[str] | None],
+    customer_columns: dict[str, str | None] | None = None,
 ) -> dict:
     """Everything needed to trust (or distrust) the run, as plain data for JSON and the reports."""
     tables = {}
@@ -75,8 +91,10 @@ def reconcile(
         diff = diff_values(exp, act, keys[entity])
         exp_tot = totals(exp, amount_columns.get(entity), group_columns.get(entity))
         act_tot = totals(act, amount_columns.get(entity), group_columns.get(entity))
+        customer, amount = (customer_columns or {}).get(entity), amount_columns.get(entity)
+        per_customer = amounts_per_group(exp, act, customer, amount) if customer and amount else None
         table_ok = (diff["missing_keys"] == 0 and diff["rows_with_differences"] == 0 and loaded_ids == exp.height
-                    and exp_tot == act_tot)
+                    and exp_tot == act_tot and (per_customer is None or per_customer["differ"] == 0))
         ok = ok and table_ok
         tables[entity] = {
             "ledger_loaded": loaded_ids,
@@ -84,6 +102,7 @@ def reconcile(
             "diff": diff,
             "totals_expected": exp_tot,
             "totals_in_target": act_tot,
+            **({"amount_per_customer": per_customer} if per_customer is not None else {}),
             "matches": table_ok,
         }
     return {"balanced": ok, "accounting": accounting, "tables": tables}
@@ -110,7 +129,8 @@ def verdict(reconciliation: dict, status: str, dry_run: bool, gate_reasons: list
         what = [f"{d['missing_keys']:,} rows missing" if d["missing_keys"] else "",
                 f"{d['rows_with_differences']:,} rows differ ({', '.join(sorted(d['columns']))})" if d["rows_with_differences"] else "",
                 f"{t['ledger_loaded']:,} loaded in the ledger for {t['expected_target_rows']:,} target rows" if t["ledger_loaded"] != t["expected_target_rows"] else "",
-                "totals differ" if t["totals_expected"] != t["totals_in_target"] else ""]
+                "totals differ" if t["totals_expected"] != t["totals_in_target"] else "",
+                f"amounts of {t['amount_per_customer']['differ']:,} customers differ" if t.get("amount_per_customer", {}).get("differ") else ""]
         reasons.append(f"{entity}: " + "; ".join(w for w in what if w))
     if status == "stopped_at_gate":
         reasons += [f"the gate stopped the run: {g}" for g in gate_reasons]

@@ -169,7 +169,10 @@ def test_reconciliation_json_follows_its_schema_with_a_verdict_for_every_kind_of
         "committed": ("pass", "loaded", "succeeded"), "dry": ("pass", "dry_run", "succeeded"), "plan": ("pass", "not_loaded", "planned"),
         "gate": ("fail", "not_loaded", "stopped_at_gate")}
     assert docs["gate"]["verdict"]["reasons"] == ["the gate stopped the run: deals: 1 of 2 opportunity records rejected (50.0%), above max_reject_rate 10.0%"]
-    assert docs["committed"]["tables"]["opportunity"]["totals_in_target"]["amount"] == "125000.00"
+    opportunities = docs["committed"]["tables"]["opportunity"]
+    assert opportunities["totals_in_target"]["amount"] == "125000.00" and opportunities["totals_in_target"]["by_owner_id"] == {
+        "U9000": {"rows": 1, "amount": "125000.00"}}  # no rep in the source: the lookup's default user
+    assert opportunities["amount_per_customer"] == {"groups": 1, "differ": 0, "examples": []}
     assert runs["committed"]["verdict"] == docs["committed"]["verdict"] and docs["committed"]["run_id"] == runs["committed"]["run_id"]
 
 
@@ -187,3 +190,20 @@ def test_the_verdict_names_what_fails_without_values():
         "customer: 1 rows missing; 1 rows differ (phone); totals differ"]}
     assert verdict({"accounting": accounting[1:], "tables": {}, "loaded": False}, "planned", False, []) == {
         "result": "pass", "scope": "not_loaded", "reasons": []}
+
+
+def test_amounts_per_customer_and_per_owner_are_exact_and_a_moved_amount_is_found():
+    from reports.reconciliation import amounts_per_group
+
+    deals = pl.DataFrame({"external_id": ["O1", "O2", "O3"], "account": ["C1", "C1", "C2"], "owner": ["U1", "U2", "U1"],
+                          "amount": [Decimal("0.10"), Decimal("0.20"), Decimal("5.00")]}, schema_overrides={"amount": pl.Decimal(18, 2)})
+    assert totals(deals, "amount", ["account", "owner"]) == {"rows": 3, "amount": "5.30",
+                                                             "by_account": {"C1": {"rows": 2, "amount": "0.30"}, "C2": {"rows": 1, "amount": "5.00"}},
+                                                             "by_owner": {"U1": {"rows": 2, "amount": "5.10"}, "U2": {"rows": 1, "amount": "0.20"}}}
+    assert amounts_per_group(deals, deals, "account", "amount") == {"groups": 2, "differ": 0, "examples": []}
+    moved = deals.with_columns(pl.when(pl.col("external_id") == "O2").then(pl.lit("C2")).otherwise(pl.col("account")).alias("account"))
+    assert amounts_per_group(deals, moved, "account", "amount") == {"groups": 2, "differ": 2, "examples": ["C1", "C2"]}  # same total overall
+    result = reconcile(BALANCED, ledger(3), {"opportunity": deals}, {"opportunity": moved}, {"opportunity": "external_id"},
+                       {"opportunity": "amount"}, {"opportunity": ["owner"]}, {"opportunity": "account"})
+    table = result["tables"]["opportunity"]
+    assert table["amount_per_customer"]["differ"] == 2 and table["totals_expected"] == table["totals_in_target"] and not table["matches"]
