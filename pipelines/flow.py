@@ -1,13 +1,15 @@
 """The Prefect 3 flow: the same stage list as pipelines/run.py, each stage a Prefect task."""
 from __future__ import annotations
 
+import json
 from functools import wraps
 from pathlib import Path
 from typing import Callable
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed
 
 from pipelines.run import run_pipeline
 from transforms.sample import SampleSpec
@@ -25,12 +27,26 @@ def as_task(fn: Callable) -> Callable:
 
 
 def _artifact(manifest: dict) -> None:
+    """On the flow run: a markdown summary (status, verdict, dispositions, links to the run folder's
+    reports) and a table of the accounting per source."""
+    run_dir = Path(manifest["run_dir"])
     counts = manifest["counts"]["dispositions"]
+    verdict = manifest.get("verdict") or {}
     lines = [f"# crm-migrate run {manifest['run_id']}", "", f"status: **{manifest['status']}**"
-             + (" (dry run, rolled back)" if manifest["dry_run"] else ""), "",
-             "| disposition | records |", "|---|---|"] + [f"| {k} | {v:,} |" for k, v in sorted(counts.items())]
-    lines += ["", f"Run folder: `{manifest['run_dir']}`"]
+             + (" (dry run, rolled back)" if manifest["dry_run"] else ""),
+             f"verdict: **{verdict.get('result', '?')}** ({verdict.get('scope', '?').replace('_', ' ')})", ""]
+    lines += [f"- {r}" for r in verdict.get("reasons", [])]
+    lines += ["", "| disposition | records |", "|---|---|"] + [f"| {k} | {v:,} |" for k, v in sorted(counts.items())]
+    links = [(name, run_dir / name) for name in ("report.html", "report.xlsx", "reconciliation.json", "ledger.csv", "review_queue.xlsx")]
+    lines += ["", "Reports: " + " · ".join(f"[{name}]({path.as_uri()})" for name, path in links if path.exists()), "",
+              f"Run folder: `{run_dir}`"]
     create_markdown_artifact(markdown="\n".join(lines), key="crm-migrate-summary", description="Migration summary")
+    accounting = json.loads((run_dir / "reconciliation.json").read_text(encoding="utf-8")).get("accounting", []) \
+        if (run_dir / "reconciliation.json").exists() else []
+    rows = [{k: r.get(k, 0) for k in ("entity", "source", "extracted", "loaded", "merged", "rejected", "archived", "unsampled", "balanced")}
+            for r in accounting]
+    if rows:
+        create_table_artifact(table=rows, key="crm-migrate-accounting", description="Records per source: extracted = loaded + merged + rejected + archived")
 
 
 @flow(name="crm-migrate", persist_result=False, log_prints=True)
@@ -45,4 +61,7 @@ def migrate(config: str, dry_run: bool = False, out: str | None = None, target_u
                             sample=SampleSpec(sample_size, sample_where, sample_seed) if sample else None, resume=resume,
                             progress=lambda stage, msg: logger.info("%s: %s", stage, msg))
     _artifact(manifest)
-    return manifest
+    verdict = manifest.get("verdict") or {}
+    # the verdict is the flow run's state message, visible in the UI's run list
+    return Completed(message=f"verdict: {verdict.get('result', '?')} ({verdict.get('scope', '?').replace('_', ' ')}); "
+                             f"status {manifest['status']}; {manifest['run_dir']}", data=manifest)
