@@ -139,6 +139,20 @@ def bare_load(url: str, data: dict) -> float:
     return seconds
 
 
+def engine_urls(name: str, engines: str) -> dict[str, str]:
+    """Engine -> URL for the engines asked for: a scratch SQLite file, and the servers the tests use
+    (CRM_TEST_PG_URL / CRM_TEST_MYSQL_URL); an engine without its server is skipped, saying so."""
+    urls = {"sqlite": f"sqlite:////tmp/crm-bench-{name}-{os.getpid()}.sqlite", "postgresql": os.environ.get("CRM_TEST_PG_URL"),
+            "mariadb": os.environ.get("CRM_TEST_MYSQL_URL")}
+    out = {}
+    for engine in engines.split(","):
+        if urls[engine]:
+            out[engine] = urls[engine]
+        else:
+            print(f"{engine}: skipped (set CRM_TEST_PG_URL / CRM_TEST_MYSQL_URL)", file=sys.stderr)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--accounts", type=int, default=100_000)
@@ -148,16 +162,11 @@ def main() -> None:
     args = ap.parse_args()
     data = rows(args.accounts)
     total = sum(f.height for _, f in data.values())
-    urls = {"sqlite": f"sqlite:////tmp/crm-bench-load-{os.getpid()}.sqlite", "postgresql": os.environ.get("CRM_TEST_PG_URL"),
-            "mariadb": os.environ.get("CRM_TEST_MYSQL_URL")}
+    urls = engine_urls("load", args.engines)
     names = [n for ((n, _, _), _) in data.values()]
     names = [*names, *(f"bare_{n}" for n in names), "crm_migrate_run", "crm_migrate_before_image"]
     out = {}
-    for engine in args.engines.split(","):
-        url = urls[engine]
-        if not url:
-            print(f"{engine}: skipped (set CRM_TEST_PG_URL / CRM_TEST_MYSQL_URL)", file=sys.stderr)
-            continue
+    for engine, url in urls.items():
         drop(url, names)
         first = crm_load(url, data, "bench-1", args.commit)
         again = crm_load(url, data, "bench-2", args.commit)
@@ -167,7 +176,8 @@ def main() -> None:
                        "ratio_to_bare": round(bare / first, 3), "unchanged_rerun_s": round(again, 1), "first_load_s": round(first, 1),
                        "speedup_unchanged": round(first / again, 2)}
         print(f"{engine}: {out[engine]}", file=sys.stderr)
-    Path(urls["sqlite"].removeprefix("sqlite:///")).unlink(missing_ok=True)
+    if "sqlite" in urls:
+        Path(urls["sqlite"].removeprefix("sqlite:///")).unlink(missing_ok=True)
     print(json.dumps(out) if args.json else json.dumps(out, indent=2))
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 def main() -> None:
     import polars as pl
 
-    from load import crm_load, drop, rows
+    from load import crm_load, drop, engine_urls, rows
     from loaders.recheck import recheck
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,16 +39,11 @@ def main() -> None:
     args = ap.parse_args()
     data = rows(args.accounts)
     total = sum(f.height for _, f in data.values())
-    urls = {"sqlite": f"sqlite:////tmp/crm-bench-reconcile-{os.getpid()}.sqlite", "postgresql": os.environ.get("CRM_TEST_PG_URL"),
-            "mariadb": os.environ.get("CRM_TEST_MYSQL_URL")}
+    urls = engine_urls("reconcile", args.engines)
     names = [n for ((n, _, _), _) in data.values()] + ["crm_migrate_run", "crm_migrate_before_image"]
     specs = {entity: spec for entity, (spec, _) in data.items()}
     out = {}
-    for engine in args.engines.split(","):
-        url = urls[engine]
-        if not url:
-            print(f"{engine}: skipped (set CRM_TEST_PG_URL / CRM_TEST_MYSQL_URL)", file=sys.stderr)
-            continue
+    for engine, url in urls.items():
         drop(url, names)
         load_s = crm_load(url, data, "bench-1")
         with tempfile.TemporaryDirectory() as tmp:
@@ -65,7 +59,8 @@ def main() -> None:
         out[engine] = {"rows": total, "load_s": round(load_s, 1), "reconcile_s": round(reconcile_s, 1), "ratio": round(reconcile_s / load_s, 3),
                        "clean": all(f["clean"] for f in found.values())}
         print(f"{engine}: {out[engine]}", file=sys.stderr)
-    Path(urls["sqlite"].removeprefix("sqlite:///")).unlink(missing_ok=True)
+    if "sqlite" in urls:
+        Path(urls["sqlite"].removeprefix("sqlite:///")).unlink(missing_ok=True)
     print(json.dumps(out) if args.json else json.dumps(out, indent=2))
 
 
