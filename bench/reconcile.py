@@ -27,10 +27,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def main() -> None:
-    import polars as pl
-
     from load import crm_load, drop, engine_urls, rows
     from loaders.recheck import recheck
+    from reports.run_folder import write_loaded
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--accounts", type=int, default=100_000)
@@ -48,10 +47,9 @@ def main() -> None:
         load_s = crm_load(url, data, "bench-1")
         with tempfile.TemporaryDirectory() as tmp:
             run_dir = Path(tmp) / "bench-1"
-            (run_dir / "loaded").mkdir(parents=True)
-            for (name, _, _), frame in data.values():  # what the load's run folder keeps (pipelines/stages.keep_loaded)
-                frame.write_parquet(run_dir / "loaded" / f"{name}.parquet")
-                pl.DataFrame({"key": []}, schema={"key": pl.String}).write_parquet(run_dir / "loaded" / f"{name}.others.parquet")
+            run_dir.mkdir()
+            for (name, _, _), frame in data.values():  # what the load's run folder keeps
+                write_loaded(run_dir, name, frame, None)
             t = time.perf_counter()
             found = recheck(url, run_dir, specs)
             reconcile_s = time.perf_counter() - t

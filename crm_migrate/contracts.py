@@ -88,6 +88,11 @@ LOADED, MERGED, REJECTED, ARCHIVED = "loaded", "merged", "rejected", "archived"
 UNSAMPLED = "unsampled"  # a sample rehearsal (run --sample) left the record's customer out (the ledger column holds 10 characters)
 DISPOSITIONS = (LOADED, MERGED, REJECTED, ARCHIVED, UNSAMPLED)
 
+
+def shown_dispositions(sample: bool) -> tuple[str, ...]:
+    """The dispositions a summary lists: unsampled only for a sample rehearsal."""
+    return DISPOSITIONS if sample else tuple(d for d in DISPOSITIONS if d != UNSAMPLED)
+
 LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
     "entity": pl.String(),

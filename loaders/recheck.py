@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
 import sqlalchemy as sa
 
 from crm_migrate.errors import MigrationError
@@ -14,6 +13,7 @@ from loaders.schema import target_table
 from loaders.target import connect_target, make_engine
 from loaders.upsert import read_table
 from reports.reconciliation import check_target_later
+from reports.run_folder import LOADED_DIR, read_loaded
 
 
 def _later_keys(conn: sa.Connection, run_id: str, table: str) -> set[str]:
@@ -29,9 +29,8 @@ def _later_keys(conn: sa.Connection, run_id: str, table: str) -> set[str]:
 def recheck(url: str, run_dir: Path, specs: dict[str, tuple]) -> dict[str, dict]:
     """Per target table the run loaded: check_target_later's findings. `specs`: entity -> (table,
     key, column specs) of the target mapping."""
-    folder = run_dir / "loaded"
-    if not folder.is_dir():
-        raise MigrationError(f"run folder {run_dir} keeps no loaded rows (loaded/)",
+    if not (run_dir / LOADED_DIR).is_dir():
+        raise MigrationError(f"run folder {run_dir} keeps no loaded rows ({LOADED_DIR}/)",
                              hint="runs keep them from crm-migrate 0.2 on; reconcile a run made since")
     engine = make_engine(url)
     out = {}
@@ -40,11 +39,10 @@ def recheck(url: str, run_dir: Path, specs: dict[str, tuple]) -> dict[str, dict]
             existing = set(sa.inspect(conn).get_table_names())
             md = sa.MetaData()
             for entity, (name, key, cols) in specs.items():
-                path = folder / f"{name}.parquet"
-                if not path.exists():
+                kept = read_loaded(run_dir, name)
+                if kept is None:
                     continue
-                loaded = pl.read_parquet(path)
-                others = set(pl.read_parquet(folder / f"{name}.others.parquet")["key"].to_list())
+                loaded, others = kept
                 target = read_table(conn, target_table(md, name, key, cols), loaded.schema) if name in existing else loaded.clear()
                 later = _later_keys(conn, run_dir.name, name) if RUN_TABLE in existing and IMAGE_TABLE in existing else set()
                 out[name] = check_target_later(loaded, target, key, later, others | later)

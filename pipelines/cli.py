@@ -11,9 +11,10 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from crm_migrate.contracts import DISPOSITIONS
+from crm_migrate.contracts import shown_dispositions
 from crm_migrate.errors import AccountingError, ConfigError, GateFailed, LockTimeout, MigrationError
 from crm_migrate.secrets import scrub
+from reports.reconciliation import describe_verdict
 from transforms.sample import SampleSpec
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -111,8 +112,8 @@ def _summary(manifest: dict) -> None:
         console.print(f"  [bold yellow]gate failed and was overridden by --force[/bold yellow] ({len(gate['reasons'])} reasons):")
         for reason in gate["reasons"]:
             console.print(f"    - {reason}")
-    shown = DISPOSITIONS if manifest.get("sample") else DISPOSITIONS[:4]
-    console.print(("  records (if run): " if planned else "  records: ") + ", ".join(f"{k} {counts.get(k, 0):,}" for k in shown))
+    console.print(("  records (if run): " if planned else "  records: ")
+                  + ", ".join(f"{k} {counts.get(k, 0):,}" for k in shown_dispositions(bool(manifest.get("sample")))))
     if manifest.get("sample"):
         s = manifest["sample"]
         console.print(f"  [bold yellow]SAMPLE[/bold yellow]: {s['golden_customers']:,} of {s['golden_customers_in_full_run']:,} golden customers, "
@@ -120,7 +121,7 @@ def _summary(manifest: dict) -> None:
     console.print(f"  golden customers: {manifest['counts']['golden_customers']:,}")
     v = manifest.get("verdict")
     if v:
-        console.print(f"  verdict: [bold {'green' if v['result'] == 'pass' else 'red'}]{v['result']}[/] ({v['scope'].replace('_', ' ')})"
+        console.print(f"  verdict: [bold {'green' if v['result'] == 'pass' else 'red'}]{describe_verdict(v)}[/]"
                       + "".join(f"\n    - {r}" for r in v["reasons"]))
     console.print(f"  run folder: {run_dir}")
     console.print(f"  report:     {run_dir / 'report.html'}")

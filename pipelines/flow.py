@@ -11,7 +11,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 
+from crm_migrate.contracts import DISPOSITIONS
 from pipelines.run import run_pipeline
+from reports.reconciliation import describe_verdict
 from transforms.sample import SampleSpec
 
 
@@ -43,8 +45,7 @@ def _artifact(manifest: dict) -> None:
     create_markdown_artifact(markdown="\n".join(lines), key="crm-migrate-summary", description="Migration summary")
     accounting = json.loads((run_dir / "reconciliation.json").read_text(encoding="utf-8")).get("accounting", []) \
         if (run_dir / "reconciliation.json").exists() else []
-    rows = [{k: r.get(k, 0) for k in ("entity", "source", "extracted", "loaded", "merged", "rejected", "archived", "unsampled", "balanced")}
-            for r in accounting]
+    rows = [{k: r.get(k, 0) for k in ("entity", "source", "extracted", *DISPOSITIONS, "balanced")} for r in accounting]
     if rows:
         create_table_artifact(table=rows, key="crm-migrate-accounting", description="Records per source: extracted = loaded + merged + rejected + archived")
 
@@ -63,5 +64,4 @@ def migrate(config: str, dry_run: bool = False, out: str | None = None, target_u
     _artifact(manifest)
     verdict = manifest.get("verdict") or {}
     # the verdict is the flow run's state message, visible in the UI's run list
-    return Completed(message=f"verdict: {verdict.get('result', '?')} ({verdict.get('scope', '?').replace('_', ' ')}); "
-                             f"status {manifest['status']}; {manifest['run_dir']}", data=manifest)
+    return Completed(message=f"verdict: {describe_verdict(verdict)}; status {manifest['status']}; {manifest['run_dir']}", data=manifest)

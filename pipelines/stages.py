@@ -29,6 +29,7 @@ from loaders.target import Abandon, make_engine, new_sqlite_file, remove_if_empt
 from loaders.upsert import UpsertResult, append, read_table, upsert_all
 from pipelines.context import RunContext
 from reports.data_docs import build_data_docs
+from reports.run_folder import write_loaded
 from reports.reconciliation import SCHEMA_VERSION as RECONCILIATION_SCHEMA_VERSION, reconcile as reconcile_frames, verdict as reconciliation_verdict
 from transforms.archive import ARCHIVE_REASON, mark_stale
 from crm_migrate.flags import flags_text
@@ -55,9 +56,7 @@ def preflight(ctx: RunContext) -> TargetLock:
     target = ctx.config.target
     with ctx.stage("preflight"):
         if ctx.sample is not None and ctx.sample.where:  # a typo in --where is named now, not after extraction and resolution
-            problem = where_problem(ctx.sample.where, [*CANONICAL[CUSTOMER], *GOLDEN_FIELDS])
-            if problem:
-                raise MigrationError(problem, hint="name canonical customer fields, e.g. --where \"province = '广东省'\"")
+            refuse_bad_where(ctx.sample.where, [*CANONICAL[CUSTOMER], *GOLDEN_FIELDS])
         engine = make_engine(target.url)
         created = new_sqlite_file(target.url) if ctx.dry_run else None  # a dry run leaves no new file behind
         try:
@@ -229,10 +228,14 @@ class Resolution:
         """Every clustered customer record with its golden id."""
         return self.matching.clustered if self.matching is not None else pl.DataFrame()
 
+    def golden_loadable(self) -> pl.DataFrame:
+        """Golden customers a full run writes: not archived, with a record read in this run (the
+        others stay as earlier runs wrote them)."""
+        return self.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0))
+
     def golden_to_load(self) -> pl.DataFrame:
-        """Golden customers this run writes: not archived, with a record read in this run (the others
-        stay as earlier runs wrote them)."""
-        golden = self.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0))
+        """Golden customers this run writes: the loadable ones, in a sample rehearsal those drawn."""
+        golden = self.golden_loadable()
         return golden if self.sample is None else golden.filter(pl.col("target_id").is_in(self.sample.implode()))
 
     def opportunities_to_load(self) -> pl.DataFrame:
@@ -320,6 +323,13 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
 GOLDEN_FIELDS = ("target_id", "member_count", "current_members", "archived")
 
 
+def refuse_bad_where(where: str, fields: list[str]) -> None:
+    """Stop on a --where that cannot be read or names a field golden customers do not have."""
+    problem = where_problem(where, fields)
+    if problem:
+        raise MigrationError(problem, hint="name canonical customer fields, e.g. --where \"province = '广东省'\"")
+
+
 # ---- sample -----------------------------------------------------------------------------------
 
 def sample(ctx: RunContext, resolution: Resolution) -> Resolution:
@@ -329,10 +339,9 @@ def sample(ctx: RunContext, resolution: Resolution) -> Resolution:
     if spec is None:
         return resolution
     with ctx.stage("sample"):
-        pool = resolution.golden_to_load()
-        problem = where_problem(spec.where, pool.columns) if spec.where else None
-        if problem:
-            raise MigrationError(problem, hint="name canonical customer fields, e.g. --where \"province = '广东省'\"")
+        pool = resolution.golden_loadable()
+        if spec.where:
+            refuse_bad_where(spec.where, pool.columns)
         chosen = choose(pool, spec)
         if not chosen.len():
             raise MigrationError(f"the sample is empty: no golden customer of the {pool.height:,} is kept by --where {spec.where}",
@@ -469,7 +478,7 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
             for entity, (res, changes) in zip(order, written):
                 results.append(res)
                 plans.append(changes.summary())
-                keep_loaded(ctx.run_dir, res.table, mapped.frames[entity], changes.outside_keys)
+                write_loaded(ctx.run_dir, res.table, mapped.frames[entity], changes.outside_keys)  # for `crm-migrate reconcile` later
                 if not batched:  # (a batched load wrote each batch's images with it)
                     images.append(before_images(ctx.run_id, res.table, mapped.specs[entity][1], changes.new, changes.before))
                 ctx.progress("plan", plan_line(plans[-1]))
@@ -503,16 +512,6 @@ def load(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: 
             if ctx.dry_run:
                 ctx.progress("load", "dry run: rolling back")
     return Loaded(results, ledger_rows, rec, committed=rec["balanced"] and not ctx.dry_run, plan=plans)
-
-
-def keep_loaded(run_dir, table: str, rows: pl.DataFrame, outside_keys: pl.Series | None) -> None:
-    """The rows a run writes to `table`, and the keys of the target rows beside them, in the run folder
-    (loaded/), so `crm-migrate reconcile` can check the target against them any time later."""
-    folder = run_dir / "loaded"
-    folder.mkdir(exist_ok=True)
-    rows.write_parquet(folder / f"{table}.parquet")
-    keys = outside_keys if outside_keys is not None else pl.Series("key", [], dtype=pl.String)
-    pl.DataFrame({"key": keys.cast(pl.String)}).write_parquet(folder / f"{table}.others.parquet")
 
 
 def plan(ctx: RunContext, canonical: Canonical, resolution: Resolution, mapped: Mapped) -> Loaded:
@@ -680,8 +679,7 @@ def sample_summary(ctx: RunContext, resolution: Resolution) -> dict | None:
     """A sample rehearsal's spec and size, for the manifest, the report and the run table."""
     if ctx.sample is None or resolution.sample is None:
         return None
-    full = resolution.golden.filter(~pl.col("archived") & (pl.col("current_members") > 0)).height
-    return {**ctx.sample.as_dict(), "golden_customers": resolution.sample.len(), "golden_customers_in_full_run": full}
+    return {**ctx.sample.as_dict(), "golden_customers": resolution.sample.len(), "golden_customers_in_full_run": resolution.golden_loadable().height}
 
 
 def mapping_notes(mapped: Mapped | None, mask: bool) -> list[dict]:

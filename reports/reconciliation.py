@@ -50,14 +50,13 @@ def totals(frame: pl.DataFrame, amount: str | None, group: str | list[str] | Non
     out = {"rows": frame.height}
     if amount:
         out["amount"] = _sum(frame, amount)
-    for g in ([group] if isinstance(group, str) else group or [])[1:]:
-        out |= {k: v for k, v in totals(frame, amount, g).items() if k.startswith("by_")}
-    group = group[0] if isinstance(group, list) and group else group if isinstance(group, str) else None
-    if group and group in frame.columns:
-        g = frame.group_by(group).agg(pl.len().alias("rows"), *([pl.col(amount).cast(pl.Decimal(38, 2)).sum().alias("amount")] if amount else []))
-        out[f"by_{group}"] = {
-            str(r[group]): {"rows": r["rows"], **({"amount": str(r["amount"])} if amount else {})}
-            for r in g.sort(group, nulls_last=True).to_dicts()
+    for column in [group] if isinstance(group, str) else group or []:
+        if column not in frame.columns:
+            continue
+        g = frame.group_by(column).agg(pl.len().alias("rows"), *([pl.col(amount).cast(pl.Decimal(38, 2)).sum().alias("amount")] if amount else []))
+        out[f"by_{column}"] = {
+            str(r[column]): {"rows": r["rows"], **({"amount": str(r["amount"])} if amount else {})}
+            for r in g.sort(column, nulls_last=True).to_dicts()
         }
     return out
 
@@ -134,10 +133,13 @@ def verdict(reconciliation: dict, status: str, dry_run: bool, gate_reasons: list
         reasons.append(f"{entity}: " + "; ".join(w for w in what if w))
     if status == "stopped_at_gate":
         reasons += [f"the gate stopped the run: {g}" for g in gate_reasons]
-    if status in ("failed", "interrupted"):
-        reasons.append(f"the run {status}")
     scope = "loaded" if reconciliation.get("loaded") and not dry_run else "dry_run" if reconciliation.get("loaded") else "not_loaded"
     return {"result": "fail" if reasons else "pass", "scope": scope, "reasons": reasons}
+
+
+def describe_verdict(v: dict) -> str:
+    """`pass (loaded)`, `fail (not loaded)`: the verdict in a few words, for a console or a state message."""
+    return f"{v.get('result', '?')} ({v.get('scope', '?').replace('_', ' ')})"
 
 
 def check_target_later(loaded: pl.DataFrame, target: pl.DataFrame, key: str, later_keys: set[str], known_elsewhere: set[str],

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from crm_migrate.contracts import DISPOSITIONS, UNSAMPLED
+from crm_migrate.contracts import shown_dispositions
 from crm_migrate.secrets import scrub
 from reports.masking import mask_field, mask_text
 
@@ -161,7 +161,7 @@ def write_html(path: Path, manifest: dict, reconciliation: dict, ledger: pl.Data
             rules=rule_rows, validation=validation_view(suites, mask), load=[asdict(r) for r in load], gate=gate_rows,
             forced=getattr(gate, "forced", False), profile=profile_view(profile or []), pct=_pct, data_docs=data_docs,
             quality_as_of=quality_as_of, inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask,
-            dispositions=[d for d in DISPOSITIONS if d != UNSAMPLED or manifest.get("sample")],
+            dispositions=shown_dispositions(bool(manifest.get("sample"))),
             mapping_notes=[{**n, "examples": [visible(mask.field(n["field"], str(e))) for e in n["examples"]]}
                            for n in manifest.get("mapping_notes", [])])
 
@@ -172,7 +172,7 @@ def write_failure_html(path: Path, manifest: dict, options: ReportOptions) -> No
     verdict, verdict_class = _verdict(manifest)
     error = dict(manifest.get("error") or {})
     error["message"] = mask.text(error.get("message"))
-    _render("report.html", path, options, m={**manifest, "counts": manifest.get("counts", {"dispositions": {}})}, dispositions=DISPOSITIONS[:4],
+    _render("report.html", path, options, m={**manifest, "counts": manifest.get("counts", {"dispositions": {}})}, dispositions=shown_dispositions(False),
             verdict=verdict, verdict_class=verdict_class, rec=None, reject_reasons=[], flags=[], rules=[], validation=[], load=[],
             gate=[], profile=[], pct=_pct, inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask, error=error)
 

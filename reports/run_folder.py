@@ -52,6 +52,27 @@ def write_ledger(run_dir: Path, ledger: pl.DataFrame, name: str = "ledger") -> N
     ledger.write_parquet(run_dir / f"{name}.parquet")
 
 
+LOADED_DIR = "loaded"  # the rows a run wrote per target table, for `crm-migrate reconcile` later
+
+
+def write_loaded(run_dir: Path, table: str, rows: pl.DataFrame, outside_keys: pl.Series | None) -> None:
+    """The rows a run writes to `table`, and the keys of the target rows beside them when it ran, so
+    the target can be checked against them any time later (loaders/recheck.py)."""
+    folder = run_dir / LOADED_DIR
+    folder.mkdir(exist_ok=True)
+    rows.write_parquet(folder / f"{table}.parquet")
+    keys = outside_keys if outside_keys is not None else pl.Series("key", [], dtype=pl.String)
+    pl.DataFrame({"key": keys.cast(pl.String)}).write_parquet(folder / f"{table}.others.parquet")
+
+
+def read_loaded(run_dir: Path, table: str) -> tuple[pl.DataFrame, set[str]] | None:
+    """(the rows the run wrote to `table`, the keys beside them), or None if it wrote none there."""
+    folder = run_dir / LOADED_DIR
+    if not (folder / f"{table}.parquet").exists():
+        return None
+    return pl.read_parquet(folder / f"{table}.parquet"), set(pl.read_parquet(folder / f"{table}.others.parquet")["key"].to_list())
+
+
 def _base(ctx, status: str) -> dict:
     return {
         "run_id": ctx.run_id,
