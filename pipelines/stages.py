@@ -754,6 +754,9 @@ def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secr
         "superseded_ids": matching.superseded.height if matching.superseded is not None else 0,
     }, secrets)
     matching.pairs.write_parquet(d / "match_pairs.parquet")
+    # Each clustered customer record's canonical values and golden id: what the merges, the sign-off
+    # sample (`crm-migrate sample-check`) and report.xlsx show beside the golden record.
+    resolution.golden_members().write_parquet(d / "golden_members.parquet")
     if matching.superseded is not None and matching.superseded.height:  # earlier golden ids now merged into another
         matching.superseded.write_csv(d / "superseded_ids.csv")
     rows = review_queue.queue_rows(matching.review_pairs(settings), resolution.golden_members(), resolution.decisions)
