@@ -47,7 +47,7 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
             loaded = step("plan", stages.plan, canonical, resolution, mapped)
         else:
             loaded = step("load", stages.load, canonical, resolution, mapped, gate)  # writes, reads back, proves, commits
-        manifest = step("report", stages.report, canonical, validated, resolution, gate, loaded, quality, mapped)
+        manifest = step("report", stages.report, extracted, canonical, validated, resolution, gate, loaded, quality, mapped)
         manifest["run_dir"] = str(ctx.run_dir)
         if loaded.committed:
             manifest["watermarks_advanced"] = stages.save_state(ctx, extracted, resolution)

@@ -617,10 +617,11 @@ def _status(gate: Gate, loaded: Loaded) -> str:
     return "succeeded" if loaded.reconciliation["balanced"] else "unbalanced"
 
 
-def report(ctx: RunContext, canonical: Canonical, validated: Validated, resolution: Resolution,
+def report(ctx: RunContext, extracted: dict[str, Extracted], canonical: Canonical, validated: Validated, resolution: Resolution,
            gate: Gate, loaded: Loaded, quality: list[dict] | None = None, mapped: Mapped | None = None) -> dict:
     """Write the run folder; return the manifest."""
     from reports import render, run_folder
+    from reports.xlsx_report import write_report_xlsx
 
     reconciliation = loaded.reconciliation
     with ctx.stage("report"):
@@ -647,7 +648,7 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
         extra = {"committed": loaded.committed, "gate": gate.as_dict(), "plan": loaded.plan,
                  "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows,
                  "mapping_notes": mapping_notes(mapped, ctx.config.report.mask_personal_data), "sample": sample_summary(ctx, resolution),
-                 "masking": masking_summary(ctx)}
+                 "masking": masking_summary(ctx), "resolution": resolution_overview(resolution)}
         manifest = run_folder.manifest(ctx, status, counts, _inputs(ctx, canonical), {**extra, "verdict": reconciliation["verdict"]})
         flags = flag_counts(ledger)
         suites = list(validated.outcomes.values()) + list(gate.outcomes.values())
@@ -657,11 +658,23 @@ def report(ctx: RunContext, canonical: Canonical, validated: Validated, resoluti
         options = render.ReportOptions(mask=ctx.config.report.mask_personal_data, secrets=secrets)
         render.write_html(d / "report.html", manifest, reconciliation, ledger, flags, canonical.rule_stats, suites,
                           loaded.results, gate, options, quality, docs.relative_to(d).as_posix() if docs else None, str(quality_as_of(ctx)))
-        render.write_xlsx(d / "report.xlsx", reconciliation, ledger, flags, canonical.rule_stats, resolution.golden, suites, quality)
-        write_resolution_files(d, resolution, ledger, secrets)
+        review = write_resolution_files(d, resolution, ledger, secrets)
+        write_report_xlsx(d / "report.xlsx", manifest, reconciliation, ledger, originals_for_report(ctx, extracted, canonical), resolution.golden,
+                          resolution.golden_members(), review, flags, canonical.rule_stats, suites, quality or [], render.SAFE_CELLS)
     manifest["timings_seconds"] = ctx.timings
     run_folder.write_json(d / "manifest.json", manifest, secrets)
     return manifest
+
+
+def resolution_overview(resolution: Resolution) -> dict | None:
+    """The resolution summary for the manifest and report.html (reports/resolution_summary.py)."""
+    from reports.resolution_summary import summarize
+
+    m, settings = resolution.matching, resolution.settings
+    if m is None or settings is None:
+        return None
+    return summarize(resolution.golden, resolution.golden_members(), resolution.ledger, m.pairs, m.review_pairs(settings).height,
+                     settings.auto_merge_probability, settings.review_probability)
 
 
 def masking_summary(ctx: RunContext) -> dict | None:
@@ -734,9 +747,17 @@ def vars_of(outcome) -> dict:
             "checked": outcome.element_count, "success": outcome.success}
 
 
-def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secrets: list[str]) -> None:
+def originals_for_report(ctx: RunContext, extracted: dict[str, Extracted], canonical: Canonical) -> dict[str, pl.DataFrame]:
+    """Each source's records as read, for the rejects of report.xlsx. A masked load shows the masked
+    canonical values instead: the run folder of a sandbox load holds no real value of a masked field."""
+    if ctx.config.target.masking:
+        return {src: frame.filter(pl.col(SOURCE) == src) for frame in canonical.frames.values() for src in frame.get_column(SOURCE).unique()}
+    return {name: e.frame for name, e in extracted.items()}
+
+
+def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secrets: list[str]) -> pl.DataFrame:
     """The model and rules that decided the merges (resolution_model.json), the scored pairs
-    (match_pairs.parquet) and the review queue, so a run explains its merges."""
+    (match_pairs.parquet) and the review queue, so a run explains its merges. Returns the review queue."""
     from reports import render, review_queue, run_folder
 
     matching, settings = resolution.matching, resolution.settings
@@ -744,7 +765,7 @@ def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secr
         pl.col("flags").str.contains("|".join((LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION))))
     if matching is None or settings is None:
         review_queue.write_review_queue(d / "review_queue.xlsx", pl.DataFrame(), doubtful.drop("run_id"), render.SAFE_CELLS)
-        return
+        return pl.DataFrame()
     run_folder.write_json(d / "resolution_model.json", {
         "settings": settings.as_dict(), "survivorship": DEFAULT_SURVIVORSHIP | resolution.survivorship,
         "hard_rules": list(matching.spec.hard_rules), "reviewable_rules": list(matching.spec.reviewable_rules),
@@ -761,6 +782,7 @@ def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secr
         matching.superseded.write_csv(d / "superseded_ids.csv")
     rows = review_queue.queue_rows(matching.review_pairs(settings), resolution.golden_members(), resolution.decisions)
     review_queue.write_review_queue(d / "review_queue.xlsx", rows, doubtful.drop("run_id"), render.SAFE_CELLS)
+    return rows
 
 
 def report_failure(ctx: RunContext, exc: BaseException, done: dict) -> None:

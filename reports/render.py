@@ -142,6 +142,42 @@ def profile_view(profile: list[dict]) -> list[dict]:
     return out
 
 
+def _money(value) -> str:
+    """An exact amount (Decimal text) with thousands separators: 403005600.00 -> 403,005,600.00."""
+    from decimal import Decimal
+
+    return f"{Decimal(str(value)):,.2f}"
+
+
+def run_charts(manifest: dict, reconciliation: dict, dispositions: list[str], validation: list[dict]) -> dict[str, str]:
+    """The report's inline SVG charts: the counts bridge per source, the resolution summary, amounts by
+    stage, and the failing records per rule of each suite."""
+    from reports import charts
+
+    out = {"bridge": charts.stacked_bars(
+        "Every source record: extracted → " + " / ".join(dispositions),
+        [(f"{r['source']} ({r['entity']})", {d: r[d] for d in dispositions}) for r in reconciliation.get("accounting", [])],
+        charts.DISPOSITION_COLORS)}
+    res = manifest.get("resolution") or {}
+    if res:
+        out["clusters"] = charts.column_bars("Golden customers by number of source records", res["clusters_by_size"], width=420)
+        out["evidence"] = charts.bars("Records merged into another, by evidence", res["merged_by_evidence"], width=560)
+        out["strongest"] = charts.bars("Model merges by their strongest comparison", res["model_merges_by_strongest_comparison"], width=460)
+        hist = res["probability_histogram"]
+        markers = {k.replace("_", "-"): v for k, v in res["thresholds"].items() if v is not None}
+        out["probability"] = charts.histogram("Scored candidate pairs by match probability", hist["edges"], hist["counts"], markers)
+    for entity, table in (reconciliation.get("tables") or {}).items():
+        stages = (table.get("totals_expected") or {}).get("by_stage") or {}
+        if stages and any("amount" in v for v in stages.values()):
+            out[f"amounts_{entity}"] = charts.bars(f"{entity} amount by stage", {k: float(v.get("amount") or 0) for k, v in stages.items()},
+                                                   width=560, shown=_money)
+    for suite in validation:
+        out[f"rules_{suite['suite']}"] = charts.bars(
+            "Failing records per rule", {r["flag"]: r["failing"] for r in suite["rules"]}, width=620,
+            notes={r["flag"]: f"{r['failing']:,} of {r['checked']:,} ({r['failing'] / r['checked']:.1%})" for r in suite["rules"] if r["checked"]})
+    return out
+
+
 def write_html(path: Path, manifest: dict, reconciliation: dict, ledger: pl.DataFrame, flags: pl.DataFrame,
                rules: list, suites: list, load: list, gate, options: ReportOptions, profile: list | None = None,
                data_docs: str | None = None, quality_as_of: str = "") -> None:
@@ -156,12 +192,15 @@ def write_html(path: Path, manifest: dict, reconciliation: dict, ledger: pl.Data
     gate_rows = [{"reason": reason, "examples": [mask.text(str(e)) for e in examples]}
                  for reason, examples in zip(gate.reasons, gate.examples)]
     verdict, verdict_class = _verdict(manifest)
+    dispositions = shown_dispositions(bool(manifest.get("sample")))
+    validation = validation_view(suites, mask)
     _render("report.html", path, options, m=manifest, verdict=verdict, verdict_class=verdict_class, rec=reconciliation,
+            charts=run_charts(manifest, reconciliation, dispositions, validation), money=_money,
             reject_reasons=reasons, flags=[{**f, "_flags": mask.text(f["_flags"])} for f in flags.head(40).to_dicts()],
-            rules=rule_rows, validation=validation_view(suites, mask), load=[asdict(r) for r in load], gate=gate_rows,
+            rules=rule_rows, validation=validation, load=[asdict(r) for r in load], gate=gate_rows,
             forced=getattr(gate, "forced", False), profile=profile_view(profile or []), pct=_pct, data_docs=data_docs,
             quality_as_of=quality_as_of, inputs=_inputs_view(manifest.get("inputs", []), mask), masked=options.mask,
-            dispositions=shown_dispositions(bool(manifest.get("sample"))),
+            dispositions=dispositions,
             mapping_notes=[{**n, "examples": [visible(mask.field(n["field"], str(e))) for e in n["examples"]]}
                            for n in manifest.get("mapping_notes", [])])
 
@@ -188,27 +227,14 @@ def write_quality_html(path: Path, manifest: dict, suites: list, profile: list[d
 def write_quality_xlsx(path: Path, suites: list, profile: list[dict], rejects: pl.DataFrame) -> None:
     import xlsxwriter
 
+    from reports.workbook import Formats, write_frame
+
     wb = xlsxwriter.Workbook(path, SAFE_CELLS)
-    head = wb.add_format({"bold": True, "bg_color": "#E2E8F0"})
-    _sheet(wb, "Validation", validation_rows(suites), head)
-    _quality_sheet(wb, profile, head)
-    _sheet(wb, "Would be rejected", rejects, head)
+    fmt = Formats(wb)
+    write_frame(wb, fmt, "Validation", validation_rows(suites))
+    quality_sheets(wb, fmt, profile)
+    write_frame(wb, fmt, "Would be rejected", rejects)
     wb.close()
-
-
-def _sheet(wb, name: str, frame: pl.DataFrame, header_fmt) -> None:
-    ws = wb.add_worksheet(name)
-    ws.write_row(0, 0, frame.columns, header_fmt)
-    for r, row in enumerate(frame.iter_rows(), start=1):
-        for c, v in enumerate(row):
-            if v is not None:
-                ws.write(r, c, v if isinstance(v, (int, float, str)) else str(v))
-    for c, col in enumerate(frame.columns):
-        width = max([len(col)] + [len(str(v)) for v in frame.get_column(col).head(200).to_list() if v is not None])
-        ws.set_column(c, c, min(60, width + 2))
-    if frame.height:
-        ws.autofilter(0, 0, frame.height, max(0, frame.width - 1))
-    ws.freeze_panes(1, 0)
 
 
 def validation_rows(suites: list) -> pl.DataFrame:
@@ -250,52 +276,32 @@ def _chart(wb, kind: str, title: str, sheet: str, frame: pl.DataFrame, category:
     return chart
 
 
-def _quality_sheet(wb, profile: list[dict], head) -> None:
+def quality_sheets(wb, fmt, profile: list[dict]) -> None:
     """Sheets Quality (per source and field: completeness and validity, with a chart each) and Quality
     by source (uniqueness and timeliness, with a chart each)."""
+    from reports.workbook import write_frame
+
     frame = profile_rows(profile)
-    _sheet(wb, "Quality", frame, head)
+    write_frame(wb, fmt, "Quality", frame)
     if not frame.height:
         return
     ws = wb.get_worksheet_by_name("Quality")
-    pct = wb.add_format({"num_format": "0.0%"})
     for c, col in enumerate(frame.columns):
         if col.startswith(("completeness", "validity")):
-            ws.set_column(c, c, 14, pct)
+            ws.set_column(c, c, 14, fmt.percent)
     for i, (title, col) in enumerate((("Completeness after standardization", "completeness_after"),
                                       ("Validity after standardization", "validity_after"))):
         ws.insert_chart(1 + i * max(15, frame.height + 3), frame.width + 1,
                         _chart(wb, "bar", title, "Quality", frame, "source / field", [col], True))
     per_source = source_quality_rows(profile)
-    _sheet(wb, "Quality by source", per_source, head)
+    write_frame(wb, fmt, "Quality by source", per_source)
     ws2 = wb.get_worksheet_by_name("Quality by source")
     for c, col in enumerate(per_source.columns):
         if "rate" in col or col == "stale_share":
-            ws2.set_column(c, c, 14, pct)
+            ws2.set_column(c, c, 14, fmt.percent)
     ages = [c for c in per_source.columns if c.startswith("age ")]
     ws2.insert_chart(per_source.height + 3, 0, _chart(wb, "bar", "Uniqueness: share of records repeated", "Quality by source", per_source,
                                                       "source", ["duplicate_key_rate", "duplicate_record_rate_before", "duplicate_record_rate_after"], True))
     if ages:
         ws2.insert_chart(per_source.height + 3, 8, _chart(wb, "column", "Timeliness: age of the last update", "Quality by source", per_source,
                                                           "source", ages, False))
-
-
-def write_xlsx(path: Path, reconciliation: dict, ledger: pl.DataFrame, flags: pl.DataFrame, rules: list, golden: pl.DataFrame,
-               suites: list | None = None, profile: list | None = None) -> None:
-    import xlsxwriter
-
-    wb = xlsxwriter.Workbook(path, SAFE_CELLS)
-    head = wb.add_format({"bold": True, "bg_color": "#E2E8F0"})
-    _sheet(wb, "Summary", pl.DataFrame(reconciliation["accounting"]), head)
-    _sheet(wb, "Rejects", ledger.filter(pl.col("disposition") == "rejected").drop("run_id"), head)
-    _sheet(wb, "Merges", ledger.filter(pl.col("disposition") == "merged").drop("run_id"), head)
-    _sheet(wb, "Archived", ledger.filter(pl.col("disposition") == "archived").drop("run_id"), head)
-    _sheet(wb, "Flags", flags.rename({"_flags": "flag", "len": "records"}), head)
-    _sheet(wb, "Rules", pl.DataFrame([{**asdict(r), "examples": "; ".join(f"{b} -> {a}" for b, a in r.examples)} for r in rules]), head)
-    multi = golden.filter(pl.col("member_count") > 1).select("target_id", "name", "credit_code", "member_count", "survivor", "provenance")
-    _sheet(wb, "Golden (merged)", multi, head)
-    _sheet(wb, "Validation", validation_rows(suites or []), head)
-    _quality_sheet(wb, profile or [], head)
-    wb.close()
-
-

@@ -1,0 +1,121 @@
+"""Excel sheets an analyst can work in: a frozen, filtered header row, columns wide enough for Chinese
+text, numbers, amounts and dates as Excel numbers and dates (so they sort and sum), member rows
+grouped under their golden record, and sheets split where Excel stops (1,048,576 rows)."""
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime
+from decimal import Decimal
+
+import polars as pl
+
+EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, the header included
+MAX_WIDTH = 60
+
+
+def text_width(value) -> int:
+    """Columns a value needs in Excel: a CJK character takes two."""
+    text = str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text[:200])
+
+
+def part_names(name: str, parts: int) -> list[str]:
+    """Sheet names of a sheet split into `parts`: `Rejects`, `Rejects (2)` ... (Excel allows 31 characters)."""
+    return [name[:31] if i == 0 else f"{name[:31 - len(f' ({i + 1})')]} ({i + 1})" for i in range(parts)]
+
+
+class Formats:
+    """The workbook's cell formats, made once per workbook."""
+
+    def __init__(self, wb) -> None:
+        self.head = wb.add_format({"bold": True, "bg_color": "#E2E8F0", "border": 1, "text_wrap": True, "valign": "top"})
+        self.integer = wb.add_format({"num_format": "#,##0"})
+        self.decimal = wb.add_format({"num_format": "#,##0.00"})
+        self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
+        self.datetime = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.percent = wb.add_format({"num_format": "0.0%"})
+        self.group = wb.add_format({"bold": True, "bg_color": "#F1F5F9"})
+        self.group_integer = wb.add_format({"bold": True, "bg_color": "#F1F5F9", "num_format": "#,##0"})
+
+
+def _column_format(dtype: pl.DataType, name: str, formats: Formats):
+    if dtype == pl.Date:
+        return formats.date
+    if isinstance(dtype, pl.Datetime):
+        return formats.datetime
+    if isinstance(dtype, pl.Decimal) or dtype in (pl.Float32, pl.Float64):
+        return formats.percent if name.endswith(("_rate", "_share", "rate")) else formats.decimal
+    if dtype.is_integer():
+        return formats.integer
+    return None
+
+
+def write_frame(wb, formats: Formats, name: str, frame: pl.DataFrame, *, level: str | None = None,
+                max_rows: int = EXCEL_MAX_ROWS, note: str | None = None) -> list[str]:
+    """Write `frame` to sheet `name`, split into `name (2)`... past `max_rows`; return the sheet names.
+    `level`: a column of 0/1 (not written) that puts rows with 1 into a collapsible outline group under
+    the row above (members under their golden record) and shows rows with 0 in bold."""
+    shown = frame.drop(level) if level else frame
+    levels = frame.get_column(level).to_list() if level else None
+    per_sheet = max_rows - 1 - (1 if note else 0)
+    parts = max(1, -(-frame.height // per_sheet))
+    names = part_names(name, parts)
+    fmts = [_column_format(dtype, col, formats) for col, dtype in shown.schema.items()]
+    widths = [max([text_width(col)] + [text_width(v) for v in shown.get_column(col).head(500).to_list() if v is not None]) for col in shown.columns]
+    for part, sheet in enumerate(names):
+        ws = wb.add_worksheet(sheet)
+        top = 0
+        if note:
+            ws.write(0, 0, note)
+            top = 1
+        ws.write_row(top, 0, shown.columns, formats.head)
+        chunk = shown.slice(part * per_sheet, per_sheet)
+        for r, row in enumerate(chunk.iter_rows(), start=top + 1):
+            group = levels[part * per_sheet + r - top - 1] if levels else None
+            for c, v in enumerate(row):
+                if v is None:
+                    continue
+                fmt = fmts[c]
+                if group == 0 and levels:
+                    fmt = formats.group_integer if fmt is formats.integer else (fmt or formats.group)
+                if isinstance(v, datetime):
+                    ws.write_datetime(r, c, v.replace(tzinfo=None), fmt or formats.datetime)
+                elif isinstance(v, date):
+                    ws.write_datetime(r, c, datetime(v.year, v.month, v.day), fmt or formats.date)
+                elif isinstance(v, Decimal):
+                    ws.write_number(r, c, float(v), fmt or formats.decimal)
+                elif isinstance(v, bool):
+                    ws.write_boolean(r, c, v, fmt)
+                elif isinstance(v, (int, float)):
+                    ws.write_number(r, c, v, fmt)
+                elif isinstance(v, (list, tuple)):
+                    ws.write_string(r, c, "; ".join(str(x) for x in v), fmt)
+                else:
+                    ws.write_string(r, c, str(v), fmt)
+            if group:
+                ws.set_row(r, None, None, {"level": 1, "hidden": False})
+        for c, w in enumerate(widths):
+            ws.set_column(c, c, min(MAX_WIDTH, w + 2), fmts[c])
+        ws.freeze_panes(top + 1, 0)
+        if chunk.height:
+            ws.autofilter(top, 0, top + chunk.height, max(0, shown.width - 1))
+        if levels:
+            ws.outline_settings(True, False, False, False)  # the summary (golden) row sits above its members
+    return names
+
+
+def key_values(wb, formats: Formats, name: str, rows: list[tuple[str, object]]) -> None:
+    """A two-column sheet of labelled values (the Summary)."""
+    ws = wb.add_worksheet(name)
+    ws.write_row(0, 0, ["what", "value"], formats.head)
+    for r, (label, value) in enumerate(rows, start=1):
+        ws.write_string(r, 0, label)
+        if isinstance(value, bool) or value is None:
+            ws.write_string(r, 1, "" if value is None else ("yes" if value else "no"))
+        elif isinstance(value, (int, float)):
+            ws.write_number(r, 1, value, formats.integer if isinstance(value, int) else formats.decimal)
+        else:
+            ws.write_string(r, 1, str(value))
+    ws.set_column(0, 0, max([text_width(label) for label, _ in rows] + [10]) + 2)
+    ws.set_column(1, 1, min(100, max([text_width(v) for _, v in rows] + [10]) + 2))
+    ws.freeze_panes(1, 0)
