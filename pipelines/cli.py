@@ -347,6 +347,85 @@ def reconcile(
         raise typer.Exit(EXIT_ACCOUNTING)
 
 
+@app.command("sample-check")
+def sample_check(
+    config: Path = typer.Argument(..., help="Migration config file (YAML)."),
+    size: Optional[int] = typer.Option(None, "--size", min=1, help=(
+        "Draw N migrated golden customers for checking by hand, stratified by source, merged/single and flagged/no flags "
+        "(at least one per stratum when N allows; N above the run's customers takes all).")),
+    run_id: Optional[str] = typer.Option(None, "--run", help="The run (default: the last committed run the target records)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the draw: the same seed draws the same customers."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write the workbook (default: <run folder>/signoff_sample.xlsx)."),
+    read: Optional[Path] = typer.Option(None, "--read", help=(
+        "Read a filled workbook back instead: acceptance rate (yes / answered) with its 95% Wilson interval, unanswered, the "
+        "customers answered no; writes signoff.json and a Sign-off sample section of report.html in the run folder. "
+        "Exit 0 only when every sampled customer is answered yes (4 otherwise).")),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """The sign-off sample (抽样核对): write an Excel workbook of N migrated customers of a run, each
+    with its target row (as the target holds it now, else as the run loaded it), its source records
+    and its opportunities, and a yes/no answer and a comment per customer; or, with --read, read the
+    filled workbook back. Prints counts, ids and the reviewers' comments, no other customer data."""
+    from rich.markup import escape
+
+    from loaders.history import COMMITTED, recorded_runs
+    from pipelines.config import load_config
+    from reports import signoff
+    from reports.masking import mask_text
+    from reports.render import SAFE_CELLS
+    from reports.run_folder import read_loaded, write_json
+    from transforms.signoff import POPULATION, SAMPLED, STRATUM
+
+    if (size is None) == (read is None):
+        raise typer.BadParameter("give either --size N (draw a sample) or --read FILE (read a filled one back)")
+    try:
+        loaded = load_config(config)
+        cfg = loaded.config
+        specs = loaded.target_specs()
+        if run_id is None:
+            committed = [r["run_id"] for r in recorded_runs(cfg.target.url, cfg.target.ledger_table) if r["status"] == COMMITTED]
+            if not committed:
+                raise MigrationError("the target records no committed run to check", hint="`crm-migrate runs CONFIG` lists the runs; give --run")
+            run_id = committed[-1]
+        run_dir = cfg.output_dir / run_id
+        signoff.check_run_folder(run_dir, specs["customer"][0])
+        if read is None:
+            book = signoff.prepare(run_dir, specs, cfg.target.url, size, seed)
+            path = output or run_dir / signoff.WORKBOOK
+            signoff.write_workbook(path, book, SAFE_CELLS)
+        else:
+            answers = signoff.read_workbook(read, run_id)
+            res = signoff.result(answers, read, read_loaded(run_dir, specs["customer"][0])[0], specs)
+            write_json(run_dir / signoff.RESULT, res, loaded.secrets)
+            mask = mask_text if cfg.report.mask_personal_data else (lambda v: v)
+            signoff.insert_section(run_dir / "report.html", scrub(signoff.html_section(res, mask), loaded.secrets))
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    if read is None:
+        console.print(f"[bold]sign-off sample[/bold] of run {run_id}: {book.drawn.height:,} of {int(book.strata[POPULATION].sum()):,} "
+                      f"loaded customers, {book.strata.filter(book.strata[SAMPLED] > 0).height} of {book.strata.height} strata (seed {seed})")
+        for stratum, customers, sampled in book.strata.select(STRATUM, POPULATION, SAMPLED).iter_rows():
+            console.print(f"  {escape(stratum)}: {sampled:,} of {customers:,}")
+        console.print(f"  target rows: {'as the target holds them now' if book.target.origin == 'target' else 'as the run loaded them (target not read)'}"
+                      + (f"; {len(book.target.missing_now)} no longer in the target" if book.target.missing_now else ""))
+        console.print(f"  workbook: {path}")
+        return
+    low, high = res["wilson_95"]
+    rate = "–" if res["acceptance_rate"] is None else f"{res['acceptance_rate']:.1%} (95% Wilson interval {low:.1%} – {high:.1%})"
+    console.print(f"[bold]sign-off sample[/bold] of run {run_id}: {res['sampled']:,} customers, {res['answered']:,} answered "
+                  f"({res['yes']:,} yes, {res['no']:,} no), {res['unanswered']:,} unanswered")
+    console.print(f"  acceptance rate: {rate}")
+    for r in res["rejected"]:
+        console.print(f"  [red]✘[/red] {r['target_id']}" + (f" {escape(r['account_number'])}" if r["account_number"] else "")
+                      + f" (row {r['row']}): {escape(r['comment'] or '(no comment)')}")
+    if res["unanswered_ids"]:
+        console.print("  unanswered: " + ", ".join(res["unanswered_ids"]))
+    console.print("[bold green]✔ signed off[/bold green]" if res["signed_off"] else "[bold red]✘ not signed off[/bold red]")
+    console.print(f"  results: {run_dir / signoff.RESULT}; report: {run_dir / 'report.html'} (section Sign-off sample)")
+    if not res["signed_off"]:
+        raise typer.Exit(EXIT_ACCOUNTING)
+
+
 @app.command()
 def runs(
     config: Path = typer.Argument(..., help="Migration config file (YAML)."),
