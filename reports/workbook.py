@@ -4,8 +4,7 @@ grouped under their golden record, and sheets split where Excel stops (1,048,576
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 
 import polars as pl
 
@@ -50,6 +49,32 @@ def _column_format(dtype: pl.DataType, name: str, formats: Formats):
     return None
 
 
+EXCEL_EPOCH = datetime(1899, 12, 30)
+
+
+def excel_ready(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with every column in a type a cell writes directly: dates and datetimes as Excel
+    serial days (shown through a date format, as Excel stores them), decimals as floats, lists and
+    other types as text. Vectorised, so writing is one plain call per cell."""
+    out = []
+    for col, dtype in frame.schema.items():
+        c = pl.col(col)
+        if dtype == pl.Date:
+            out.append(((c.cast(pl.Datetime("us")) - pl.lit(EXCEL_EPOCH)).dt.total_microseconds() / 86_400_000_000).alias(col))
+        elif isinstance(dtype, pl.Datetime):
+            naive = c.dt.replace_time_zone(None) if dtype.time_zone else c
+            out.append(((naive.cast(pl.Datetime("us")) - pl.lit(EXCEL_EPOCH)).dt.total_microseconds() / 86_400_000_000).alias(col))
+        elif isinstance(dtype, pl.Decimal):
+            out.append(c.cast(pl.Float64))
+        elif isinstance(dtype, pl.List):
+            out.append(c.cast(pl.List(pl.String)).list.join("; "))
+        elif dtype.is_numeric() or dtype in (pl.Boolean, pl.String):
+            out.append(c)
+        else:
+            out.append(c.cast(pl.String))
+    return frame.select(out)
+
+
 def write_frame(wb, formats: Formats, name: str, frame: pl.DataFrame, *, level: str | None = None,
                 max_rows: int = EXCEL_MAX_ROWS, note: str | None = None) -> list[str]:
     """Write `frame` to sheet `name`, split into `name (2)`... past `max_rows`; return the sheet names.
@@ -62,6 +87,9 @@ def write_frame(wb, formats: Formats, name: str, frame: pl.DataFrame, *, level: 
     names = part_names(name, parts)
     fmts = [_column_format(dtype, col, formats) for col, dtype in shown.schema.items()]
     widths = [max([text_width(col)] + [text_width(v) for v in shown.get_column(col).head(500).to_list() if v is not None]) for col in shown.columns]
+    ready = excel_ready(shown)
+    kinds = ["s" if dtype == pl.String else "b" if dtype == pl.Boolean else "n" for dtype in ready.schema.values()]
+    bold = {id(formats.integer): formats.group_integer}
     for part, sheet in enumerate(names):
         ws = wb.add_worksheet(sheet)
         top = 0
@@ -69,31 +97,26 @@ def write_frame(wb, formats: Formats, name: str, frame: pl.DataFrame, *, level: 
             ws.write(0, 0, note)
             top = 1
         ws.write_row(top, 0, shown.columns, formats.head)
-        chunk = shown.slice(part * per_sheet, per_sheet)
-        for r, row in enumerate(chunk.iter_rows(), start=top + 1):
-            group = levels[part * per_sheet + r - top - 1] if levels else None
-            for c, v in enumerate(row):
+        chunk = ready.slice(part * per_sheet, per_sheet)
+        columns = [(c, kinds[c], fmts[c], chunk.get_column(col).to_list()) for c, col in enumerate(chunk.columns)]
+        first = part * per_sheet
+        for i in range(chunk.height):
+            r = top + 1 + i
+            group = levels[first + i] if levels else None
+            if group:  # before the row's cells: a constant-memory workbook writes a row out when the next begins
+                ws.set_row(r, None, None, {"level": 1, "hidden": False})
+            for c, kind, fmt, values in columns:
+                v = values[i]
                 if v is None:
                     continue
-                fmt = fmts[c]
-                if group == 0 and levels:
-                    fmt = formats.group_integer if fmt is formats.integer else (fmt or formats.group)
-                if isinstance(v, datetime):
-                    ws.write_datetime(r, c, v.replace(tzinfo=None), fmt or formats.datetime)
-                elif isinstance(v, date):
-                    ws.write_datetime(r, c, datetime(v.year, v.month, v.day), fmt or formats.date)
-                elif isinstance(v, Decimal):
-                    ws.write_number(r, c, float(v), fmt or formats.decimal)
-                elif isinstance(v, bool):
-                    ws.write_boolean(r, c, v, fmt)
-                elif isinstance(v, (int, float)):
+                if group == 0:  # a golden record's row, in bold
+                    fmt = bold.get(id(fmt), fmt) if fmt is not None else formats.group
+                if kind == "s":
+                    ws.write_string(r, c, v, fmt)
+                elif kind == "n":
                     ws.write_number(r, c, v, fmt)
-                elif isinstance(v, (list, tuple)):
-                    ws.write_string(r, c, "; ".join(str(x) for x in v), fmt)
                 else:
-                    ws.write_string(r, c, str(v), fmt)
-            if group:
-                ws.set_row(r, None, None, {"level": 1, "hidden": False})
+                    ws.write_boolean(r, c, v, fmt)
         for c, w in enumerate(widths):
             ws.set_column(c, c, min(MAX_WIDTH, w + 2), fmts[c])
         ws.freeze_panes(top + 1, 0)

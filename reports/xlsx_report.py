@@ -140,7 +140,9 @@ def write_report_xlsx(path: Path, manifest: dict, reconciliation: dict, ledger: 
 
     from reports.render import quality_sheets, validation_rows
 
-    wb = xlsxwriter.Workbook(path, {**safe_cells, "constant_memory": False})
+    # constant_memory: rows go to disk as they are written, so a run of millions of records does not
+    # hold every cell of the workbook in memory (each sheet is written once, row after row).
+    wb = xlsxwriter.Workbook(path, {**safe_cells, "constant_memory": True})
     fmt = Formats(wb)
     key_values(wb, fmt, "Summary", summary_rows(manifest, reconciliation))
     written = {"Summary": ["Summary"]}

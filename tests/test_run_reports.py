@@ -233,3 +233,30 @@ def test_cluster_sizes_histogram_and_evidence_on_known_frames():
 def test_dispositions_shown_are_the_ledgers(demo):
     manifest, _, ledger = demo
     assert set(ledger["disposition"].unique()) <= set(shown_dispositions(False))
+
+
+def test_hostile_source_values_stay_text_in_the_page_and_the_workbook(tmp_path):
+    """Values a legacy source really can hold (pasted from web pages, typed by a prankster) are shown,
+    never run: no script, no handler, no image request in Chromium, no formula in Excel."""
+    from tests.helpers import csv_file, project
+
+    chromium()
+    header = ["客户编号", "客户名称", "统一社会信用代码", "联系电话", "地址"]
+    rows = [["C1", "<script>console.error('xss-name')</script>深圳市测试科技有限公司", None, "<img src=x onerror=alert(1)>", "南山区1号"],
+            ["C2", "深圳市\"><svg onload=console.error('xss-svg')>有限公司", "=HYPERLINK(\"http://x\")", "13800138000", "</title><script>console.error('t')</script>"],
+            ["C3", "", None, None, "<b onmouseover=alert(1)>x</b>"],
+            ["=1+2", "广州市测试贸易有限公司", None, "020-12345678", "天河区1号"],
+            *[[f"K{i}", f"佛山市第{i}测试贸易有限公司", None, f"0757-8{i:07d}", f"禅城区{i}号"] for i in range(60)]]  # under the suite's 5% gate
+    csv_file(tmp_path / "customers.csv", header, [*rows, ["<script>console.error('xss-footer')</script> 共4条", None, None, None, None]])
+    cfg = project(tmp_path, [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"}],
+                  report={"mask_personal_data": False},
+                  validation={"suites": {"canonical": {"customer": str(ROOT / "expectations" / "suites" / "customer_canonical.json")}},
+                              "gates": {"max_reject_rate": 1.0}})
+    manifest = run_pipeline(cfg)
+    run_dir = Path(manifest["run_dir"])
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;console.error(&#39;xss-name&#39;)" in page or "&lt;script&gt;console.error(&#x27;xss-name&#x27;)" in page
+    assert render(run_dir / "report.html") == []
+    wb = openpyxl.load_workbook(run_dir / "report.xlsx")
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("=")]
+    assert cells and all(c.data_type == "s" for c in cells)  # text that starts with '=', not formulas
