@@ -162,3 +162,22 @@ def recorded_runs(url: str, ledger_table: str) -> list[dict]:
             return out
     finally:
         engine.dispose()
+
+def run_to_check(url: str, ledger_table: str, output_dir, run_id: str | None, what: str):
+    """(run id, run folder) of the run a later check reads (`reconcile`, `sample-check`): the one
+    asked for, else the last committed run the target records; refused, with what to do, when there
+    is none or its folder is not in output_dir."""
+    from pathlib import Path
+
+    from crm_migrate.errors import MigrationError
+
+    if run_id is None:
+        committed = [r["run_id"] for r in recorded_runs(url, ledger_table) if r["status"] == COMMITTED]
+        if not committed:
+            raise MigrationError(f"the target records no committed run to {what}", hint="`crm-migrate runs CONFIG` lists the runs; give --run")
+        run_id = committed[-1]
+    run_dir = Path(output_dir) / run_id
+    if not run_dir.is_dir():
+        raise MigrationError(f"no run folder {run_id} in {output_dir}", hint="give --run a run folder's name, with the config's output_dir")
+    return run_id, run_dir
+

@@ -313,27 +313,20 @@ def reconcile(
     import json as _json
     from datetime import datetime, timezone
 
-    from loaders.history import COMMITTED, recorded_runs
+    from loaders.history import run_to_check
     from loaders.recheck import recheck
     from pipelines.config import load_config
 
     try:
         loaded = load_config(config)
         cfg = loaded.config
-        if run_id is None:
-            committed = [r["run_id"] for r in recorded_runs(cfg.target.url, cfg.target.ledger_table) if r["status"] == COMMITTED]
-            if not committed:
-                raise MigrationError("the target records no committed run to reconcile", hint="`crm-migrate runs CONFIG` lists the runs")
-            run_id = committed[-1]
-        run_dir = cfg.output_dir / run_id
-        if not run_dir.is_dir():
-            raise MigrationError(f"no run folder {run_id} in {cfg.output_dir}", hint="give --run a run folder's name, with the config's output_dir")
+        run_id, run_dir = run_to_check(cfg.target.url, cfg.target.ledger_table, cfg.output_dir, run_id, "reconcile")
         found = recheck(cfg.target.url, run_dir, loaded.target_specs())
     except Exception as exc:  # noqa: BLE001
         _fail(exc, debug)
     clean = all(f["clean"] for f in found.values())
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    (run_dir / f"reconcile-{stamp}.json").write_text(_json.dumps({"run_id": run_id, "checked_at": stamp, "clean": clean, "tables": found},
+    (run_dir / f"reconcile-{stamp}.json").write_text(_json.dumps({"schema_version": 1, "run_id": run_id, "checked_at": stamp, "clean": clean, "tables": found},
                                                                  ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     console.print(f"[bold]reconcile[/bold] run {run_id} against the target as it is now")
     for table, f in found.items():
@@ -368,7 +361,7 @@ def sample_check(
     filled workbook back. Prints counts, ids and the reviewers' comments, no other customer data."""
     from rich.markup import escape
 
-    from loaders.history import COMMITTED, recorded_runs
+    from loaders.history import run_to_check
     from pipelines.config import load_config
     from reports import signoff
     from reports.masking import mask_text
@@ -382,12 +375,7 @@ def sample_check(
         loaded = load_config(config)
         cfg = loaded.config
         specs = loaded.target_specs()
-        if run_id is None:
-            committed = [r["run_id"] for r in recorded_runs(cfg.target.url, cfg.target.ledger_table) if r["status"] == COMMITTED]
-            if not committed:
-                raise MigrationError("the target records no committed run to check", hint="`crm-migrate runs CONFIG` lists the runs; give --run")
-            run_id = committed[-1]
-        run_dir = cfg.output_dir / run_id
+        run_id, run_dir = run_to_check(cfg.target.url, cfg.target.ledger_table, cfg.output_dir, run_id, "check")
         signoff.check_run_folder(run_dir, specs["customer"][0])
         if read is None:
             book = signoff.prepare(run_dir, specs, cfg.target.url, size, seed)
@@ -395,7 +383,7 @@ def sample_check(
             signoff.write_workbook(path, book, SAFE_CELLS)
         else:
             answers = signoff.read_workbook(read, run_id)
-            res = signoff.result(answers, read, read_loaded(run_dir, specs["customer"][0])[0], specs)
+            res = signoff.result(answers, read, read_loaded(run_dir, specs["customer"][0])[0], specs, signoff.stratum_sizes(run_dir, specs))
             write_json(run_dir / signoff.RESULT, res, loaded.secrets)
             mask = mask_text if cfg.report.mask_personal_data else (lambda v: v)
             signoff.insert_section(run_dir / "report.html", scrub(signoff.html_section(res, mask), loaded.secrets))
@@ -414,7 +402,8 @@ def sample_check(
     rate = "–" if res["acceptance_rate"] is None else f"{res['acceptance_rate']:.1%} (95% Wilson interval {low:.1%} – {high:.1%})"
     console.print(f"[bold]sign-off sample[/bold] of run {run_id}: {res['sampled']:,} customers, {res['answered']:,} answered "
                   f"({res['yes']:,} yes, {res['no']:,} no), {res['unanswered']:,} unanswered")
-    console.print(f"  acceptance rate: {rate}")
+    console.print(f"  acceptance rate: {rate}" + (f"; weighted by stratum size {res['weighted_acceptance_rate']:.1%}"
+                                                  if res.get("weighted_acceptance_rate") is not None else ""))
     for r in res["rejected"]:
         console.print(f"  [red]✘[/red] {r['target_id']}" + (f" {escape(r['account_number'])}" if r["account_number"] else "")
                       + f" (row {r['row']}): {escape(r['comment'] or '(no comment)')}")

@@ -469,7 +469,14 @@ def read_workbook(path: Path, run_id: str) -> ReadBack:
     return ReadBack(info["run_id"], info.get("seed", ""), answers.select(TARGET_ID, STRATUM, "answer", "comment", "row"))
 
 
-def result(read: ReadBack, workbook: Path, accounts: pl.DataFrame, specs: dict) -> dict:
+def stratum_sizes(run_dir: Path, specs: dict) -> dict[str, int]:
+    """The run's loaded customers per stratum, as the draw saw them (for the weighted rate)."""
+    members = pl.read_parquet(run_dir / "golden_members.parquet")
+    ledger = pl.read_parquet(run_dir / "ledger.parquet")
+    return dict(strata(population(run_dir, specs), members, ledger).group_by(STRATUM).len().rows())
+
+
+def result(read: ReadBack, workbook: Path, accounts: pl.DataFrame, specs: dict, sizes: dict[str, int] | None = None) -> dict:
     """signoff.json: the statistics, the rejected cases (golden id, the target's customer number and
     name where the mapping has them, the comment) and the unanswered ids."""
     _, key, cols = specs[CUSTOMER]
@@ -480,7 +487,7 @@ def result(read: ReadBack, workbook: Path, accounts: pl.DataFrame, specs: dict) 
                             (pl.col(name).cast(pl.String) if name else pl.lit(None, dtype=pl.String)).alias("name"))
     rejected = (read.answers.filter(pl.col("answer") == NO).join(shown, on=TARGET_ID, how="left")
                 .select(TARGET_ID, "account_number", "name", "comment", "row", STRATUM))
-    stats = acceptance(read.answers)
+    stats = acceptance(read.answers, sizes)
     return {"run_id": read.run_id, "read_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "workbook": str(workbook),
             "seed": read.seed, **stats, "rejected": rejected.to_dicts(),
             "unanswered_ids": read.answers.filter(pl.col("answer").is_null()).get_column(TARGET_ID).to_list(),
@@ -507,15 +514,17 @@ def html_section(res: dict, mask) -> str:
            *[f'  <div class="card"><span>{e(k)}</span><b>{e(v)}</b></div>' for k, v in (
                ("sampled", res["sampled"]), ("answered", res["answered"]), ("yes", res["yes"]), ("no", res["no"]),
                ("unanswered", res["unanswered"]), ("acceptance rate", _pct(res["acceptance_rate"])),
-               ("95% Wilson interval", f"{_pct(low)} – {_pct(high)}" if res["answered"] else "–"))],
+               ("95% Wilson interval", f"{_pct(low)} – {_pct(high)}" if res["answered"] else "–"),
+               *((("weighted by stratum size", _pct(res["weighted_acceptance_rate"])),) if "weighted_acceptance_rate" in res else ()))],
            " </div>",
            ' <p class="small">The acceptance rate is yes / answered over the sample as drawn (stratified: every kind of customer at '
            "least once, so small strata weigh more than in the run). The interval is where the run's true rate lies with 95% "
-           "confidence, if the reviewers' answers are right.</p>",
-           " <table><tr><th>stratum</th><th>sampled</th><th>yes</th><th>no</th><th>unanswered</th><th>acceptance</th></tr>"]
+           "confidence, if the reviewers' answers are right. The weighted rate counts each stratum's rate by its share of the "
+           "run's customers.</p>",
+           " <table><tr><th>stratum</th><th>customers in run</th><th>sampled</th><th>yes</th><th>no</th><th>unanswered</th><th>acceptance</th></tr>"]
     for s, v in res["strata"].items():
-        out.append(f'  <tr><td>{e(s)}</td><td class="n">{e(v["sampled"])}</td><td class="n">{e(v["yes"])}</td><td class="n">{e(v["no"])}</td>'
-                   f'<td class="n">{e(v["unanswered"])}</td><td class="n">{e(_pct(v["acceptance_rate"]))}</td></tr>')
+        out.append(f'  <tr><td>{e(s)}</td><td class="n">{e(v.get("customers", ""))}</td><td class="n">{e(v["sampled"])}</td><td class="n">{e(v["yes"])}</td>'
+                   f'<td class="n">{e(v["no"])}</td><td class="n">{e(v["unanswered"])}</td><td class="n">{e(_pct(v["acceptance_rate"]))}</td></tr>')
     out.append(" </table>")
     if res["rejected"]:
         out.append(" <h3>Answered no</h3>\n <table><tr><th>golden id</th><th>account number</th><th>name</th><th>comment</th></tr>")

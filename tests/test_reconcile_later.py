@@ -1,8 +1,10 @@
 """`crm-migrate reconcile`, any time after a run, on SQLite, PostgreSQL and MariaDB: clean on an
 untouched target; a row deleted, an amount changed and a row inserted outside crm-migrate are each
 found; rows a later run wrote are told apart; rows the target held before the run are not 'added'."""
+import json
 from pathlib import Path
 
+import jsonschema
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
@@ -10,7 +12,7 @@ from loaders.recheck import recheck
 from pipelines.cli import app
 from pipelines.config import load_config
 from pipelines.run import run_pipeline
-from tests.helpers import csv_file, project
+from tests.helpers import ROOT, csv_file, project
 
 CUSTOMERS = [["C1", "深圳市腾飞电子科技有限公司", None, "13800138001", "南山区1号"], ["C2", "广州市华鑫贸易有限公司", None, "13800138002", "天河区2号"],
              ["C3", "佛山市新城物流有限公司", None, "13800138003", "禅城区3号"]]
@@ -51,4 +53,8 @@ def test_reconcile_later_finds_what_changed_outside_and_tells_later_runs_apart(a
     assert check(cfg, second["run_id"]) == {"crm_account": (1, 0, [], 1, 0, False), "crm_opportunity": (0, 1, ["amount"], 0, 0, False)}
     result = CliRunner().invoke(app, ["reconcile", str(cfg)], env={"COLUMNS": "200"})  # default: the last committed run
     assert result.exit_code == 4 and f"run {second['run_id']}" in result.output and "1 added outside crm-migrate" in result.output
-    assert len(list((Path(second["run_dir"])).glob("reconcile-*.json"))) == 1
+    found = list((Path(second["run_dir"])).glob("reconcile-*.json"))
+    assert len(found) == 1
+    doc = json.loads(found[0].read_text(encoding="utf-8"))
+    jsonschema.validate(doc, json.loads((ROOT / "docs" / "reconcile.schema.json").read_text(encoding="utf-8")))
+    assert doc["clean"] is False and doc["tables"]["crm_opportunity"]["changed"]["columns"]["amount"]["count"] == 1

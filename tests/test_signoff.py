@@ -207,6 +207,18 @@ def test_answers_read_back_give_the_rate_the_interval_the_rejected_cases_and_one
     assert [(r["target_id"], r["comment"]) for r in res["rejected"]] == [(blocks[2][0], answers[3][1]), (blocks[10][0], "联系人不对")]
     assert res["rejected"][0]["account_number"].startswith("KH") and res["rejected"][0]["row"] == blocks[2][1]
     assert res["signed_off"] is False
+    # weighted by the run's customers per stratum, computed here from the run folder
+    sizes: dict[str, int] = {}
+    for stratum in expected_strata(run_dir).values():
+        sizes[stratum] = sizes.get(stratum, 0) + 1
+    drawn_strata = dict(book.read_workbook(tmp_path / "filled.xlsx", run_dir.name).answers.select("target_id", "stratum").rows())
+    no_ids = {blocks[2][0], blocks[10][0]}
+    rates = {}
+    for tid, stratum in drawn_strata.items():
+        rates.setdefault(stratum, []).append(tid not in no_ids)
+    total = sum(sizes[s] for s in rates)
+    assert res["weighted_acceptance_rate"] == pytest.approx(sum(sizes[s] / total * sum(v) / len(v) for s, v in rates.items()))
+    assert {s: v["customers"] for s, v in res["strata"].items()} == {s: sizes[s] for s in rates}
 
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     assert page.count(book.MARK_START) == 1 and page.index(book.MARK_END) < page.index("</main>")
@@ -304,3 +316,31 @@ def test_answers_are_read_in_english_and_chinese_and_nothing_else():
     for bad in ("maybe", "yes!", 1, True):
         with pytest.raises(ValueError):
             normalize_answer(bad)
+
+
+def test_the_workbook_shows_the_target_row_as_each_database_holds_it_now(any_db_url, tmp_path):
+    """On SQLite, PostgreSQL and MariaDB: the sample's target rows are read from the target when the
+    sample is drawn (a value changed in the CRM since the run shows), by key in bound parameters."""
+    import sqlalchemy as sa
+
+    from tests.helpers import csv_file, project
+
+    header = ["客户编号", "客户名称", "统一社会信用代码", "联系电话", "地址"]
+    rows = [[f"C{i}", f"深圳市第{i}测试科技有限公司", None, f"1380013{i:04d}", f"南山区{i}号"] for i in range(1, 13)]
+    csv_file(tmp_path / "customers.csv", header, rows)
+    cfg = project(tmp_path, [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"}], target_url=any_db_url)
+    run_pipeline(cfg)
+    engine = sa.create_engine(any_db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE crm_account SET account_name = '改名后的客户有限公司' WHERE account_name = '深圳市第3测试科技有限公司'"))
+    engine.dispose()
+    out = tmp_path / "sample.xlsx"
+    result = runner.invoke(app, ["sample-check", str(cfg), "--size", "12", "-o", str(out)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "as the target holds them now" in result.output
+    header_row, body = sheet_rows(out)
+    kind, name = col(header_row, "kind"), col(header_row, "name")
+    targets = sorted(r[name] for r in body if r[kind] == book.TARGET_ROW)
+    sources = sorted(r[name] for r in body if r[kind] == book.SOURCE_ROW)
+    assert len(targets) == 12 and "改名后的客户有限公司" in targets and "深圳市第3测试科技有限公司" not in targets
+    assert "深圳市第3测试科技有限公司" in sources  # the source record as the run read it, beside the changed target row

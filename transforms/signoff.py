@@ -134,11 +134,22 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def acceptance(answers: pl.DataFrame) -> dict:
+def weighted_rate(per_stratum: dict[str, dict], sizes: dict[str, int]) -> float | None:
+    """The run's acceptance rate estimated from a stratified sample: each answered stratum's rate
+    weighted by its share of the run's customers (among the strata that have answers). The sample's
+    own rate over-weights small strata (every stratum gives at least one customer); this does not."""
+    answered = {s: v for s, v in per_stratum.items() if v["answered"] and sizes.get(s)}
+    total = sum(sizes[s] for s in answered)
+    if not total:
+        return None
+    return sum(sizes[s] / total * v["acceptance_rate"] for s, v in answered.items())
+
+
+def acceptance(answers: pl.DataFrame, sizes: dict[str, int] | None = None) -> dict:
     """The sign-off statistics of `answers` (target_id, stratum, answer: yes/no/None): sampled,
     answered, yes, no, unanswered, the acceptance rate (yes / answered; None if none answered) and
-    its 95% Wilson interval, overall and per stratum. The rate is of the sample as drawn, not
-    re-weighted by stratum sizes."""
+    its 95% Wilson interval, overall and per stratum. The rate is of the sample as drawn; given the
+    run's customers per stratum (`sizes`), also the rate weighted by them (weighted_rate)."""
     def stats(yes: int, no: int, sampled: int) -> dict:
         answered = yes + no
         low, high = wilson(yes, answered)
@@ -150,4 +161,8 @@ def acceptance(answers: pl.DataFrame) -> dict:
            .sort(STRATUM))
     out = stats(int((answers.get_column("answer") == YES).sum()), int((answers.get_column("answer") == NO).sum()), answers.height)
     out["strata"] = {s: stats(int(y), int(no), int(k)) for s, y, no, k in per.select(STRATUM, YES, NO, "n").iter_rows()}
+    if sizes is not None:
+        for s, v in out["strata"].items():
+            v[POPULATION] = sizes.get(s, 0)
+        out["weighted_acceptance_rate"] = weighted_rate(out["strata"], sizes)
     return out
