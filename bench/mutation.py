@@ -101,6 +101,12 @@ MODULES: dict[str, list[str]] = {
     "transforms/sample.py": ["tests/test_sample.py"],
     "transforms/pseudonymize.py": ["tests/test_pseudonymize.py"],
     "loaders/batched.py": ["tests/test_resume.py"],
+    "reports/resolution_summary.py": ["tests/test_run_reports.py"],
+    "reports/xlsx_report.py": ["tests/test_run_reports.py"],
+    "reports/workbook.py": ["tests/test_run_reports.py"],
+    "reports/charts.py": ["tests/test_run_reports.py"],
+    "transforms/signoff.py": ["tests/test_signoff.py"],
+    "reports/signoff.py": ["tests/test_signoff.py"],
 }
 
 DATABASE_ENV_VARS = ("CRM_TEST_PG_URL", "CRM_TEST_MYSQL_URL")  # removed (those tests skip) unless --databases

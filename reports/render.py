@@ -171,11 +171,17 @@ def run_charts(manifest: dict, reconciliation: dict, dispositions: list[str], va
         if stages and any("amount" in v for v in stages.values()):
             out[f"amounts_{entity}"] = charts.bars(f"{entity} amount by stage", {k: float(v.get("amount") or 0) for k, v in stages.items()},
                                                    width=560, shown=_money)
-    for suite in validation:
-        out[f"rules_{suite['suite']}"] = charts.bars(
-            "Failing records per rule", {r["flag"]: r["failing"] for r in suite["rules"]}, width=620,
-            notes={r["flag"]: f"{r['failing']:,} of {r['checked']:,} ({r['failing'] / r['checked']:.1%})" for r in suite["rules"] if r["checked"]})
-    return out
+    return out | rule_charts(validation)
+
+
+def rule_charts(validation: list[dict]) -> dict[str, str]:
+    """Per suite, the failing records of each rule as bars (`rules_<suite>`), for report.html and quality.html."""
+    from reports import charts
+
+    return {f"rules_{suite['suite']}": charts.bars(
+        "Failing records per rule", {r["flag"]: r["failing"] for r in suite["rules"]}, width=620,
+        notes={r["flag"]: f"{r['failing']:,} of {r['checked']:,} ({r['failing'] / r['checked']:.1%})" for r in suite["rules"] if r["checked"]})
+        for suite in validation}
 
 
 def write_html(path: Path, manifest: dict, reconciliation: dict, ledger: pl.DataFrame, flags: pl.DataFrame,
@@ -220,7 +226,8 @@ def write_quality_html(path: Path, manifest: dict, suites: list, profile: list[d
                        data_docs: str | None, quality_as_of: str) -> None:
     """quality.html of `crm-migrate validate`: the suites' results and the quality profile."""
     mask = _Masker(options)
-    _render("quality.html", path, options, m=manifest, validation=validation_view(suites, mask), profile=profile_view(profile),
+    validation = validation_view(suites, mask)
+    _render("quality.html", path, options, m=manifest, validation=validation, charts=rule_charts(validation), profile=profile_view(profile),
             pct=_pct, data_docs=data_docs, quality_as_of=quality_as_of, masked=options.mask)
 
 

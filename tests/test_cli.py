@@ -230,6 +230,7 @@ def test_validate_writes_the_quality_report_and_opens_no_target(tmp_path):
     assert manifest["status"] == "validated" and manifest["counts"]["would_reject"]["opportunity"] > 0
     html = (run / "quality.html").read_text(encoding="utf-8")
     assert "close_before_created" in html and "<svg" in html and 'href="data_docs/index.html"' in html
+    assert html.count('aria-label="Failing records per rule"') == 2  # a chart per canonical suite
     import openpyxl
 
     wb = openpyxl.load_workbook(run / "quality.xlsx", read_only=True)
