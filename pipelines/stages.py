@@ -751,7 +751,9 @@ def originals_for_report(ctx: RunContext, extracted: dict[str, Extracted], canon
     """Each source's records as read, for the rejects of report.xlsx. A masked load shows the masked
     canonical values instead: the run folder of a sandbox load holds no real value of a masked field."""
     if ctx.config.target.masking:
-        return {src: frame.filter(pl.col(SOURCE) == src) for frame in canonical.frames.values() for src in frame.get_column(SOURCE).unique()}
+        keep = lambda frame: [c for c in frame.columns if c in LINEAGE or not c.startswith("_")]  # noqa: E731
+        return {src: frame.filter(pl.col(SOURCE) == src).select(keep(frame))
+                for frame in canonical.frames.values() for src in frame.get_column(SOURCE).unique()}
     return {name: e.frame for name, e in extracted.items()}
 
 

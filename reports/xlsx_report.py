@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from crm_migrate.contracts import ARCHIVED, CUSTOMER, REJECTED, ROW, SOURCE, SOURCE_KEY
+from crm_migrate.contracts import ARCHIVED, CUSTOMER, FLAGS, QUARANTINE, REJECTED, RID, ROW, SOURCE, SOURCE_KEY
 from reports.workbook import EXCEL_MAX_ROWS, Formats, key_values, write_frame
 from transforms.resolve import GOLDEN_FIELDS as PROVENANCE_FIELDS  # the fields `provenance` names a member for
 
@@ -29,9 +29,12 @@ def rejects_with_originals(ledger: pl.DataFrame, originals: dict[str, pl.DataFra
     if not rejected.height:
         return rejected
     parts = []
+    internal = {SOURCE, SOURCE_KEY, ROW, FLAGS, QUARANTINE, RID}
     for source, frame in originals.items():
+        # a source column named like a ledger column (`reason`, `source`) keeps its values beside it
         raw = frame.select(pl.col(SOURCE).alias("source"), pl.col(SOURCE_KEY).alias("source_key"), pl.col(ROW).alias("source_row"),
-                           *[pl.col(c).cast(pl.String) for c in frame.columns if not c.startswith("_")])
+                           *[pl.col(c).cast(pl.String).alias(f"{c} (source)" if c in rejected.columns else c)
+                             for c in frame.columns if c not in internal])
         parts.append(rejected.filter(pl.col("source") == source).join(raw, on=["source", "source_key", "source_row"], how="left"))
     known = set(originals)
     parts.append(rejected.filter(~pl.col("source").is_in(sorted(known))))
