@@ -25,7 +25,8 @@ CHUNK = 500
 class RollbackResult:
     run_id: str
     rolled_back: list[str]  # newest first: the later runs --cascade took, then the run itself
-    deleted: dict[str, int] = field(default_factory=dict)  # table -> rows the runs had inserted
+    deleted: dict[str, int] = field(default_factory=dict)  # table -> rows the runs had inserted, deleted now
+    already_gone: dict[str, int] = field(default_factory=dict)  # table -> rows the runs inserted that someone deleted since
     restored: dict[str, int] = field(default_factory=dict)  # table -> rows put back as they were
     ledger_rows: int = 0
     problems: list[str] = field(default_factory=list)  # the read-back's findings (empty: proven)
@@ -86,9 +87,12 @@ def _undo(conn: sa.Connection, md: sa.MetaData, images: sa.Table, runs: sa.Table
         table = sa.Table(name, md, autoload_with=conn) if name not in md.tables else md.tables[name]
         key = table.primary_key.columns.values()[0]
         inserted = [k for t, k, a, _ in rows if t == name and a == INSERT]
+        deleted = 0
         for i in range(0, len(inserted), CHUNK):
-            conn.execute(table.delete().where(key.in_(inserted[i:i + CHUNK])))
-        result.deleted[name] = result.deleted.get(name, 0) + len(inserted)
+            deleted += conn.execute(table.delete().where(key.in_(inserted[i:i + CHUNK]))).rowcount
+        result.deleted[name] = result.deleted.get(name, 0) + deleted
+        if deleted < len(inserted):  # deleted by hand since: nothing left to undo for those
+            result.already_gone[name] = result.already_gone.get(name, 0) + len(inserted) - deleted
         updated = [json.loads(b) for t, _, a, b in rows if t == name and a == UPDATE]
         if updated:
             cols = [c for c in updated[0] if c != key.name and c in table.c]

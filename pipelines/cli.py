@@ -297,7 +297,9 @@ def rollback(
         _fail(exc, debug)
     console.print(f"[bold green]✔ rolled back[/bold green] {', '.join(result.rolled_back)}")
     for table in result.deleted:
-        console.print(f"  {table}: {result.deleted[table]:,} inserted rows deleted, {result.restored.get(table, 0):,} updated rows restored")
+        gone = result.already_gone.get(table, 0)
+        console.print(f"  {table}: {result.deleted[table]:,} inserted rows deleted" + (f" ({gone:,} were already deleted)" if gone else "")
+                      + f", {result.restored.get(table, 0):,} updated rows restored")
     console.print(f"  ledger rows removed: {result.ledger_rows:,}; read back: every row as before the run")
 
 
@@ -436,7 +438,7 @@ def runs(
         _fail(exc, debug)
     table = Table(title=f"runs recorded in the target ({cfg.target.ledger_table})", title_justify="left")
     for col in ("run", "started (UTC)", "finished", "status", "written (inserted / updated per table)"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("run", "status"))  # the id is what --run and rollback take: never cut
     for r in recorded:
         written = ", ".join(f"{t} {c.get('inserted', 0):,}/{c.get('updated', 0):,}" for t, c in r["counts"].items())
         table.add_row(r["run_id"] + (" (sample)" if r["sample"] else ""), str(r["started_at"] or "")[:19], str(r["finished_at"] or "")[:19],
@@ -445,7 +447,7 @@ def runs(
     folders = sorted(p for p in cfg.output_dir.iterdir() if p.is_dir() and (p / "manifest.json").exists()) if cfg.output_dir.exists() else []
     folder_table = Table(title=f"run folders in {cfg.output_dir}", title_justify="left")
     for col in ("run folder", "status", "dry run", "committed"):
-        folder_table.add_column(col)
+        folder_table.add_column(col, no_wrap=col == "run folder")
     for p in folders:
         try:
             m = _json.loads((p / "manifest.json").read_text(encoding="utf-8"))

@@ -9,6 +9,7 @@ from datetime import datetime
 import polars as pl
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, the header included
+EXCEL_MAX_TEXT = 32_767  # characters per cell
 MAX_WIDTH = 60
 
 
@@ -68,7 +69,10 @@ def excel_ready(frame: pl.DataFrame) -> pl.DataFrame:
             out.append(c.cast(pl.Float64))
         elif isinstance(dtype, pl.List):
             out.append(c.cast(pl.List(pl.String)).list.join("; "))
-        elif dtype.is_numeric() or dtype in (pl.Boolean, pl.String):
+        elif dtype == pl.String:  # Excel cuts a longer text silently: cut it here and say by how much
+            cut = pl.format("… [cut: {} characters]", c.str.len_chars())
+            out.append(pl.when(c.str.len_chars() > EXCEL_MAX_TEXT).then(c.str.slice(0, EXCEL_MAX_TEXT - 40) + cut).otherwise(c).alias(col))
+        elif dtype.is_numeric() or dtype == pl.Boolean:
             out.append(c)
         else:
             out.append(c.cast(pl.String))
@@ -80,6 +84,8 @@ def write_frame(wb, formats: Formats, name: str, frame: pl.DataFrame, *, level: 
     """Write `frame` to sheet `name`, split into `name (2)`... past `max_rows`; return the sheet names.
     `level`: a column of 0/1 (not written) that puts rows with 1 into a collapsible outline group under
     the row above (members under their golden record) and shows rows with 0 in bold."""
+    if not frame.width:  # nothing this run (no review pairs): say so rather than leave a blank sheet
+        frame = pl.DataFrame({"note": ["nothing to show for this run"]})
     shown = frame.drop(level) if level else frame
     levels = frame.get_column(level).to_list() if level else None
     per_sheet = max_rows - 1 - (1 if note else 0)

@@ -4,11 +4,12 @@ Summary (verdict, counts), Accounting (per source), Rejects (each rejected recor
 the source held them and the reason), Merges (each golden record with its member records grouped
 under it, and which member gave each field), Review queue, Field changes (what each standardization
 rule changed, with examples), Reconciliation differences (what the read-back found not as expected),
-then Archived, Flags, Validation and the quality sheets. The sheet builders are pure functions over the
+Totals (rows and exact amounts per stage, owner and status, expected and in the target), then Archived, Flags, Validation and the quality sheets. The sheet builders are pure functions over the
 run's frames; reports/workbook.py writes them."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -114,6 +115,26 @@ def reconciliation_differences(reconciliation: dict) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+def totals_rows(reconciliation: dict) -> pl.DataFrame:
+    """Rows and exact amounts per group (stage, owner, status) of each table, as the ledger expects them
+    and as the target holds them, side by side: the Totals sheet."""
+    rows = []
+    for entity, t in (reconciliation.get("tables") or {}).items():
+        expected, found = t.get("totals_expected") or {}, t.get("totals_in_target") or {}
+        groups = [("all", {"(all)": {k: v for k, v in expected.items() if not k.startswith("by_")}},
+                   {"(all)": {k: v for k, v in found.items() if not k.startswith("by_")}})]
+        groups += [(name[3:], v, found.get(name, {})) for name, v in expected.items() if name.startswith("by_")]
+        for by, exp, got in groups:
+            for g in sorted(set(exp) | set(got), key=str):
+                e, f = exp.get(g) or {}, got.get(g) or {}
+                rows.append({"entity": entity, "by": by, "group": str(g), "rows": e.get("rows"), "rows in target": f.get("rows"),
+                             "amount": None if e.get("amount") is None else Decimal(e["amount"]),
+                             "amount in target": None if f.get("amount") is None else Decimal(f["amount"]), "matches": e == f})
+    schema = {"entity": pl.String, "by": pl.String, "group": pl.String, "rows": pl.Int64, "rows in target": pl.Int64,
+              "amount": pl.Decimal(38, 2), "amount in target": pl.Decimal(38, 2), "matches": pl.Boolean}
+    return pl.DataFrame(rows, schema=schema)
+
+
 def summary_rows(manifest: dict, reconciliation: dict) -> list[tuple[str, object]]:
     """The Summary sheet: the run, the verdict with its reasons, the records per disposition."""
     verdict = reconciliation.get("verdict") or {}
@@ -157,6 +178,7 @@ def write_report_xlsx(path: Path, manifest: dict, reconciliation: dict, ledger: 
         ("Review queue", review, None),
         ("Field changes", rule_changes(rules), None),
         ("Reconciliation differences", reconciliation_differences(reconciliation), None),
+        ("Totals", totals_rows(reconciliation), None),
         ("Archived", ledger.filter(pl.col("disposition") == ARCHIVED).select(*lineage, "target_id", "reason", "flags"), None),
         ("Flags", flags.rename({"_flags": "flag", "len": "records"}), None),
         ("Validation", validation_rows(suites), None),

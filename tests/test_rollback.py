@@ -65,8 +65,13 @@ def test_rollback_restores_the_target_and_refuses_to_skip_later_runs(any_db_url,
     with pytest.raises(MigrationError, match="it is rolled_back"):
         rollback(any_db_url, "crm_migrate_ledger", third["run_id"])
 
+    engine = sa.create_engine(any_db_url)
+    with engine.begin() as conn:  # someone deletes a row the second run inserted: the rollback says so, it does not count it
+        conn.execute(sa.text("DELETE FROM crm_account WHERE account_name = '东莞市长安五金制品厂'"))
+    engine.dispose()
     both = rollback(any_db_url, "crm_migrate_ledger", first["run_id"], cascade=True)
-    assert both.rolled_back == [second["run_id"], first["run_id"]] and both.deleted == {"crm_account": 4}
+    assert both.rolled_back == [second["run_id"], first["run_id"]] and both.deleted == {"crm_account": 3}
+    assert both.already_gone == {"crm_account": 1}
     state = snapshot(any_db_url)
     assert state["crm_account"] == [] and state["ledger"] == 0 and state["xref"] == []
     assert {s for _, s in state["runs"]} == {"rolled_back"}

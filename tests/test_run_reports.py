@@ -260,3 +260,33 @@ def test_hostile_source_values_stay_text_in_the_page_and_the_workbook(tmp_path):
     wb = openpyxl.load_workbook(run_dir / "report.xlsx")
     cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("=")]
     assert cells and all(c.data_type == "s" for c in cells)  # text that starts with '=', not formulas
+
+
+def test_totals_sheet_holds_the_exact_amounts_per_stage_expected_and_in_the_target(demo):
+    _, run_dir, _ = demo
+    rec = json.loads((run_dir / "reconciliation.json").read_text(encoding="utf-8"))
+    ws = openpyxl.load_workbook(run_dir / "report.xlsx")["Totals"]
+    head = [c.value for c in ws[1]]
+    rows = [dict(zip(head, r)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    stages = {r["group"]: r for r in rows if r["entity"] == "opportunity" and r["by"] == "stage"}
+    expected = rec["tables"]["opportunity"]["totals_expected"]["by_stage"]
+    assert set(stages) == set(expected)
+    for stage, want in expected.items():
+        assert stages[stage]["rows"] == stages[stage]["rows in target"] == want["rows"]
+        assert f"{stages[stage]['amount']:.2f}" == want["amount"] and stages[stage]["matches"] is True
+    first_amount = next(i for i, r in enumerate(rows, start=2) if r["amount"] is not None)
+    assert ws.cell(first_amount, head.index("amount") + 1).number_format == "#,##0.00"
+
+
+def test_text_longer_than_an_excel_cell_is_cut_with_a_marker_and_an_empty_sheet_says_so(tmp_path):
+    long = "地址" * 20_003  # 40,006 characters
+    wb = xlsxwriter.Workbook(tmp_path / "x.xlsx")
+    fmt = Formats(wb)
+    write_frame(wb, fmt, "Rejects", pl.DataFrame({"address": [long, "short"]}))
+    write_frame(wb, fmt, "Review queue", pl.DataFrame())
+    wb.close()
+    book = openpyxl.load_workbook(tmp_path / "x.xlsx")
+    cut, short = (r[0] for r in book["Rejects"].iter_rows(min_row=2, values_only=True))
+    assert len(cut) <= 32_767 and cut.endswith("… [cut: 40,006 characters]".replace(",", "")) and long.startswith(cut[:32_000])
+    assert short == "short"
+    assert [r for r in book["Review queue"].iter_rows(values_only=True)] == [("note",), ("nothing to show for this run",)]

@@ -308,12 +308,12 @@ def test_draw_is_deterministic_per_seed_and_keeps_to_the_allocation():
 
 
 def test_answers_are_read_in_english_and_chinese_and_nothing_else():
-    for text in ("yes", " YES ", "y", "Y", "是"):
+    for text in ("yes", " YES ", "y", "Y", "是", "对", "正确", "True", "✓", True):
         assert normalize_answer(text) == "yes"
-    for text in ("no", "No", "n", "否"):
+    for text in ("no", "No", "n", "否", "错", "不对", "FALSE", "✗", False):
         assert normalize_answer(text) == "no"
     assert normalize_answer(None) is None and normalize_answer("  ") is None
-    for bad in ("maybe", "yes!", 1, True):
+    for bad in ("maybe", "yes!", 1, 0, "对吧"):
         with pytest.raises(ValueError):
             normalize_answer(bad)
 

@@ -28,8 +28,9 @@ STRATUM = "stratum"
 SOURCES, MERGED, FLAGGED = "sources", "merged", "flagged"
 POPULATION, SAMPLED = "customers", "sampled"
 YES, NO = "yes", "no"
-# What a reviewer may type: the list's own values, their first letters, and Chinese 是/否.
-_ANSWERS = {"yes": YES, "y": YES, "是": YES, "no": NO, "n": NO, "否": NO}
+# What a reviewer may type: the list's own values, their first letters, Chinese 是/否, 对/错, 正确/错误, ticks and crosses.
+_ANSWERS = {"yes": YES, "y": YES, "是": YES, "对": YES, "正确": YES, "true": YES, "✓": YES, "✔": YES,
+            "no": NO, "n": NO, "否": NO, "错": NO, "错误": NO, "不对": NO, "false": NO, "✗": NO, "✘": NO}
 Z95 = 1.959963984540054  # the standard normal quantile of 0.975: a two-sided 95% interval
 
 
@@ -108,9 +109,11 @@ def draw(stratified: pl.DataFrame, n: int, seed: int) -> tuple[pl.DataFrame, pl.
 
 def normalize_answer(value) -> str | None:
     """yes, no, or None (not answered) from what a reviewer typed; ValueError for anything else.
-    Accepts yes/no, y/n and 是/否 in any case and with spaces around."""
+    Accepts yes/no, y/n, 是/否, 对/错, 正确/错误, ✓/✗ and Excel's TRUE/FALSE, in any case and with spaces around."""
     if value is None:
         return None
+    if isinstance(value, bool):  # TRUE / FALSE typed into Excel arrive as booleans
+        return YES if value else NO
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not an answer")
     text = value.strip().lower()
