@@ -15,8 +15,10 @@ class MigrationError(Exception):
         row: int | None = None,
         column: str | None = None,
         hint: str | None = None,
+        transient: bool = False,
     ) -> None:
         self.message = message
+        self.transient = transient  # a passing condition (connection refused, deadlock): a retry may succeed (crm_migrate/transient.py)
         self.file, self.sheet, self.table = file, sheet, table
         self.row, self.column, self.hint = row, column, hint
         super().__init__(self.describe())

@@ -22,6 +22,7 @@ from crm_migrate.contracts import FLAGS
 from crm_migrate.db_errors import driver_message, hint_for
 from crm_migrate.errors import MigrationError
 from crm_migrate.secrets import mask_url
+from crm_migrate.transient import is_transient
 from extractors.base import Extracted, as_text, require_columns, rows_to_frame, stamp_lineage
 from extractors.columns import gc_paused
 from extractors.mojibake import repair_frame
@@ -54,7 +55,7 @@ def connect(url: str) -> sa.Engine:
     except Exception as exc:  # driver errors differ per dialect
         detail = driver_message(exc)
         hint = read_hint(detail, "check the URL, that the server is running, and the credentials (use ${ENV_VAR} for the password)")
-        raise MigrationError(f"cannot connect to {mask_url(url)}: {detail}", hint=hint) from None
+        raise MigrationError(f"cannot connect to {mask_url(url)}: {detail}", hint=hint, transient=is_transient(exc)) from None
 
 
 def read_hint(detail: str, otherwise: str) -> str:

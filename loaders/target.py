@@ -17,6 +17,7 @@ from sqlalchemy import event
 from crm_migrate.db_errors import driver_message, hint_for
 from crm_migrate.errors import MigrationError
 from crm_migrate.secrets import mask_url
+from crm_migrate.transient import is_transient
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -45,7 +46,8 @@ def connect_target(engine: sa.Engine, url: str) -> sa.Connection:
     except Exception as exc:  # driver errors differ per dialect
         detail = driver_message(exc)
         hint = hint_for(detail, "grant it SELECT, INSERT, UPDATE and CREATE on the target", "check target.url and that the database server is running")
-        raise MigrationError(f"cannot connect to the target {mask_url(url)}: {detail}", hint=hint) from None
+        raise MigrationError(f"cannot connect to the target {mask_url(url)}: {detail}", hint=hint,
+                             transient=is_transient(exc)) from None
 
 
 def _temporary_copy(table: sa.Table) -> sa.Table:
@@ -107,7 +109,8 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool, setup=None) 
                 conn.rollback()
                 raise MigrationError(f"the target refused a write: {driver_message(exc)}", file=mask_url(url),
                                      hint="nothing of this run was kept (the transaction was rolled back); "
-                                          "run `crm-migrate check` to compare the target's tables with the mapping") from None
+                                          "run `crm-migrate check` to compare the target's tables with the mapping",
+                                     transient=is_transient(exc)) from None
             except BaseException:
                 conn.rollback()
                 raise

@@ -167,6 +167,43 @@ def plan(
 
 
 @app.command()
+def deploy(
+    config: Path = typer.Argument(..., help="Migration config file (YAML); the deployment runs it by its absolute path."),
+    name: Optional[str] = typer.Option(None, "--name", help="Deployment name (default: the config's project)."),
+    cron: Optional[str] = typer.Option(None, "--cron", help='Schedule, e.g. "0 2 * * *" (02:00 daily); none: runs only when started.'),
+    timezone: Optional[str] = typer.Option(None, "--timezone", help="IANA time zone of the schedule, e.g. Asia/Shanghai (default UTC)."),
+    pool: str = typer.Option("crm-migrate", "--pool", help="Process work pool the worker polls (created if missing)."),
+    serve_here: bool = typer.Option(False, "--serve", help="Serve the deployment from this process (no worker needed) until stopped."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Default parameter: each run is a dry run."),
+    full_refresh: bool = typer.Option(False, "--full-refresh", help="Default parameter: read incremental sources whole."),
+    sample_size: Optional[int] = typer.Option(None, "--sample", min=1, help="Default parameter: a sample rehearsal of N golden customers."),
+    where: Optional[str] = typer.Option(None, "--where", help="Default parameter: the sample's condition (polars SQL on golden fields)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Register the migration as a Prefect deployment on the server in PREFECT_API_URL, on a schedule;
+    a worker (`prefect worker start --pool crm-migrate`) runs it, or --serve runs it from here. Stages
+    that touch a database retry transient errors (operations.retries); operations.notify posts failed
+    runs to a webhook. Parameters can be edited in the Prefect UI. See docs/operations.md."""
+    from pipelines.config import load_config
+    from pipelines.deploy import DeploySpec, register, serve
+
+    try:
+        project = load_config(config).config.project
+        spec = DeploySpec(config, name or project, cron, pool, dry_run, full_refresh, sample_size, where, timezone)
+        if serve_here:
+            console.print(f"serving deployment crm-migrate/{spec.name}" + (f" on \"{cron}\"" if cron else "") + "; Ctrl-C stops")
+            serve(spec)
+            return
+        deployment_id = register(spec)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    console.print(f"[bold]deployed[/bold] crm-migrate/{spec.name} ({deployment_id}) to work pool {pool}"
+                  + (f", schedule \"{cron}\"" + (f" {timezone}" if timezone else " UTC") if cron else ", no schedule"))
+    console.print(f"  start a worker:  prefect worker start --pool {pool}")
+    console.print(f"  run it now:      prefect deployment run 'crm-migrate/{spec.name}'")
+
+
+@app.command()
 def demo(
     out: Path = typer.Option(Path("out"), "--out", help="Output folder; the demo's SQLite target is created in it."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Roll the target back at the end."),

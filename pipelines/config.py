@@ -333,6 +333,24 @@ class ReportConfig(Strict):
         "Mask phones, emails and person names in report.html (keys and company names are kept); false shows them."))
 
 
+
+class NotifyConfig(Strict):
+    webhook: str | None = Field(None, description=(
+        "URL that gets a JSON POST when a run ends with a status in `on` (project, run_id, status, verdict, stage, "
+        "message, run_dir; a `text` line for chat webhooks). A secret: never logged or reported. `${ENV}` works."))
+    on: list[Literal["failed", "interrupted", "stopped_at_gate", "unbalanced", "succeeded"]] = Field(
+        default_factory=lambda: ["failed", "interrupted", "stopped_at_gate", "unbalanced"], description="The run statuses to notify.")
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="How long to wait for the webhook; a failed call is logged, never fails the run.")
+
+
+class OperationsConfig(Strict):
+    retries: int = Field(2, ge=0, le=10, description=(
+        "Under Prefect: how often a stage that touches a database (preflight, extract, plan, load) is tried again after "
+        "a transient error (connection refused or dropped, deadlock, lock wait, locked SQLite file). Data errors are never retried."))
+    retry_delay_seconds: float = Field(10.0, ge=0, le=3600, description="The first retry's delay; each next one waits twice as long.")
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+
+
 class Config(Strict):
     project: str = "migration"
     output_dir: Path = Path("out")
@@ -344,6 +362,7 @@ class Config(Strict):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     non_records: NonRecordsConfig = Field(default_factory=NonRecordsConfig, description="Default non-record rules of every excel and csv source.")
     report: ReportConfig = Field(default_factory=ReportConfig)
+    operations: OperationsConfig = Field(default_factory=OperationsConfig, description="Retries and failure notifications (docs/operations.md).")
 
     @field_validator("output_dir")
     @classmethod
@@ -607,6 +626,8 @@ class LoadedConfig:
         self.config: Config = doc.validate(Config, base_dir=self.path.parent)
         if self.config.target.masking is not None:  # never printed, logged or written, wherever it came from
             self.secrets.append(self.config.target.masking.key)
+        if self.config.operations.notify.webhook:  # a webhook URL carries its token
+            self.secrets.append(self.config.operations.notify.webhook)
         _cross_check(self.config, doc)
         self.source_mappings: dict[str, SourceMapping] = {}
         self.value_maps: dict[str, dict[str, ValueMap]] = {}

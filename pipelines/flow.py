@@ -7,25 +7,48 @@ from pathlib import Path
 from typing import Callable
 
 from prefect import flow, get_run_logger, task
+from prefect.tasks import exponential_backoff
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 
 from crm_migrate.contracts import DISPOSITIONS
+from crm_migrate.transient import is_transient
 from pipelines.run import run_pipeline
 from reports.reconciliation import describe_verdict
 from transforms.sample import SampleSpec
 
 
-def as_task(fn: Callable) -> Callable:
-    """Frames stay in memory between tasks: no result persistence, no input hashing."""
-    t = task(fn, name=fn.__name__, cache_policy=NO_CACHE, persist_result=False, retries=0)
+# Stages that only read or write databases inside their own transaction: trying one again after a
+# transient error (pipelines/flow.retrying) repeats nothing that was kept. A batched load commits on
+# the way, so it is not retried: `run --resume` finishes it.
+RETRYABLE_STAGES = ("preflight", "extract", "plan", "load")
 
-    @wraps(fn)
-    def call(*args, **kwargs):
-        return t(*args, **kwargs)
 
-    return call
+def _transient(task_, task_run, state) -> bool:
+    """Prefect's retry_condition_fn: retry only a passing database condition, never a data error."""
+    return isinstance(state.data, BaseException) and is_transient(state.data)
+
+
+def retrying(retries: int = 0, delay_seconds: float = 10.0, retry_load: bool = True) -> Callable[[Callable], Callable]:
+    """Stages as Prefect tasks. Frames stay in memory between tasks: no result persistence, no input
+    hashing. The database stages retry a transient error `retries` times, waiting `delay_seconds`,
+    then twice as long each time."""
+    def as_task(fn: Callable) -> Callable:
+        again = retries if fn.__name__ in RETRYABLE_STAGES and (retry_load or fn.__name__ != "load") else 0
+        t = task(fn, name=fn.__name__, cache_policy=NO_CACHE, persist_result=False, retries=again,
+                 retry_delay_seconds=exponential_backoff(delay_seconds)(again) if again else 0, retry_condition_fn=_transient)
+
+        @wraps(fn)
+        def call(*args, **kwargs):
+            return t(*args, **kwargs)
+
+        return call
+
+    return as_task
+
+
+as_task = retrying()  # no retries
 
 
 def _artifact(manifest: dict) -> None:
@@ -50,6 +73,18 @@ def _artifact(manifest: dict) -> None:
         create_table_artifact(table=rows, key="crm-migrate-accounting", description="Records per source: extracted = loaded + merged + rejected + archived")
 
 
+def _operations(config: str):
+    """The config's retry settings and commit mode (the config is read again by the run; a config that
+    does not load fails there with its own message, so here the defaults stand in)."""
+    from pipelines.config import OperationsConfig, load_config
+
+    try:
+        cfg = load_config(Path(config)).config
+        return cfg.operations, cfg.target.commit
+    except Exception:  # noqa: BLE001 - reported by the run itself, with the file and line
+        return OperationsConfig(), "run"
+
+
 @flow(name="crm-migrate", persist_result=False, log_prints=True)
 def migrate(config: str, dry_run: bool = False, out: str | None = None, target_url: str | None = None,
             full_refresh: bool = False, force: bool = False, plan_only: bool = False, sample: bool = False,
@@ -58,7 +93,9 @@ def migrate(config: str, dry_run: bool = False, out: str | None = None, target_u
     `out` and `target_url` override the config's output_dir and target.url; `sample` rehearses on
     `sample_size` golden customers (or those `sample_where` keeps), drawn with `sample_seed`."""
     logger = get_run_logger()
-    manifest = run_pipeline(Path(config), dry_run=dry_run, out=out, wrap=as_task, target_url=target_url, full_refresh=full_refresh, force=force, plan_only=plan_only,
+    ops, commit = _operations(config)
+    manifest = run_pipeline(Path(config), dry_run=dry_run, out=out, wrap=retrying(ops.retries, ops.retry_delay_seconds, commit != "batch"),
+                            target_url=target_url, full_refresh=full_refresh, force=force, plan_only=plan_only,
                             sample=SampleSpec(sample_size, sample_where, sample_seed) if sample else None, resume=resume,
                             progress=lambda stage, msg: logger.info("%s: %s", stage, msg))
     _artifact(manifest)

@@ -58,6 +58,7 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
     finally:
         if lock is not None:
             lock.release()
+        stages.notify_end(ctx)  # operations.notify: the webhook hears of a run that needs a person
     reconciliation = loaded.reconciliation
     unbalanced = [r for r in reconciliation["accounting"] if not r["balanced"]]
     if unbalanced:  # a record lost or counted twice outweighs a gate stop: it is a bug

@@ -787,6 +787,26 @@ def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secr
     return rows
 
 
+def notify_end(ctx: RunContext) -> None:
+    """operations.notify: POST the run's end to the webhook when its status is one to notify. Never
+    raises: a webhook that fails is said on the console (and the Prefect log), the run stands."""
+    import json
+
+    from reports import notify
+
+    cfg = ctx.config.operations.notify
+    if not cfg.webhook:
+        return
+    try:
+        manifest = json.loads((ctx.run_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if manifest.get("status") not in cfg.on:
+        return
+    problem = notify.send(cfg.webhook, notify.payload({**manifest, "run_dir": str(ctx.run_dir)}), ctx.loaded.secrets, cfg.timeout_seconds)
+    ctx.progress("notify", f"warning: {problem}" if problem else f"{manifest['status']}: the webhook was notified")
+
+
 def report_failure(ctx: RunContext, exc: BaseException, done: dict) -> None:
     """A run that fails after it started still explains itself: manifest.json (status failed, the stage,
     the error), the planned ledger so far, and report.html. Never hides the original error."""

@@ -66,9 +66,9 @@ def test_sql_source_needs_table_or_query(project):
 def test_json_schema_documents_every_top_level_key():
     schema = config_json_schema()
     assert set(schema["properties"]) == {"project", "output_dir", "sources", "target", "names", "resolution", "archive", "validation",
-                                         "non_records", "report"}
+                                         "non_records", "report", "operations"}
     docs = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
-    for model in ("Config", "SourceConfig", "TargetConfig", "NonRecordsConfig", "ReportConfig", "NamesConfig"):
+    for model in ("Config", "SourceConfig", "TargetConfig", "NonRecordsConfig", "ReportConfig", "NamesConfig", "OperationsConfig", "NotifyConfig"):
         props = schema["properties"] if model == "Config" else schema["$defs"][model]["properties"]
         undocumented = [k for k in props if f"`{k}`" not in docs and f"`{model_prefix(model)}{k}`" not in docs]
         assert not undocumented, f"{model} keys missing from docs/configuration.md: {undocumented}"
@@ -79,7 +79,8 @@ def test_json_schema_documents_every_top_level_key():
 
 
 def model_prefix(model: str) -> str:
-    return {"NonRecordsConfig": "non_records.", "ReportConfig": "report.", "TargetConfig": "target.", "NamesConfig": "names."}.get(model, "")
+    return {"NonRecordsConfig": "non_records.", "ReportConfig": "report.", "TargetConfig": "target.", "NamesConfig": "names.",
+            "OperationsConfig": "operations.", "NotifyConfig": "operations.notify."}.get(model, "")
 
 
 def line_of(text: str, needle: str, occurrence: int = 1) -> int:
