@@ -282,7 +282,7 @@ def suites(
     try:
         if types:
             table = Table(title="crm-migrate's expectations (every Great Expectations built-in works too)")
-            table.add_column("type", overflow="fold")
+            table.add_column("type", no_wrap=True)  # a name to copy into a suite: never broken
             table.add_column("what it checks")
             for name, doc in custom_types():
                 table.add_row(name, escape(doc))
