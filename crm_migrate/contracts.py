@@ -147,3 +147,7 @@ TRUNCATED = "truncated"  # longer than the target column, cut (the column's `ove
 # the record, warning flags it and lets it through, info only counts.
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 SEVERITIES = (CRITICAL, WARNING, INFO)
+
+# Golden customers' columns besides the canonical fields (transforms/resolve.golden_records): what
+# --where and `phases:` conditions may name, with the canonical customer fields.
+GOLDEN_COLUMNS = ("target_id", "member_count", "current_members", "archived")

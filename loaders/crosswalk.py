@@ -32,3 +32,26 @@ def previous_crosswalk(url: str, ledger_table: str, sources: list[str]) -> pl.Da
     frame = pl.DataFrame(rows, schema={**SCHEMA, "run_id": pl.String}, orient="row")
     latest = pl.col("run_id") == pl.col("run_id").max().over("_source", "_source_key")
     return frame.filter(latest).drop("run_id").unique(maintain_order=True).sort("_source", "_source_key", "_row")
+
+
+EARLIER = {"source": pl.String, "source_key": pl.String, "entity": pl.String, "disposition": pl.String, "target_id": pl.String}
+
+
+def earlier_records(url: str, ledger_table: str, sources: list[str]) -> pl.DataFrame:
+    """Every (source, key) the committed runs recorded for these sources, with the latest run's
+    disposition and target id: what a source held before, to tell which records it no longer holds."""
+    if not sources:
+        return pl.DataFrame(schema=EARLIER)
+    engine = make_engine(url)
+    try:
+        with connect_target(engine, url) as conn:
+            if not sa.inspect(conn).has_table(ledger_table):
+                return pl.DataFrame(schema=EARLIER)
+            t = sa.Table(ledger_table, sa.MetaData(), autoload_with=conn)
+            rows = conn.execute(sa.select(t.c.source, t.c.source_key, t.c.entity, t.c.disposition, t.c.target_id, t.c.run_id)
+                                .where(t.c.source.in_(sources))).all()
+    finally:
+        engine.dispose()
+    frame = pl.DataFrame(rows, schema={**EARLIER, "run_id": pl.String}, orient="row")
+    latest = pl.col("run_id") == pl.col("run_id").max().over("source", "source_key")
+    return frame.filter(latest).drop("run_id").unique(["source", "source_key"], keep="first", maintain_order=True)

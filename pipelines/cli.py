@@ -84,7 +84,8 @@ def _execute(config: Path, dry_run: bool, out: Optional[Path], prefect: Optional
             manifest = migrate(str(config), dry_run=dry_run, out=str(out) if out else None, target_url=target_url,
                                full_refresh=full_refresh, force=force, plan_only=plan_only,
                                sample_size=sample.size if sample else None, sample_where=sample.where if sample else None,
-                               sample_seed=sample.seed if sample else 0, sample=sample is not None, resume=resume)
+                               sample_seed=sample.seed if sample else 0, sample=sample is not None and sample.phase is None,
+                               phase=sample.phase if sample else None, resume=resume)
         else:
             from pipelines.run import run_pipeline
 
@@ -116,7 +117,8 @@ def _summary(manifest: dict) -> None:
                   + ", ".join(f"{k} {counts.get(k, 0):,}" for k in shown_dispositions(bool(manifest.get("sample")))))
     if manifest.get("sample"):
         s = manifest["sample"]
-        console.print(f"  [bold yellow]SAMPLE[/bold yellow]: {s['golden_customers']:,} of {s['golden_customers_in_full_run']:,} golden customers, "
+        label = f"PHASE {s['phase']}" if s.get("phase") else "SAMPLE"
+        console.print(f"  [bold yellow]{label}[/bold yellow]: {s['golden_customers']:,} of {s['golden_customers_in_full_run']:,} golden customers, "
                       "each with all its records and opportunities")
     console.print(f"  golden customers: {manifest['counts']['golden_customers']:,}")
     v = manifest.get("verdict")
@@ -145,12 +147,35 @@ def run(
         "Rehearse on the golden customers this condition keeps (polars SQL on canonical fields: \"province = '广东省'\"); "
         "with --sample, N of them.")),
     seed: int = typer.Option(0, "--seed", help="Seed of the --sample draw."),
+    phase: Optional[str] = typer.Option(None, "--phase", help=(
+        "Run one phase of a phased migration (config `phases:`): the golden customers of this phase and every earlier one, "
+        "committed; the customers of later phases wait in the ledger as unsampled.")),
+    all_phases: bool = typer.Option(False, "--all-phases", help="Run every phase of `phases:` in order, one committed run each; stop at the first that fails."),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_ID", help=(
         "Finish a run with target.commit: batch that was killed: the same input is read again, the batches it committed "
         "are kept, the rest is written, under the same run id. Give the same options as that run.")),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Run a migration: extract, standardize, validate, resolve, map, gate, plan, load, reconcile, report."""
+    if (phase or all_phases) and (sample is not None or where):
+        _fail(MigrationError("--phase and --all-phases take their customers from `phases:`; --sample and --where are for rehearsals",
+                             hint="give one or the other"), debug)
+    if phase or all_phases:
+        from pipelines.config import load_config
+
+        try:
+            cfg = load_config(config).config
+            names = [ph.name for ph in cfg.phases] if all_phases else [phase]
+            if not names:
+                raise MigrationError("--all-phases: the config declares no `phases:`", hint="declare them (docs/operations.md), or run without it")
+            specs = [cfg.phase(n) for n in names]
+        except Exception as exc:  # noqa: BLE001
+            _fail(exc, debug)
+        for spec in specs:
+            if all_phases:
+                console.print(f"[bold]phase {spec.phase}[/bold] ({names.index(spec.phase) + 1} of {len(names)})")
+            _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh, force=force, plan_only=plan_only, sample=spec)
+        return
     spec = SampleSpec(sample, where, seed) if sample is not None or where else None
     _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh, force=force, plan_only=plan_only, sample=spec, resume=resume)
 
@@ -178,6 +203,7 @@ def deploy(
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Default parameter: read incremental sources whole."),
     sample_size: Optional[int] = typer.Option(None, "--sample", min=1, help="Default parameter: a sample rehearsal of N golden customers."),
     where: Optional[str] = typer.Option(None, "--where", help="Default parameter: the sample's condition (polars SQL on golden fields)."),
+    phase: Optional[str] = typer.Option(None, "--phase", help="Default parameter: the phase of `phases:` each run loads (nightly deltas of a phased migration)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Register the migration as a Prefect deployment on the server in PREFECT_API_URL, on a schedule;
@@ -188,8 +214,10 @@ def deploy(
     from pipelines.deploy import DeploySpec, register, serve
 
     try:
-        project = load_config(config).config.project
-        spec = DeploySpec(config, name or project, cron, pool, dry_run, full_refresh, sample_size, where, timezone)
+        loaded_cfg = load_config(config).config
+        if phase is not None:
+            loaded_cfg.phase(phase)  # an unknown phase is refused now, not at 02:00
+        spec = DeploySpec(config, name or loaded_cfg.project, cron, pool, dry_run, full_refresh, sample_size, where, timezone, phase)
         if serve_here:
             console.print(f"serving deployment crm-migrate/{spec.name}" + (f" on \"{cron}\"" if cron else "") + "; Ctrl-C stops")
             serve(spec)

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from crm_migrate.contracts import CANONICAL, ENTITIES, mappable_fields
-from crm_migrate.errors import ConfigError
+from crm_migrate.contracts import CANONICAL, ENTITIES, GOLDEN_COLUMNS, mappable_fields
+from crm_migrate.errors import ConfigError, MigrationError
 from extractors.csv_file import MAX_FIELD_LINES
 from extractors.non_records import FOOTER_PATTERNS, TOTALS_WORDS
 from pipelines.yamlfile import YamlDocument
@@ -351,6 +351,13 @@ class OperationsConfig(Strict):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
 
+class PhaseConfig(Strict):
+    name: Name = Field(description="The phase's name, as `run --phase NAME` takes it.")
+    where: str | None = Field(None, description=(
+        "Which golden customers the phase adds (polars SQL on golden customer fields: \"city = '深圳市'\", \"owner = '张伟'\"). "
+        "Only the last phase may leave it out: the rest."))
+
+
 class Config(Strict):
     project: str = "migration"
     output_dir: Path = Path("out")
@@ -363,6 +370,20 @@ class Config(Strict):
     non_records: NonRecordsConfig = Field(default_factory=NonRecordsConfig, description="Default non-record rules of every excel and csv source.")
     report: ReportConfig = Field(default_factory=ReportConfig)
     operations: OperationsConfig = Field(default_factory=OperationsConfig, description="Retries and failure notifications (docs/operations.md).")
+    phases: list[PhaseConfig] = Field(default_factory=list, description=(
+        "A phased migration: `run --phase NAME` loads the customers of that phase and every earlier one (docs/operations.md)."))
+
+    def phase_list(self) -> list[tuple[str, str | None]]:
+        return [(ph.name, ph.where) for ph in self.phases]
+
+    def phase(self, name: str):
+        """The SampleSpec of phase `name` (transforms/sample.phase_spec); refused for a name `phases:` lacks."""
+        from transforms.sample import phase_spec
+
+        if name not in [ph.name for ph in self.phases]:
+            raise MigrationError(f"no phase '{name}' in the config" + (f" (phases: {', '.join(ph.name for ph in self.phases)})" if self.phases else ""),
+                                 hint="phases are declared under `phases:` (docs/operations.md)")
+        return phase_spec(self.phase_list(), name)
 
     @field_validator("output_dir")
     @classmethod
@@ -391,8 +412,26 @@ def _cross_check(config: Config, doc: YamlDocument) -> None:
         if s.customer_source and s.customer_source not in customers:
             problems.append(f"{doc.where(('sources', i, 'customer_source'))}: '{s.customer_source}' is not a customer source "
                             f"(customer sources: {', '.join(customers) or 'none'})")
+    problems += _phase_problems(config, doc)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems), hint="see docs/configuration.md")
+
+
+def _phase_problems(config: Config, doc: YamlDocument) -> list[str]:
+    """Phases: unique names, a condition polars reads on golden fields, and only the last without one."""
+    from transforms.sample import where_problem
+
+    out, seen = [], set()
+    fields = [*CANONICAL["customer"], *GOLDEN_COLUMNS]
+    for i, ph in enumerate(config.phases):
+        if ph.name in seen:
+            out.append(f"{doc.where(('phases', i, 'name'))}: phase name '{ph.name}' is used twice; names must be unique")
+        seen.add(ph.name)
+        if ph.where is None and i < len(config.phases) - 1:
+            out.append(f"{doc.where(('phases', i))}: phase '{ph.name}' has no `where`; only the last phase may take the rest")
+        elif ph.where is not None and (problem := where_problem(ph.where, fields)):
+            out.append(f"{doc.where(('phases', i, 'where'))}: " + problem.replace("--where", "where"))
+    return out
 
 
 # ---- mapping files -------------------------------------------------------------------------------

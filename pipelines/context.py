@@ -133,7 +133,7 @@ def start_run(config_path: str | Path, dry_run: bool = False, out: str | Path | 
         loaded.config.target.url = target_url
     started = datetime.now(timezone.utc)
     run_id = resume or (started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-" + loaded.digest()[:6]
-                        + ("-dry" if dry_run else "") + ("-sample" if sample else "") + suffix)
+                        + ("-dry" if dry_run else "") + (("-phase" if sample.phase is not None else "-sample") if sample else "") + suffix)
     run_dir = loaded.config.output_dir / run_id
     if resume and not run_dir.is_dir():  # before anything is read or written (a mistyped id leaves no folder behind)
         raise MigrationError(f"no run folder {run_id} in {loaded.config.output_dir}: there is no such run to resume",

@@ -22,7 +22,7 @@ from transforms.sample import SampleSpec
 # Stages that only read or write databases inside their own transaction: trying one again after a
 # transient error (pipelines/flow.retrying) repeats nothing that was kept. A batched load commits on
 # the way, so it is not retried: `run --resume` finishes it.
-RETRYABLE_STAGES = ("preflight", "extract", "plan", "load")
+RETRYABLE_STAGES = ("preflight", "extract", "source_deletions", "plan", "load")
 
 
 def _transient(task_, task_run, state) -> bool:
@@ -88,15 +88,23 @@ def _operations(config: str):
 @flow(name="crm-migrate", persist_result=False, log_prints=True)
 def migrate(config: str, dry_run: bool = False, out: str | None = None, target_url: str | None = None,
             full_refresh: bool = False, force: bool = False, plan_only: bool = False, sample: bool = False,
-            sample_size: int | None = None, sample_where: str | None = None, sample_seed: int = 0, resume: str | None = None) -> dict:
+            sample_size: int | None = None, sample_where: str | None = None, sample_seed: int = 0, resume: str | None = None,
+            phase: str | None = None) -> dict:
     """Run a migration described by the config file; returns the run manifest.
     `out` and `target_url` override the config's output_dir and target.url; `sample` rehearses on
-    `sample_size` golden customers (or those `sample_where` keeps), drawn with `sample_seed`."""
+    `sample_size` golden customers (or those `sample_where` keeps), drawn with `sample_seed`; `phase`
+    runs one phase of the config's `phases:`."""
     logger = get_run_logger()
     ops, commit = _operations(config)
+    if phase is not None:
+        from pipelines.config import load_config
+
+        spec = load_config(Path(config)).config.phase(phase)
+    else:
+        spec = SampleSpec(sample_size, sample_where, sample_seed) if sample else None
     manifest = run_pipeline(Path(config), dry_run=dry_run, out=out, wrap=retrying(ops.retries, ops.retry_delay_seconds, commit != "batch"),
                             target_url=target_url, full_refresh=full_refresh, force=force, plan_only=plan_only,
-                            sample=SampleSpec(sample_size, sample_where, sample_seed) if sample else None, resume=resume,
+                            sample=spec, resume=resume,
                             progress=lambda stage, msg: logger.info("%s: %s", stage, msg))
     _artifact(manifest)
     verdict = manifest.get("verdict") or {}

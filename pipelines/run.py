@@ -34,6 +34,7 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
     try:
         lock = step("preflight", stages.preflight)  # the target is locked, reachable, writable, and fits the mapping
         done["extracted"] = extracted = step("extract", stages.extract)
+        deletions = step("source_deletions", stages.source_deletions, extracted)  # records the sources no longer hold: reported, never deleted
         done["canonical"] = canonical = step("standardize", stages.standardize, extracted)
         done["canonical"] = canonical = step("mask", stages.mask, canonical)  # a masked sandbox load: nothing after sees the real values
         quality = step("profile", stages.profile, extracted, canonical)
@@ -47,7 +48,7 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
             loaded = step("plan", stages.plan, canonical, resolution, mapped)
         else:
             loaded = step("load", stages.load, canonical, resolution, mapped, gate)  # writes, reads back, proves, commits
-        manifest = step("report", stages.report, extracted, canonical, validated, resolution, gate, loaded, quality, mapped)
+        manifest = step("report", stages.report, extracted, canonical, validated, resolution, gate, loaded, quality, mapped, deletions)
         manifest["run_dir"] = str(ctx.run_dir)
         if loaded.committed:
             manifest["watermarks_advanced"] = stages.save_state(ctx, extracted, resolution)

@@ -10,7 +10,7 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
-from crm_migrate.contracts import (CANONICAL, CRITICAL, CUSTOMER, FLAGS, LINEAGE, LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION,
+from crm_migrate.contracts import (CANONICAL, CRITICAL, CUSTOMER, FLAGS, GOLDEN_COLUMNS, LINEAGE, LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION,
                                    OPPORTUNITY, QUARANTINE, REJECT, RID, ROW, SOURCE, SOURCE_KEY)
 from crm_migrate import progress
 from crm_migrate.errors import MigrationError
@@ -56,7 +56,7 @@ def preflight(ctx: RunContext) -> TargetLock:
     target = ctx.config.target
     with ctx.stage("preflight"):
         if ctx.sample is not None and ctx.sample.where:  # a typo in --where is named now, not after extraction and resolution
-            refuse_bad_where(ctx.sample.where, [*CANONICAL[CUSTOMER], *GOLDEN_FIELDS])
+            refuse_bad_where(ctx.sample.where, [*CANONICAL[CUSTOMER], *GOLDEN_COLUMNS])
         engine = make_engine(target.url)
         created = new_sqlite_file(target.url) if ctx.dry_run else None  # a dry run leaves no new file behind
         try:
@@ -97,6 +97,26 @@ def extract(ctx: RunContext) -> dict[str, Extracted]:
             for warning in x.warnings:
                 ctx.progress("extract", f"warning: {warning}")
     return out
+
+
+def source_deletions(ctx: RunContext, extracted: dict[str, Extracted]) -> dict[str, dict]:
+    """Records earlier committed runs read that a source read whole no longer holds: reported per
+    source (manifest, console, report), never deleted in the target (transforms/deletions.py)."""
+    from loaders.crosswalk import earlier_records
+    from transforms.deletions import gone_from_sources, summary
+
+    whole = [s.name for s in ctx.config.sources if ctx.since(s) is None]
+    with ctx.stage("source_deletions"):
+        earlier = earlier_records(ctx.config.target.url, ctx.config.target.ledger_table, whole)
+        if not earlier.height:
+            return {}
+        now = pl.concat([x.frame.select(pl.col(SOURCE).alias("source"), pl.col(SOURCE_KEY).cast(pl.String).alias("source_key"))
+                         for x in extracted.values()])
+        found = summary(gone_from_sources(earlier, now, whole))
+        for source, g in found.items():
+            ctx.progress("source_deletions", f"warning: {source}: {g['count']:,} records of earlier runs are no longer in the source"
+                         + (f" ({g['in_target']:,} loaded or merged: kept in the target)" if g["in_target"] else "") + "; see the report")
+    return found
 
 
 # ---- standardize ------------------------------------------------------------------------------
@@ -319,8 +339,6 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
                       dict(r.survivorship))
 
 
-# Columns golden customers have besides the canonical fields (transforms/resolve.golden_records).
-GOLDEN_FIELDS = ("target_id", "member_count", "current_members", "archived")
 
 
 def refuse_bad_where(where: str, fields: list[str]) -> None:
@@ -618,7 +636,8 @@ def _status(gate: Gate, loaded: Loaded) -> str:
 
 
 def report(ctx: RunContext, extracted: dict[str, Extracted], canonical: Canonical, validated: Validated, resolution: Resolution,
-           gate: Gate, loaded: Loaded, quality: list[dict] | None = None, mapped: Mapped | None = None) -> dict:
+           gate: Gate, loaded: Loaded, quality: list[dict] | None = None, mapped: Mapped | None = None,
+           deletions: dict[str, dict] | None = None) -> dict:
     """Write the run folder; return the manifest."""
     from reports import render, run_folder
     from reports.xlsx_report import write_report_xlsx
@@ -648,7 +667,8 @@ def report(ctx: RunContext, extracted: dict[str, Extracted], canonical: Canonica
         extra = {"committed": loaded.committed, "gate": gate.as_dict(), "plan": loaded.plan,
                  "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows,
                  "mapping_notes": mapping_notes(mapped, ctx.config.report.mask_personal_data), "sample": sample_summary(ctx, resolution),
-                 "masking": masking_summary(ctx), "resolution": resolution_overview(resolution)}
+                 "masking": masking_summary(ctx), "resolution": resolution_overview(resolution),
+                 "source_deletions": deletions or {}}
         manifest = run_folder.manifest(ctx, status, counts, _inputs(ctx, canonical), {**extra, "verdict": reconciliation["verdict"]})
         flags = flag_counts(ledger)
         suites = list(validated.outcomes.values()) + list(gate.outcomes.values())

@@ -53,6 +53,8 @@ def _verdict(m: dict) -> tuple[str, str]:
     sample = m.get("sample")
     if sample and status in ("succeeded", "planned"):
         what = "rolled back" if m["dry_run"] else "committed"
+        if sample.get("phase"):
+            return f"PHASE {sample['phase']}: {sample['golden_customers']:,} golden customers and their records ({what})", "ok" if what == "committed" else "warn"
         return f"SAMPLE rehearsal: {sample['golden_customers']:,} golden customers and their records ({what})", "warn"
     if status == "succeeded":
         return ("DRY RUN: everything was written, then rolled back", "warn") if m["dry_run"] else ("committed to the target", "ok")

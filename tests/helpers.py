@@ -98,3 +98,25 @@ def undo_read_only(path: Path) -> None:
         subprocess.run(["chattr", "-i", str(path)], capture_output=True)
     if path.exists():
         path.chmod(0o644)
+
+
+def demo_config(root: Path, **top) -> Path:
+    """The demo config with every path absolute, its output and a SQLite target under `root`; `top`
+    adds or replaces top-level keys (phases:, operations:)."""
+    base = ROOT / "data_samples"
+    doc = yaml.safe_load((base / "demo.yaml").read_text(encoding="utf-8"))
+    ab = lambda p: str((base / p).resolve())  # noqa: E731
+    doc["output_dir"] = str(root / "out")
+    for s in doc["sources"]:
+        s["mapping"] = ab(s["mapping"])
+        if "path" in s:
+            s["path"] = ab(s["path"])
+        if "url" in s:
+            s["url"] = "sqlite:///" + ab(s["url"].removeprefix("sqlite:///"))
+    doc["target"] = {"url": f"sqlite:///{root / 'target.sqlite'}", "mapping": ab(doc["target"]["mapping"])}
+    doc["validation"]["suites"] = {stage: {e: ab(p) for e, p in m.items()} for stage, m in doc["validation"]["suites"].items()}
+    doc.update(top)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "demo.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path

@@ -35,7 +35,7 @@ def test_prefect_flow_runs_every_stage_as_a_task(prefect_harness, tmp_path, monk
 
     names, artifacts = asyncio.run(task_names())
     artifact_keys = list(artifacts)
-    assert names == sorted(["preflight", "extract", "standardize", "mask", "profile", "validate", "resolve", "sample", "map_to_target", "validate_target", "load", "report"])
+    assert names == sorted(["preflight", "extract", "source_deletions", "standardize", "mask", "profile", "validate", "resolve", "sample", "map_to_target", "validate_target", "load", "report"])
     assert "crm-migrate-summary" in artifact_keys
     summary = artifacts["crm-migrate-summary"].data
     assert "verdict: **pass** (loaded)" in summary and f"[report.html]({(Path(manifest['run_dir']) / 'report.html').as_uri()})" in summary

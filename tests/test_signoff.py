@@ -11,7 +11,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -20,30 +19,11 @@ from pipelines.cli import app
 from pipelines.config import load_config
 from pipelines.run import run_pipeline
 from reports import signoff as book
-from tests.conftest import DEMO_CONFIG
+from tests.helpers import demo_config
 from transforms.signoff import allocate, draw, normalize_answer, wilson
 
 runner = CliRunner()
 SIZE, SEED = 20, 7
-
-
-def demo_config(root: Path) -> Path:
-    """The demo config with every path absolute, its output and a SQLite target under `root`."""
-    base = DEMO_CONFIG.parent
-    doc = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
-    ab = lambda p: str((base / p).resolve())  # noqa: E731
-    doc["output_dir"] = str(root / "out")
-    for s in doc["sources"]:
-        s["mapping"] = ab(s["mapping"])
-        if "path" in s:
-            s["path"] = ab(s["path"])
-        if "url" in s:
-            s["url"] = "sqlite:///" + ab(s["url"].removeprefix("sqlite:///"))
-    doc["target"] = {"url": f"sqlite:///{root / 'target.sqlite'}", "mapping": ab(doc["target"]["mapping"])}
-    doc["validation"]["suites"] = {stage: {e: ab(p) for e, p in m.items()} for stage, m in doc["validation"]["suites"].items()}
-    path = root / "demo.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

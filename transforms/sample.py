@@ -21,13 +21,29 @@ class SampleSpec:
     size: int | None = None  # golden customers; None: every customer `where` keeps
     where: str | None = None  # polars SQL condition on golden customer fields: province = '广东省'
     seed: int = 0
+    phase: str | None = None  # a phase of a phased migration (config `phases:`): `where` is the phases so far
 
     def describe(self) -> str:
+        if self.phase is not None:
+            return f"phase {self.phase}" + (f" (where {self.where})" if self.where else " (every customer)")
         parts = ([f"{self.size:,} golden customers"] if self.size is not None else []) + ([f"where {self.where}"] if self.where else [])
         return " ".join(parts) + f" (seed {self.seed})"
 
     def as_dict(self) -> dict:
-        return {"size": self.size, "where": self.where, "seed": self.seed}
+        return {"size": self.size, "where": self.where, "seed": self.seed, "phase": self.phase}
+
+
+def phase_spec(phases: list[tuple[str, str | None]], name: str) -> SampleSpec:
+    """The customers phase `name` loads: those of every phase up to it (phases are cumulative, so a
+    customer of an earlier phase stays loaded and takes the records that joined it since). A phase
+    without a condition takes every customer (the rest)."""
+    names = [n for n, _ in phases]
+    if name not in names:
+        raise ValueError(f"no phase '{name}' (phases: {', '.join(names)})")
+    upto = phases[: names.index(name) + 1]
+    if any(w is None for _, w in upto):
+        return SampleSpec(where=None, phase=name)
+    return SampleSpec(where=" OR ".join(f"({w})" for _, w in upto), phase=name)
 
 
 def where_problem(where: str, fields: list[str]) -> str | None:
@@ -60,5 +76,6 @@ def sample_ledger(ledger: pl.DataFrame, chosen: pl.Series, spec: SampleSpec) -> 
         | ((pl.col("entity") == OPPORTUNITY) & ~pl.col("customer_target_id").is_in(ids)))
     return ledger.with_columns(
         pl.when(moving).then(pl.lit(UNSAMPLED)).otherwise(pl.col("disposition")).alias("disposition"),
-        pl.when(moving).then(pl.lit(f"outside the sample: {spec.describe()}")).otherwise(pl.col("reason")).alias("reason"),
+        pl.when(moving).then(pl.lit(f"in a later phase than {spec.phase}" if spec.phase is not None else f"outside the sample: {spec.describe()}"))
+        .otherwise(pl.col("reason")).alias("reason"),
     )
