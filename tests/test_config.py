@@ -66,7 +66,7 @@ def test_sql_source_needs_table_or_query(project):
 def test_json_schema_documents_every_top_level_key():
     schema = config_json_schema()
     assert set(schema["properties"]) == {"project", "output_dir", "sources", "target", "names", "resolution", "archive", "validation",
-                                         "non_records", "report", "operations"}
+                                         "non_records", "report", "operations", "phases"}
     docs = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
     for model in ("Config", "SourceConfig", "TargetConfig", "NonRecordsConfig", "ReportConfig", "NamesConfig", "OperationsConfig", "NotifyConfig"):
         props = schema["properties"] if model == "Config" else schema["$defs"][model]["properties"]
