@@ -107,6 +107,8 @@ MODULES: dict[str, list[str]] = {
     "reports/charts.py": ["tests/test_run_reports.py"],
     "transforms/signoff.py": ["tests/test_signoff.py"],
     "reports/signoff.py": ["tests/test_signoff.py"],
+    "crm_migrate/transient.py": ["tests/test_transient.py"],
+    "transforms/deletions.py": ["tests/test_source_deletions.py"],
 }
 
 DATABASE_ENV_VARS = ("CRM_TEST_PG_URL", "CRM_TEST_MYSQL_URL")  # removed (those tests skip) unless --databases
