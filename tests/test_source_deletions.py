@@ -44,3 +44,14 @@ def test_only_sources_read_whole_are_compared():
     gone = gone_from_sources(earlier, now, read_whole=["a"])  # b was read as a delta: its missing rows say nothing
     assert gone.select("source", "source_key").rows() == [("a", "1"), ("a", "2")]
     assert summary(gone) == {"a": {"count": 2, "in_target": 1, "examples": ["1", "2"], "golden_ids": ["G1"]}}
+
+
+def test_the_summary_keeps_sources_in_order_and_the_first_five_keys_and_golden_ids():
+    keys = [f"K{i:02d}" for i in range(40)]
+    earlier = pl.DataFrame({"source": ["b"] * 40 + ["a"], "source_key": [*keys, "Z"], "entity": ["customer"] * 41,
+                            "disposition": ["loaded"] * 41, "target_id": [f"G{39 - i:02d}" for i in range(40)] + ["GA"]})
+    now = pl.DataFrame(schema={"source": pl.String, "source_key": pl.String})
+    found = summary(gone_from_sources(earlier, now, read_whole=["a", "b"]))
+    assert list(found) == ["a", "b"]
+    assert found["b"]["examples"] == keys[:5] and found["b"]["golden_ids"] == ["G39", "G38", "G37", "G36", "G35"]
+    assert (found["b"]["count"], found["b"]["in_target"]) == (40, 40)

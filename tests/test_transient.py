@@ -59,3 +59,19 @@ def test_words_without_codes():
     assert transient_message("server closed the connection unexpectedly")
     assert not transient_message('FATAL:  password authentication failed for user "crm"; connection refused')
     assert not transient_message("relation \"crm_account\" does not exist")
+
+
+@pytest.mark.parametrize("code", sorted(__import__("crm_migrate.transient", fromlist=["x"]).TRANSIENT_MYSQL_CODES))
+def test_each_mysql_code_is_transient_by_its_number_alone(code):
+    assert is_transient(wrapped(pymysql.err.OperationalError(code, "x")))  # no telling words: the number decides
+    assert not is_transient(wrapped(pymysql.err.OperationalError(code + 10_000, "x")))
+
+
+@pytest.mark.parametrize("name, transient", [
+    ("DeadlockDetected", True), ("SerializationFailure", True), ("LockNotAvailable", True), ("AdminShutdown", True),
+    ("CannotConnectNow", True), ("UndefinedTable", False), ("UniqueViolation", False), ("StringDataRightTruncation", False),
+])
+def test_postgresql_errors_by_their_sqlstate(name, transient):
+    errors = pytest.importorskip("psycopg.errors")
+    orig = getattr(errors, name)("x")  # the class carries the SQLSTATE; the message says nothing
+    assert is_transient(wrapped(orig)) is transient
