@@ -339,8 +339,6 @@ def resolve(ctx: RunContext, validated: Validated) -> Resolution:
                       dict(r.survivorship))
 
 
-
-
 def refuse_bad_where(where: str, fields: list[str]) -> None:
     """Stop on a --where that cannot be read or names a field golden customers do not have."""
     problem = where_problem(where, fields)
