@@ -290,3 +290,11 @@ def test_text_longer_than_an_excel_cell_is_cut_with_a_marker_and_an_empty_sheet_
     assert len(cut) <= 32_767 and cut.endswith("… [cut: 40,006 characters]".replace(",", "")) and long.startswith(cut[:32_000])
     assert short == "short"
     assert [r for r in book["Review queue"].iter_rows(values_only=True)] == [("note",), ("nothing to show for this run",)]
+
+
+def test_the_histogram_has_twenty_bins_of_equal_width_and_takes_odd_input():
+    hist = probability_histogram(pl.DataFrame({"match_probability": [0.0, 0.5, 1.0]}))
+    assert hist["edges"] == [i / 20 for i in range(21)] and hist["counts"][0] == hist["counts"][10] == hist["counts"][19] == 1
+    assert probability_histogram(pl.DataFrame({"i": [1, 2]})) == {"edges": [i / 20 for i in range(21)], "counts": [0] * 20}  # no scores
+    empty = probability_histogram(pl.DataFrame(schema={"match_probability": pl.Float64}), bins=4)
+    assert empty == {"edges": [0.0, 0.25, 0.5, 0.75, 1.0], "counts": [0, 0, 0, 0]}
