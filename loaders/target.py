@@ -39,6 +39,10 @@ def make_engine(url: str) -> sa.Engine:
     return engine
 
 
+PASSING_HINT = ("the connection dropped or a lock got in the way: run again (under Prefect the stage is retried, "
+                "operations.retries); nothing of this run was kept")
+
+
 def connect_target(engine: sa.Engine, url: str) -> sa.Connection:
     """A connection to the target, or a clear error naming the masked URL."""
     try:
@@ -83,16 +87,19 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool, setup=None) 
                         for t in missing:
                             t.create(ddl)
                 except sa.exc.DBAPIError as exc:
-                    raise MigrationError(f"cannot create the target tables: {driver_message(exc)}", file=mask_url(url),
-                                         hint="grant the user CREATE on the target, or create the tables from docs/configuration.md") from None
+                    passing = is_transient(exc)
+                    raise MigrationError(f"cannot create the target tables: {driver_message(exc)}", file=mask_url(url), transient=passing,
+                                         hint=PASSING_HINT if passing else
+                                         "grant the user CREATE on the target, or create the tables from docs/configuration.md") from None
             if setup is not None and not dry_run:
                 if conn.in_transaction():
                     conn.rollback()
                 try:
                     setup(engine)
                 except sa.exc.DBAPIError as exc:
-                    raise MigrationError(f"cannot create the target's views: {driver_message(exc)}", file=mask_url(url),
-                                         hint="grant the user CREATE VIEW on the target") from None
+                    passing = is_transient(exc)
+                    raise MigrationError(f"cannot create the target's views: {driver_message(exc)}", file=mask_url(url), transient=passing,
+                                         hint=PASSING_HINT if passing else "grant the user CREATE VIEW on the target") from None
             conn.info["created_in_session"] = {t.name for t in missing} if dry_run else set()  # not visible to other connections
             if not conn.in_transaction():  # committed and rolled back through conn: a batched load commits on the way
                 conn.begin()

@@ -157,6 +157,9 @@ def run(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Run a migration: extract, standardize, validate, resolve, map, gate, plan, load, reconcile, report."""
+    if phase and all_phases:
+        _fail(MigrationError("give --phase NAME for one phase or --all-phases for every phase, not both",
+                             hint="--all-phases runs them all in order; --phase runs one"), debug)
     if (phase or all_phases) and (sample is not None or where):
         _fail(MigrationError("--phase and --all-phases take their customers from `phases:`; --sample and --where are for rehearsals",
                              hint="give one or the other"), debug)

@@ -336,9 +336,10 @@ class ReportConfig(Strict):
 
 class NotifyConfig(Strict):
     webhook: str | None = Field(None, description=(
-        "URL that gets a JSON POST when a run ends with a status in `on` (project, run_id, status, verdict, stage, "
+        "URL that gets a JSON POST when a run ends with a status in `statuses` (project, run_id, status, verdict, stage, "
         "message, run_dir; a `text` line for chat webhooks). A secret: never logged or reported. `${ENV}` works."))
-    on: list[Literal["failed", "interrupted", "stopped_at_gate", "unbalanced", "succeeded"]] = Field(
+    # not `on`: YAML 1.1 reads an unquoted `on:` key as the boolean true
+    statuses: list[Literal["failed", "interrupted", "stopped_at_gate", "unbalanced", "succeeded"]] = Field(
         default_factory=lambda: ["failed", "interrupted", "stopped_at_gate", "unbalanced"], description="The run statuses to notify.")
     timeout_seconds: float = Field(10.0, gt=0, le=120, description="How long to wait for the webhook; a failed call is logged, never fails the run.")
 

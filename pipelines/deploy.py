@@ -51,6 +51,13 @@ def api_url() -> str:
 
 def _check_cron(cron: str | None, timezone: str | None) -> None:
     """A cron string Prefect would refuse, said in our words before anything is registered."""
+    if timezone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise MigrationError(f"'{timezone}' is not a time zone", hint="give an IANA name such as Asia/Shanghai or UTC") from None
     if cron is None:
         return
     from prefect.client.schemas.schedules import CronSchedule

@@ -114,7 +114,8 @@ def source_deletions(ctx: RunContext, extracted: dict[str, Extracted]) -> dict[s
                          for x in extracted.values()])
         found = summary(gone_from_sources(earlier, now, whole))
         for source, g in found.items():
-            ctx.progress("source_deletions", f"warning: {source}: {g['count']:,} records of earlier runs are no longer in the source"
+            ctx.progress("source_deletions", f"warning: {source}: {g['count']:,} record{'s' if g['count'] != 1 else ''} of earlier runs "
+                         f"{'are' if g['count'] != 1 else 'is'} no longer in the source"
                          + (f" ({g['in_target']:,} loaded or merged: kept in the target)" if g["in_target"] else "") + "; see the report")
     return found
 
@@ -819,7 +820,7 @@ def notify_end(ctx: RunContext) -> None:
         manifest = json.loads((ctx.run_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
-    if manifest.get("status") not in cfg.on:
+    if manifest.get("status") not in cfg.statuses:
         return
     problem = notify.send(cfg.webhook, notify.payload({**manifest, "run_dir": str(ctx.run_dir)}), ctx.loaded.secrets, cfg.timeout_seconds)
     ctx.progress("notify", f"warning: {problem}" if problem else f"{manifest['status']}: the webhook was notified")

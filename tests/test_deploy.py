@@ -113,7 +113,10 @@ def test_deploy_refuses_a_bad_schedule_and_a_missing_server(tmp_path, monkeypatc
     with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{_free_port()}/api"}):
         with pytest.raises(MigrationError, match=r"'61 2 \* \* \*' is not a cron schedule"):
             register(spec)
-        spec.cron = "0 2 * * *"
+        spec.cron, spec.timezone = "0 2 * * *", "Asia/Shangai"
+        with pytest.raises(MigrationError, match="'Asia/Shangai' is not a time zone"):
+            register(spec)
+        spec.timezone = "Asia/Shanghai"
         with pytest.raises(MigrationError, match="does not answer") as down:
             register(spec)  # nothing listens there
         assert "prefect server start" in down.value.hint and down.value.transient

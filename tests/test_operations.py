@@ -195,7 +195,7 @@ def test_the_webhook_hears_of_a_stopped_run_and_not_of_a_good_one(webhook, tmp_p
     csv_file(tmp_path / "customers.csv", HEADER, ROWS)
     source = [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"}]
     ok = run_pipeline(project(tmp_path, source, operations={"notify": {"webhook": webhook}}))
-    assert ok["status"] == "succeeded" and Hook.received == []  # the default `on` leaves out succeeded runs
+    assert ok["status"] == "succeeded" and Hook.received == []  # the default `statuses` leave out succeeded runs
 
     csv_file(tmp_path / "customers.csv", HEADER, [[f"C{i}", "", None, "13800138000", "x"] for i in range(5)])  # every name empty
     cfg = project(tmp_path, source, operations={"notify": {"webhook": webhook}},
@@ -219,7 +219,7 @@ def test_a_dead_webhook_never_fails_the_run(tmp_path):
     csv_file(tmp_path / "customers.csv", HEADER, ROWS)
     lines: list[str] = []
     cfg = project(tmp_path, [{"name": "crm", "kind": "csv", "entity": "customer", "path": "customers.csv", "key": "客户编号"}],
-                  operations={"notify": {"webhook": f"http://127.0.0.1:{port}/x?token=abc123", "on": ["succeeded"], "timeout_seconds": 2}})
+                  operations={"notify": {"webhook": f"http://127.0.0.1:{port}/x?token=abc123", "statuses": ["succeeded"], "timeout_seconds": 2}})
     manifest = run_pipeline(cfg, progress=lambda stage, msg: lines.append(f"{stage}: {msg}"))
     assert manifest["status"] == "succeeded"
     notes = [line for line in lines if line.startswith("notify:")]

@@ -84,6 +84,8 @@ def test_phase_config_is_checked(tmp_path):
         cfg.phase("north")
     result = CliRunner().invoke(app, ["run", str(demo_config(tmp_path / "c", phases=PHASES)), "--phase", "trial", "--sample", "5"])
     assert result.exit_code != 0 and "--sample and --where are for rehearsals" in result.output
+    both = CliRunner().invoke(app, ["run", str(demo_config(tmp_path / "d", phases=PHASES)), "--phase", "trial", "--all-phases"])
+    assert both.exit_code != 0 and "not both" in both.output
 
 
 def test_a_delta_run_rematches_a_changed_record_against_the_existing_golden_records(tmp_path):

@@ -27,7 +27,7 @@ def test_a_record_gone_from_the_source_is_reported_and_kept_in_the_target(tmp_pa
     assert (gone["count"], gone["in_target"], gone["examples"]) == (1, 1, ["C3"])
     c3 = pl.read_parquet(Path(first["run_dir"]) / "ledger.parquet").filter(pl.col("source_key") == "C3")["target_id"].to_list()
     assert gone["golden_ids"] == c3
-    assert any("crm: 1 records of earlier runs are no longer in the source (1 loaded or merged: kept in the target)" in line for line in lines)
+    assert any("crm: 1 record of earlier runs is no longer in the source (1 loaded or merged: kept in the target)" in line for line in lines)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'target.sqlite'}")
     with engine.connect() as conn:
         names = {r[0] for r in conn.execute(sa.text("SELECT account_name FROM crm_account"))}
