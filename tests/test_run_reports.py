@@ -298,3 +298,35 @@ def test_the_histogram_has_twenty_bins_of_equal_width_and_takes_odd_input():
     assert probability_histogram(pl.DataFrame({"i": [1, 2]})) == {"edges": [i / 20 for i in range(21)], "counts": [0] * 20}  # no scores
     empty = probability_histogram(pl.DataFrame(schema={"match_probability": pl.Float64}), bins=4)
     assert empty == {"edges": [0.0, 0.25, 0.5, 0.75, 1.0], "counts": [0, 0, 0, 0]}
+
+
+def test_reconciliation_differences_list_every_kind_of_finding_with_its_examples():
+    from reports.xlsx_report import accounting_rows, reconciliation_differences, rule_changes, summary_rows
+    from transforms.standardize import RuleStat
+
+    rec = {"accounting": [{"entity": "customer", "source": "crm", "extracted": 3, "loaded": 3, "physical": {"unit": "lines"}}],
+           "verdict": {"result": "fail", "scope": "loaded", "reasons": ["opportunity: amounts differ"]}, "balanced": False,
+           "tables": {"opportunity": {
+               "diff": {"missing_keys": 2, "missing_examples": ["O7", "O9"],
+                        "columns": {"amount": {"count": 1, "examples": [{"key": "O1", "expected": "100.00", "target": "100.01"}]}}},
+               "totals_expected": {"rows": 3, "amount": "300.00", "by_stage": {"Won": {"rows": 2, "amount": "200.00"}, "Lost": {"rows": 1, "amount": "100.00"}}},
+               "totals_in_target": {"rows": 3, "amount": "300.01", "by_stage": {"Won": {"rows": 2, "amount": "200.01"}, "Lost": {"rows": 1, "amount": "100.00"}}},
+               "amount_per_customer": {"groups": 2, "differ": 1, "examples": ["CUS-1"]}}}}
+    rows = reconciliation_differences(rec).rows()
+    assert rows == [
+        ("opportunity", "row missing in target", "", 2, "O7", "", ""),
+        ("opportunity", "row missing in target", "", 2, "O9", "", ""),
+        ("opportunity", "value differs", "amount", 1, "O1", "100.00", "100.01"),
+        ("opportunity", "total by stage differs", "Won", 1, "", '{"rows": 2, "amount": "200.00"}', '{"rows": 2, "amount": "200.01"}'),
+        ("opportunity", "amount per customer differs", "amount", 1, "CUS-1", "", ""),
+    ]
+    assert accounting_rows(rec).columns == ["entity", "source", "extracted", "loaded"]  # the physical breakdown stays in the JSON
+    summary = dict(summary_rows({"project": "p", "run_id": "r", "status": "succeeded", "counts": {"dispositions": {"loaded": 3}},
+                                 "resolution": {"review_pairs": 4, "records_merged": 2}}, rec))
+    assert summary["verdict"] == "fail" and summary["verdict reason"] == "opportunity: amounts differ"
+    assert (summary["pairs in the review queue"], summary["records merged into another"], summary["records loaded"]) == (4, 2, 3)
+    stat = RuleStat("customer", "crm", "phone", "phone_cn", values=10, changed=4, flagged=1,
+                    examples=[(f"b{i}", f"a{i}") for i in range(7)])
+    (changes,) = rule_changes([stat]).to_dicts()
+    assert changes["example 1"] == "b0 → a0" and changes["example 5"] == "b4 → a4" and "example 6" not in changes
+    assert changes["changed_share"] == 0.4
