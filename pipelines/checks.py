@@ -96,6 +96,10 @@ def _mapping_lines(loaded) -> Iterator[str]:
     masking = loaded.config.target.masking
     if masking is not None:
         yield "masking: " + ", ".join(f"{f} ({m})" for f, m in masking.methods().items()) + " (key set)"
+    phases = loaded.config.phases
+    if phases:
+        yield "phases (run --phase NAME; each loads its customers and every earlier phase's): " + "; ".join(
+            f"{i}. {ph.name}: {ph.where or 'every other customer'}" for i, ph in enumerate(phases, start=1))
 
 
 def check_config(path: Path) -> Iterator[str]:

@@ -78,6 +78,10 @@ def test_phase_config_is_checked(tmp_path):
     text = bad.value.describe()
     assert "phase 'x' has no `where`; only the last phase may take the rest" in text
     assert "phase name 'x' is used twice" in text and "'provnce', which is not a field" in text
+    from pipelines.checks import check_config
+
+    lines = list(check_config(demo_config(tmp_path / "b", phases=PHASES)))
+    assert any(line.endswith("1. trial: city = '深圳市'; 2. south: province = '广东省'; 3. rest: every other customer") for line in lines)
     cfg = load_config(demo_config(tmp_path / "b", phases=PHASES)).config
     assert cfg.phase("south").where == "(city = '深圳市') OR (province = '广东省')" and cfg.phase("rest").where is None
     with pytest.raises(MigrationError, match="no phase 'north' in the config"):
