@@ -176,9 +176,14 @@ def main() -> None:
                        "ratio_to_bare": round(bare / first, 3), "unchanged_rerun_s": round(again, 1), "first_load_s": round(first, 1),
                        "speedup_unchanged": round(first / again, 2)}
         print(f"{engine}: {out[engine]}", file=sys.stderr)
+    finish(out, urls, args.json)
+
+
+def finish(out: dict, urls: dict[str, str], as_json: bool) -> None:
+    """Remove the scratch SQLite file; print the figures, the JSON object as the last line."""
     if "sqlite" in urls:
         Path(urls["sqlite"].removeprefix("sqlite:///")).unlink(missing_ok=True)
-    print(json.dumps(out) if args.json else json.dumps(out, indent=2))
+    print(json.dumps(out) if as_json else json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ time over load time), clean.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def main() -> None:
-    from load import crm_load, drop, engine_urls, rows
+    from load import crm_load, drop, engine_urls, finish, rows
     from loaders.recheck import recheck
     from reports.run_folder import write_loaded
 
@@ -57,9 +56,7 @@ def main() -> None:
         out[engine] = {"rows": total, "load_s": round(load_s, 1), "reconcile_s": round(reconcile_s, 1), "ratio": round(reconcile_s / load_s, 3),
                        "clean": all(f["clean"] for f in found.values())}
         print(f"{engine}: {out[engine]}", file=sys.stderr)
-    if "sqlite" in urls:
-        Path(urls["sqlite"].removeprefix("sqlite:///")).unlink(missing_ok=True)
-    print(json.dumps(out) if args.json else json.dumps(out, indent=2))
+    finish(out, urls, args.json)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,13 @@ PASSING_HINT = ("the connection dropped or a lock got in the way: run again (und
                 "operations.retries); nothing of this run was kept")
 
 
+def _refused(what: str, exc: BaseException, url: str, hint: str) -> MigrationError:
+    """The target refused `what`: the driver's first line, and for a passing condition (a dropped
+    connection, a deadlock) the retry hint, else `hint` (what to fix)."""
+    passing = is_transient(exc)
+    return MigrationError(f"{what}: {driver_message(exc)}", file=mask_url(url), transient=passing, hint=PASSING_HINT if passing else hint)
+
+
 def connect_target(engine: sa.Engine, url: str) -> sa.Connection:
     """A connection to the target, or a clear error naming the masked URL."""
     try:
@@ -87,19 +94,15 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool, setup=None) 
                         for t in missing:
                             t.create(ddl)
                 except sa.exc.DBAPIError as exc:
-                    passing = is_transient(exc)
-                    raise MigrationError(f"cannot create the target tables: {driver_message(exc)}", file=mask_url(url), transient=passing,
-                                         hint=PASSING_HINT if passing else
-                                         "grant the user CREATE on the target, or create the tables from docs/configuration.md") from None
+                    raise _refused("cannot create the target tables", exc, url,
+                                   "grant the user CREATE on the target, or create the tables from docs/configuration.md") from None
             if setup is not None and not dry_run:
                 if conn.in_transaction():
                     conn.rollback()
                 try:
                     setup(engine)
                 except sa.exc.DBAPIError as exc:
-                    passing = is_transient(exc)
-                    raise MigrationError(f"cannot create the target's views: {driver_message(exc)}", file=mask_url(url), transient=passing,
-                                         hint=PASSING_HINT if passing else "grant the user CREATE VIEW on the target") from None
+                    raise _refused("cannot create the target's views", exc, url, "grant the user CREATE VIEW on the target") from None
             conn.info["created_in_session"] = {t.name for t in missing} if dry_run else set()  # not visible to other connections
             if not conn.in_transaction():  # committed and rolled back through conn: a batched load commits on the way
                 conn.begin()
@@ -114,10 +117,8 @@ def target_session(url: str, tables: list[sa.Table], dry_run: bool, setup=None) 
                 return
             except sa.exc.DBAPIError as exc:
                 conn.rollback()
-                raise MigrationError(f"the target refused a write: {driver_message(exc)}", file=mask_url(url),
-                                     hint="nothing of this run was kept (the transaction was rolled back); "
-                                          "run `crm-migrate check` to compare the target's tables with the mapping",
-                                     transient=is_transient(exc)) from None
+                raise _refused("the target refused a write", exc, url, "nothing of this run was kept (the transaction was rolled back); "
+                               "run `crm-migrate check` to compare the target's tables with the mapping") from None
             except BaseException:
                 conn.rollback()
                 raise

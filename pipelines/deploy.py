@@ -103,9 +103,7 @@ def register(spec: DeploySpec) -> str:
 
     from pipelines.flow import migrate
 
-    api_url()
-    _check_cron(spec.cron, spec.timezone)
-    _reachable()
+    _ready(spec)
     _ensure_pool(spec.pool)
     deployment_id = migrate.deploy(name=spec.name, work_pool_name=spec.pool, schedules=_schedule(spec), parameters=spec.parameters(),
                                    entrypoint_type=EntrypointType.MODULE_PATH, build=False, push=False, print_next_steps=False,
@@ -117,10 +115,15 @@ def serve(spec: DeploySpec) -> None:
     """Register the deployment and run its scheduled and manual runs from this process until stopped."""
     from pipelines.flow import migrate
 
+    _ready(spec)
+    migrate.serve(name=spec.name, schedules=_schedule(spec), parameters=spec.parameters(), tags=["crm-migrate"], print_starting_message=True)
+
+
+def _ready(spec: DeploySpec) -> None:
+    """Before anything is registered: a server is named, the schedule is valid, the server answers."""
     api_url()
     _check_cron(spec.cron, spec.timezone)
     _reachable()
-    migrate.serve(name=spec.name, schedules=_schedule(spec), parameters=spec.parameters(), tags=["crm-migrate"], print_starting_message=True)
 
 
 def _reachable() -> None:

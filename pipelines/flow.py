@@ -73,16 +73,15 @@ def _artifact(manifest: dict) -> None:
         create_table_artifact(table=rows, key="crm-migrate-accounting", description="Records per source: extracted = loaded + merged + rejected + archived")
 
 
-def _operations(config: str):
-    """The config's retry settings and commit mode (the config is read again by the run; a config that
-    does not load fails there with its own message, so here the defaults stand in)."""
-    from pipelines.config import OperationsConfig, load_config
+def _config(config: str):
+    """The config for the flow's own settings (retries, commit mode, phases), or None when it does not
+    load: the run reads it again and fails with its own message, file and line."""
+    from pipelines.config import load_config
 
     try:
-        cfg = load_config(Path(config)).config
-        return cfg.operations, cfg.target.commit
-    except Exception:  # noqa: BLE001 - reported by the run itself, with the file and line
-        return OperationsConfig(), "run"
+        return load_config(Path(config)).config
+    except Exception:  # noqa: BLE001 - reported by the run itself
+        return None
 
 
 @flow(name="crm-migrate", persist_result=False, log_prints=True)
@@ -95,14 +94,16 @@ def migrate(config: str, dry_run: bool = False, out: str | None = None, target_u
     `sample_size` golden customers (or those `sample_where` keeps), drawn with `sample_seed`; `phase`
     runs one phase of the config's `phases:`."""
     logger = get_run_logger()
-    ops, commit = _operations(config)
-    if phase is not None:
-        from pipelines.config import load_config
+    from pipelines.config import OperationsConfig, load_config
 
-        spec = load_config(Path(config)).config.phase(phase)
+    cfg = _config(config)
+    ops = cfg.operations if cfg is not None else OperationsConfig()
+    if phase is not None:  # a phase needs the config: one that does not load fails here with its message
+        spec = (cfg or load_config(Path(config)).config).phase(phase)
     else:
         spec = SampleSpec(sample_size, sample_where, sample_seed) if sample else None
-    manifest = run_pipeline(Path(config), dry_run=dry_run, out=out, wrap=retrying(ops.retries, ops.retry_delay_seconds, commit != "batch"),
+    retry_load = cfg is None or cfg.target.commit != "batch"
+    manifest = run_pipeline(Path(config), dry_run=dry_run, out=out, wrap=retrying(ops.retries, ops.retry_delay_seconds, retry_load),
                             target_url=target_url, full_refresh=full_refresh, force=force, plan_only=plan_only,
                             sample=spec, resume=resume,
                             progress=lambda stage, msg: logger.info("%s: %s", stage, msg))
