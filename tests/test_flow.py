@@ -10,7 +10,7 @@ from tests.conftest import DEMO_CONFIG
 
 def test_prefect_flow_runs_every_stage_as_a_task(prefect_harness, tmp_path, monkeypatch):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 
     from pipelines.flow import migrate
 
@@ -30,7 +30,8 @@ def test_prefect_flow_runs_every_stage_as_a_task(prefect_harness, tmp_path, monk
     async def task_names():
         async with get_client() as client:
             runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
-            artifacts = await client.read_artifacts()
+            # only this run's artifacts: other tests' flows share the session's server and the same keys
+            artifacts = await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
             return sorted(r.name.rsplit("-", 1)[0] for r in runs), {a.key: a for a in artifacts}
 
     names, artifacts = asyncio.run(task_names())
