@@ -37,12 +37,24 @@ class MigrationError(Exception):
             parts.append(f"column '{self.column}'")
         return ", ".join(parts)
 
+    def __reduce__(self):
+        """Pickled with every attribute (a source read on a cluster's worker raises it there): the
+        default would rebuild it from its described text alone, losing the hint and the location."""
+        return (_rebuilt, (type(self), self.__dict__.copy(), self.args))
+
     def describe(self) -> str:
         where = self.location()
         text = f"{where}: {self.message}" if where else self.message
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+
+def _rebuilt(cls: type, state: dict, args: tuple) -> MigrationError:
+    error = Exception.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(MigrationError):

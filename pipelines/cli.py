@@ -76,7 +76,7 @@ def _use_prefect(flag: Optional[bool]) -> bool:
 
 def _execute(config: Path, dry_run: bool, out: Optional[Path], prefect: Optional[bool], debug: bool,
              target_url: Optional[str] = None, full_refresh: bool = False, force: bool = False, plan_only: bool = False,
-             sample: "SampleSpec | None" = None, resume: Optional[str] = None) -> dict:
+             sample: "SampleSpec | None" = None, resume: Optional[str] = None, cluster: Optional[str] = None) -> dict:
     try:
         if _use_prefect(prefect):
             from pipelines.flow import migrate
@@ -85,12 +85,13 @@ def _execute(config: Path, dry_run: bool, out: Optional[Path], prefect: Optional
                                full_refresh=full_refresh, force=force, plan_only=plan_only,
                                sample_size=sample.size if sample else None, sample_where=sample.where if sample else None,
                                sample_seed=sample.seed if sample else 0, sample=sample is not None and sample.phase is None,
-                               phase=sample.phase if sample else None, resume=resume)
+                               phase=sample.phase if sample else None, resume=resume, cluster=cluster)
         else:
             from pipelines.run import run_pipeline
 
             manifest = run_pipeline(config, dry_run=dry_run, out=out, progress=_Progress(), target_url=target_url,
-                                    full_refresh=full_refresh, force=force, plan_only=plan_only, sample=sample, resume=resume)
+                                    full_refresh=full_refresh, force=force, plan_only=plan_only, sample=sample, resume=resume,
+                                    cluster=cluster)
     except KeyboardInterrupt as exc:
         run_dir = getattr(exc, "run_dir", None)
         err.print("[bold red]interrupted[/bold red]: the target was rolled back" + (f"; the run folder {run_dir} says where the run was" if run_dir else ""))
@@ -154,6 +155,10 @@ def run(
     resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_ID", help=(
         "Finish a run with target.commit: batch that was killed: the same input is read again, the batches it committed "
         "are kept, the rest is written, under the same run id. Give the same options as that run.")),
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ADDRESS", help=(
+        "Spread extraction (per source), normalization (per distinct value) and pair comparison over a Dask cluster: "
+        "local:N starts N worker processes, tcp://HOST:8786 uses a running scheduler (overrides operations.cluster). "
+        "The result is the same as without it; see docs/scale.md.")),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Run a migration: extract, standardize, validate, resolve, map, gate, plan, load, reconcile, report."""
@@ -177,10 +182,11 @@ def run(
         for spec in specs:
             if all_phases:
                 console.print(f"[bold]phase {spec.phase}[/bold] ({names.index(spec.phase) + 1} of {len(names)})")
-            _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh, force=force, plan_only=plan_only, sample=spec)
+            _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh, force=force, plan_only=plan_only, sample=spec, cluster=cluster)
         return
     spec = SampleSpec(sample, where, seed) if sample is not None or where else None
-    _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh, force=force, plan_only=plan_only, sample=spec, resume=resume)
+    _execute(config, dry_run, out, prefect, debug, full_refresh=full_refresh, force=force, plan_only=plan_only, sample=spec, resume=resume,
+             cluster=cluster)
 
 
 @app.command()
@@ -207,6 +213,8 @@ def deploy(
     sample_size: Optional[int] = typer.Option(None, "--sample", min=1, help="Default parameter: a sample rehearsal of N golden customers."),
     where: Optional[str] = typer.Option(None, "--where", help="Default parameter: the sample's condition (polars SQL on golden fields)."),
     phase: Optional[str] = typer.Option(None, "--phase", help="Default parameter: the phase of `phases:` each run loads (nightly deltas of a phased migration)."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ADDRESS", help=(
+        "Default parameter: the Dask cluster each run spreads its data-parallel work over (local:N, tcp://HOST:8786; docs/scale.md).")),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Register the migration as a Prefect deployment on the server in PREFECT_API_URL, on a schedule;
@@ -214,13 +222,16 @@ def deploy(
     that touch a database retry transient errors (operations.retries); operations.notify posts failed
     runs to a webhook. Parameters can be edited in the Prefect UI. See docs/operations.md."""
     from pipelines.config import load_config
+    from pipelines.compute import parse_cluster
     from pipelines.deploy import DeploySpec, register, serve
 
     try:
         loaded_cfg = load_config(config).config
         if phase is not None:
             loaded_cfg.phase(phase)  # an unknown phase is refused now, not at 02:00
-        spec = DeploySpec(config, name or loaded_cfg.project, cron, pool, dry_run, full_refresh, sample_size, where, timezone, phase)
+        if cluster is not None:
+            parse_cluster(cluster)  # a mistyped address is refused now, not at 02:00
+        spec = DeploySpec(config, name or loaded_cfg.project, cron, pool, dry_run, full_refresh, sample_size, where, timezone, phase, cluster)
         if serve_here:
             console.print(f"serving deployment crm-migrate/{spec.name}" + (f" on \"{cron}\"" if cron else "") + "; Ctrl-C stops")
             serve(spec)

@@ -14,6 +14,7 @@ from crm_migrate.contracts import CANONICAL, ENTITIES, GOLDEN_COLUMNS, mappable_
 from crm_migrate.errors import ConfigError, MigrationError
 from extractors.csv_file import MAX_FIELD_LINES
 from extractors.non_records import FOOTER_PATTERNS, TOTALS_WORDS
+from pipelines.compute import parse_cluster
 from pipelines.yamlfile import YamlDocument
 from transforms.mapping import OVERFLOW, ColumnSpec, Lookup, Numbering, lookup_key, typed_default
 from transforms.match_features import FEATURES
@@ -350,6 +351,23 @@ class OperationsConfig(Strict):
         "a transient error (connection refused or dropped, deadlock, lock wait, locked SQLite file). Data errors are never retried."))
     retry_delay_seconds: float = Field(10.0, ge=0, le=3600, description="The first retry's delay; each next one waits twice as long.")
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    cluster: str | None = Field(None, description=(
+        "A Dask cluster for the data-parallel work (extraction per source, normalization of distinct values, comparison of "
+        "candidate pairs): `local:N` starts N worker processes for the run, `tcp://HOST:8786` uses a running scheduler. "
+        "`run --cluster` overrides it. The results are the same as without one (docs/scale.md)."))
+    cluster_components: Literal["gather", "distributed"] = Field("gather", description=(
+        "With a cluster: `gather` brings the merge edges (about one per record) here for one connected-components step; "
+        "`distributed` runs that pass on the workers over the edges held there. Both give the same clusters."))
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_cluster(value)
+            except MigrationError as exc:
+                raise ValueError(f"{exc.message}; {exc.hint}") from None
+        return value
 
 
 class PhaseConfig(Strict):

@@ -38,6 +38,7 @@ class RunContext:
     current_stage: str | None = None  # the stage running now: a failure or a kill names it
     sample: SampleSpec | None = None  # a sample rehearsal: load only these golden customers (run --sample / --where)
     resume: bool = False  # run --resume: this run id's batch-committed load was killed; finish it
+    cluster: dict | None = None  # run --cluster: the Dask cluster's address, workers and components mode (for the manifest)
 
     def meter(self, stage: str, label: str, total: int | None, unit: str = "rows", started: float | None = None) -> Callable[[int], None]:
         """A progress line for long work: `done` of `total` with a bar, the rate and the time left

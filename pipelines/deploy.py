@@ -28,12 +28,14 @@ class DeploySpec:
     sample_where: str | None = None
     timezone: str | None = None
     phase: str | None = None
+    cluster: str | None = None
 
     def parameters(self) -> dict:
         """The flow run's parameters (pipelines.flow.migrate), as the UI shows and edits them."""
         sample = self.sample_size is not None or self.sample_where is not None
         return {"config": str(self.config.resolve()), "dry_run": self.dry_run, "full_refresh": self.full_refresh,
-                "sample": sample, "sample_size": self.sample_size, "sample_where": self.sample_where, "phase": self.phase}
+                "sample": sample, "sample_size": self.sample_size, "sample_where": self.sample_where, "phase": self.phase,
+                "cluster": self.cluster}
 
 
 def api_url() -> str:

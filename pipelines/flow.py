@@ -88,11 +88,12 @@ def _config(config: str):
 def migrate(config: str, dry_run: bool = False, out: str | None = None, target_url: str | None = None,
             full_refresh: bool = False, force: bool = False, plan_only: bool = False, sample: bool = False,
             sample_size: int | None = None, sample_where: str | None = None, sample_seed: int = 0, resume: str | None = None,
-            phase: str | None = None) -> dict:
+            phase: str | None = None, cluster: str | None = None) -> dict:
     """Run a migration described by the config file; returns the run manifest.
     `out` and `target_url` override the config's output_dir and target.url; `sample` rehearses on
     `sample_size` golden customers (or those `sample_where` keeps), drawn with `sample_seed`; `phase`
-    runs one phase of the config's `phases:`."""
+    runs one phase of the config's `phases:`; `cluster` (local:N or tcp://HOST:8786) spreads the
+    data-parallel work over Dask workers (pipelines/compute.py)."""
     logger = get_run_logger()
     from pipelines.config import OperationsConfig, load_config
 
@@ -105,7 +106,7 @@ def migrate(config: str, dry_run: bool = False, out: str | None = None, target_u
     retry_load = cfg is None or cfg.target.commit != "batch"
     manifest = run_pipeline(Path(config), dry_run=dry_run, out=out, wrap=retrying(ops.retries, ops.retry_delay_seconds, retry_load),
                             target_url=target_url, full_refresh=full_refresh, force=force, plan_only=plan_only,
-                            sample=spec, resume=resume,
+                            sample=spec, resume=resume, cluster=cluster,
                             progress=lambda stage, msg: logger.info("%s: %s", stage, msg))
     _artifact(manifest)
     verdict = manifest.get("verdict") or {}

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
 from crm_migrate.errors import AccountingError, GateFailed
-from pipelines import stages
+from pipelines import compute, stages
+from pipelines.compute import parse_cluster
 from pipelines.context import Progress, start_run
+from transforms.parallel import spread_over
 from transforms.sample import SampleSpec
 
 
@@ -18,20 +21,29 @@ def _plain(fn: Callable) -> Callable:
 def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | None = None,
                  progress: Progress | None = None, wrap: Callable[[Callable], Callable] = _plain,
                  target_url: str | None = None, full_refresh: bool = False, force: bool = False, plan_only: bool = False,
-                 sample: SampleSpec | None = None, resume: str | None = None) -> dict:
+                 sample: SampleSpec | None = None, resume: str | None = None, cluster: str | None = None) -> dict:
     """Run every stage; return the manifest. Raises GateFailed or AccountingError after the run
     folder is written, so a stopped run still explains itself; any other failure also leaves the run
-    folder (manifest with the stage and the error, the planned ledger so far, the report)."""
+    folder (manifest with the stage and the error, the planned ledger so far, the report).
+    `cluster` (or operations.cluster): a Dask cluster for the data-parallel work (pipelines/compute.py)."""
     ctx = start_run(config, dry_run or plan_only, out, progress, target_url, full_refresh, force, suffix="-plan" if plan_only else "", sample=sample,
                     resume=resume)
     done: dict = {}  # what the stages produced so far, for the failure report
     lock = None
+    scope = ExitStack()  # the cluster, when there is one: closed after the lock is released
 
     def step(name: str, fn: Callable, *args):
         ctx.current_stage = name  # a failure names its stage, even one that fails before it starts its timer
         return wrap(fn)(ctx, *args)
 
     try:
+        ctx.current_stage = "cluster"
+        address = cluster if cluster is not None else ctx.config.operations.cluster
+        spec = parse_cluster(address, ctx.config.operations.cluster_components) if address else None
+        mapper = scope.enter_context(compute.cluster(spec, lambda line: ctx.progress("cluster", line)))
+        scope.enter_context(spread_over(mapper))
+        if mapper is not None:
+            ctx.cluster = {"address": spec.address, "workers": mapper.workers, "components": spec.components}
         lock = step("preflight", stages.preflight)  # the target is locked, reachable, writable, and fits the mapping
         done["extracted"] = extracted = step("extract", stages.extract)
         deletions = step("source_deletions", stages.source_deletions, extracted)  # records the sources no longer hold: reported, never deleted
@@ -59,6 +71,7 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
     finally:
         if lock is not None:
             lock.release()
+        scope.close()
         stages.notify_end(ctx)  # operations.notify: the webhook hears of a run that needs a person
     reconciliation = loaded.reconciliation
     unbalanced = [r for r in reconciliation["accounting"] if not r["balanced"]]

@@ -42,6 +42,7 @@ from transforms.quarantine import quarantine
 from transforms.sample import choose, sample_ledger, where_problem
 from extractors.decisions import read_decisions
 from transforms.names import trade_vocabulary
+from transforms.parallel import fan_out
 from transforms.opportunities import COLLISION, LINK_REASON, DealMatching, resolve_opportunities
 from transforms.resolve import (CARRIED, DEFAULT_SURVIVORSHIP, PRIORITY, CustomerResolution, MatchSettings, carry_over, golden_records,
                                 resolve_customers)
@@ -87,16 +88,22 @@ def preflight(ctx: RunContext) -> TargetLock:
 # ---- extract ----------------------------------------------------------------------------------
 
 def extract(ctx: RunContext) -> dict[str, Extracted]:
-    out = {}
     with ctx.stage("extract"):
+        # One source per worker with run --cluster: each reads its input whole (one snapshot of a
+        # table, one physical count of a file), so a source is not cut into chunks.
+        jobs = [(src, ctx.loaded.source_mappings[src.name].source_columns(), ctx.since(src)) for src in ctx.config.sources]
+        out = dict(zip([src.name for src in ctx.config.sources], fan_out(_extract_one, jobs)))
         for src in ctx.config.sources:
-            mapping = ctx.loaded.source_mappings[src.name]
-            out[src.name] = x = extract_source(src, mapping.source_columns(), ctx.since(src))
+            x = out[src.name]
             skipped = sum(x.skipped.values())
             ctx.progress("extract", f"{src.name}: {x.frame.height:,} records" + (f", {skipped:,} rows that are not records" if skipped else ""))
             for warning in x.warnings:
                 ctx.progress("extract", f"warning: {warning}")
     return out
+
+
+def _extract_one(job: tuple, _=None) -> Extracted:
+    return extract_source(*job)
 
 
 def source_deletions(ctx: RunContext, extracted: dict[str, Extracted]) -> dict[str, dict]:
@@ -667,7 +674,7 @@ def report(ctx: RunContext, extracted: dict[str, Extracted], canonical: Canonica
                  "load": [vars(r) for r in loaded.results], "ledger_rows_written_to_target": loaded.ledger_rows,
                  "mapping_notes": mapping_notes(mapped, ctx.config.report.mask_personal_data), "sample": sample_summary(ctx, resolution),
                  "masking": masking_summary(ctx), "resolution": resolution_overview(resolution),
-                 "source_deletions": deletions or {}}
+                 "source_deletions": deletions or {}, "cluster": ctx.cluster}
         manifest = run_folder.manifest(ctx, status, counts, _inputs(ctx, canonical), {**extra, "verdict": reconciliation["verdict"]})
         flags = flag_counts(ledger)
         suites = list(validated.outcomes.values()) + list(gate.outcomes.values())

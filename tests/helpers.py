@@ -100,12 +100,18 @@ def undo_read_only(path: Path) -> None:
         path.chmod(0o644)
 
 
-def demo_config(root: Path, **top) -> Path:
+def demo_config(root: Path, data: Path | None = None, **top) -> Path:
     """The demo config with every path absolute, its output and a SQLite target under `root`; `top`
-    adds or replaces top-level keys (phases:, operations:)."""
+    adds or replaces top-level keys (phases:, operations:). `data`: a folder data_samples/generate.py
+    wrote, read instead of the bundled demo data."""
     base = ROOT / "data_samples"
     doc = yaml.safe_load((base / "demo.yaml").read_text(encoding="utf-8"))
-    ab = lambda p: str((base / p).resolve())  # noqa: E731
+
+    def ab(p: str) -> str:
+        if data is not None and p.startswith("demo/"):
+            return str((data / p.removeprefix("demo/")).resolve())
+        return str((base / p).resolve())
+
     doc["output_dir"] = str(root / "out")
     for s in doc["sources"]:
         s["mapping"] = ab(s["mapping"])

@@ -83,8 +83,8 @@ def test_a_deployment_is_registered_with_its_schedule_and_run_by_a_worker(prefec
     assert deployment["work_pool_name"] == "test-pool" and deployment["entrypoint"] == "pipelines.flow.migrate"
     assert [(s["schedule"]["cron"], s["schedule"]["timezone"]) for s in deployment["schedules"]] == [("0 2 * * *", "Asia/Shanghai")]
     assert deployment["parameters"] == {"config": str(cfg.resolve()), "dry_run": False, "full_refresh": False, "sample": False,
-                                        "sample_size": None, "sample_where": None, "phase": None}
-    assert {"config", "dry_run", "full_refresh", "sample", "sample_size", "sample_where"} <= set(deployment["parameter_openapi_schema"]["properties"])
+                                        "sample_size": None, "sample_where": None, "phase": None, "cluster": None}
+    assert {"config", "dry_run", "full_refresh", "sample", "sample_size", "sample_where", "cluster"} <= set(deployment["parameter_openapi_schema"]["properties"])
 
     # a run now, with one parameter edited for it (as the UI's "custom run" does): a dry run
     run = api(url, f"/deployments/{deployment['id']}/create_flow_run", {"parameters": {"dry_run": True}}, "POST")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from transforms.parallel import current, fan_out, place, split
+
 IDENTIFIERS = ("m_code", "m_org", "m_reg")
 CITIES = ("m_name_city", "m_addr_city", "m_city")
 TRADE = "m_trade"
@@ -28,6 +30,34 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         np.minimum.at(labels, a, low)
         np.minimum.at(labels, b, low)
         while True:  # pointer jumping: every node to its root
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+        if np.array_equal(before, labels):
+            return labels
+
+
+def _lowest(edges: tuple[np.ndarray, np.ndarray], labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a, b = edges
+    return a, b, np.minimum(labels[a], labels[b])
+
+
+def spread_components(n: int, a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
+    """`components`, with the edges held in `groups` groups on a cluster's workers: each round the
+    labels go out, every group proposes the lower label of its edges' ends, and the proposals are
+    folded in here, then pointer jumping. Round for round the same steps as `components`, so the
+    same labels (the smallest member index of each component)."""
+    labels = np.arange(n, dtype=np.int64)
+    if a.size == 0:
+        return labels
+    held = place([(a[x:y], b[x:y]) for x, y in split(a.size, groups, 1)])
+    while True:
+        before = labels.copy()
+        for ends_a, ends_b, low in fan_out(_lowest, held, before):
+            np.minimum.at(labels, ends_a, low)
+            np.minimum.at(labels, ends_b, low)
+        while True:
             jumped = labels[labels]
             if np.array_equal(jumped, labels):
                 break
@@ -106,7 +136,9 @@ def cluster(features: pl.DataFrame, edges: pl.DataFrame, different: set[tuple[in
     different = different or set()
     n = features.height
     a, b = edges.get_column("i").to_numpy().astype(np.int64), edges.get_column("j").to_numpy().astype(np.int64)
-    labels = components(n, a, b)
+    mapper = current()
+    # Components from the edges gathered here (as without a cluster), or by a pass on the workers: the same labels.
+    labels = spread_components(n, a, b, 4 * mapper.workers) if mapper is not None and mapper.spread_components else components(n, a, b)
     bad = _inconsistent(features, labels, different)
     if not bad:
         return labels, 0

@@ -9,6 +9,11 @@ from typing import Any, Callable
 
 import polars as pl
 
+from transforms.parallel import fan_out, split, workers
+
+# Below this many distinct values a column is normalized here: shipping them costs more than it saves.
+SPREAD_FROM = 20_000
+
 
 def map_distinct(
     frame: pl.DataFrame,
@@ -18,13 +23,26 @@ def map_distinct(
 ) -> pl.DataFrame:
     """Add `outputs` columns computed by `fn(value) -> tuple` for each distinct value of `column`."""
     distinct = frame.get_column(column).unique().to_list()
-    results = [fn(v) for v in distinct]
+    results = apply_distinct(fn, distinct)
     lookup = pl.DataFrame(
         {"__key": pl.Series(distinct, dtype=frame.schema[column])}
         | {f"__out{i}": pl.Series([r[i] for r in results], dtype=dtype) for i, dtype in enumerate(outputs.values())}
     )
     added = joined_on(frame, column, lookup, "__key").rename({f"__out{i}": name for i, name in enumerate(outputs)})
     return frame.drop([c for c in outputs if c in frame.columns and c != column]).with_columns(added.get_columns())
+
+
+def _apply(values: list, fn: Callable[[Any], tuple]) -> list[tuple]:
+    return [fn(v) for v in values]
+
+
+def apply_distinct(fn: Callable[[Any], tuple], distinct: list) -> list[tuple]:
+    """fn of each distinct value, in order. With `run --cluster`, a long list is cut into a few
+    chunks per worker (transforms/parallel.py): each value is still normalized once, wherever it goes."""
+    if workers() < 2 or len(distinct) < SPREAD_FROM:
+        return _apply(distinct, fn)
+    chunks = [distinct[a:b] for a, b in split(len(distinct), 4 * workers(), SPREAD_FROM // 4)]
+    return [r for part in fan_out(_apply, chunks, fn) for r in part]
 
 
 def joined_on(frame: pl.DataFrame, column: str, lookup: pl.DataFrame, key: str) -> pl.DataFrame:

@@ -28,6 +28,7 @@ from rapidfuzz.distance import Hamming, Prefix
 from crm_migrate import progress
 
 from transforms.names import INDUSTRY_GENERIC
+from transforms.parallel import fan_out, split, workers
 
 # Comparison name -> number of levels (0 = strongest agreement). The order is the column order of
 # the level matrix.
@@ -308,6 +309,25 @@ class ModelSpec:
         return max(len(v) for v in self.comparisons.values()) + 1
 
 
+SPREAD_PAIRS = 200_000  # candidate pairs below which comparing them on a cluster costs more than it saves
+
+
+def _compare_group(pairs: tuple[np.ndarray, np.ndarray], job: tuple) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    spec, enc = job
+    return spec.compare(enc, *pairs)
+
+
+def compare_pairs(spec: ModelSpec, enc: Encoded, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """spec.compare over the pairs; with `run --cluster` in groups on the workers, each holding the
+    encoded features (sent once), and put back together in pair order: the same levels either way.
+    A comparison depends on its pair alone, so where a pair is compared changes nothing."""
+    if workers() < 2 or i.shape[0] < SPREAD_PAIRS:
+        return spec.compare(enc, i, j)
+    groups = [(i[a:b], j[a:b]) for a, b in split(i.shape[0], 4 * workers(), SPREAD_PAIRS // 4)]
+    parts = fan_out(_compare_group, groups, (spec, enc))
+    return np.concatenate([p[0] for p in parts]), {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
+
+
 @dataclass
 class MatchModel:
     """The learned parameters; serialised into the run folder so a run explains its merges."""
@@ -368,7 +388,7 @@ def estimate_u(features: pl.DataFrame | Encoded, sample_pairs: int, seed: int, s
     i = rng.integers(0, n, size=size, dtype=np.int64)
     j = rng.integers(0, n - 1, size=size, dtype=np.int64)
     j = np.where(j >= i, j + 1, j)
-    levels, _ = spec.compare(enc, i, j)
+    levels, _ = compare_pairs(spec, enc, i, j)
     u = {}
     for k, name in enumerate(spec.names):
         width = len(spec.comparisons[name])

@@ -17,6 +17,7 @@ import polars as pl
 
 from crm_migrate.contracts import NAME_NOTE_REMOVED
 from transforms.distinct import map_distinct
+from transforms.parallel import carry
 from transforms.regions import city_prefix, district_prefix, is_region, region_prefix
 from transforms.text import fold
 
@@ -283,7 +284,8 @@ class TradeVocabulary:
 
 DEFAULT_VOCABULARY = TradeVocabulary.of(INDUSTRY_MORPHEMES, INDUSTRY_SYNONYM)
 # The vocabulary of the run: the defaults, plus the words a config adds (`names.trade_words`).
-_VOCABULARY: ContextVar[TradeVocabulary] = ContextVar("trade_vocabulary", default=DEFAULT_VOCABULARY)
+# Carried to a cluster's workers with each chunk of names (transforms/parallel.py).
+_VOCABULARY: ContextVar[TradeVocabulary] = carry(ContextVar("trade_vocabulary", default=DEFAULT_VOCABULARY))
 
 
 @contextmanager

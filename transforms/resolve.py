@@ -29,7 +29,7 @@ from transforms.match_features import match_features
 from transforms.shared_codes import unshare_codes
 from transforms.declared_model import (COMPANY_CONSTRAINTS, IDENTIFIER_FEATURES, DeclaredModel, declared_features,
                                       without_company_constraints)
-from transforms.match_model import ALTERNATES, COMPANY, Encoded, MatchModel, ModelSpec, score, train
+from transforms.match_model import ALTERNATES, COMPANY, Encoded, MatchModel, ModelSpec, compare_pairs, score, train
 
 GOLDEN_FIELDS = [f for f in CANONICAL[CUSTOMER]]
 DUPLICATE_EVIDENCE = ("credit_code", "phone", "email", "address", "contact_name")
@@ -197,7 +197,7 @@ def resolve_customers(customers: pl.DataFrame, settings: MatchSettings | None = 
     model = None
     if pairs.height:
         i, j = pairs.get_column("i").to_numpy(), pairs.get_column("j").to_numpy()
-        levels, hard = spec.compare(encoded, i, j)
+        levels, hard = compare_pairs(spec, encoded, i, j)
         model = train(encoded, levels, n * (n - 1) // 2, sample_pairs=settings.u_sample_pairs, spec=spec)
         # One valid credit code is one company, whatever the names say (a rename, 更名): such pairs merge
         # at any score (flagged same_code_different_name when the names differ).
