@@ -111,7 +111,7 @@ def cluster(spec: ClusterSpec | None, progress: Callable[[str], None] = lambda _
         if spec.local_workers is not None:
             # Processes, one thread each: the spread work is Python per value, which threads would serialise.
             local = LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
-                                 dashboard_address=None, silence_logs=50)
+                                 dashboard_address="127.0.0.1:0", silence_logs=50)  # its HTTP server on a free port: two runs never collide
             client = Client(local)
         else:
             client = Client(spec.address, timeout="20s")

@@ -213,3 +213,46 @@ def test_spread_over_sets_the_mapper_for_its_block_only(mapper):
             assert workers() == 1
         assert workers() == 2
     assert current() is None
+
+
+@pytest.fixture
+def scheduler(tmp_path):
+    """A Dask scheduler and a worker process of two single-threaded workers, started as an
+    operator would start them (`dask scheduler`, `dask worker`); its address."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from distributed import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).parent / "dask")
+    log = open(tmp_path / "dask.log", "w")
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", "127.0.0.1:0"],
+                              stdout=log, stderr=log)]
+    procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"], stdout=log, stderr=log))
+    try:
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(30)
+        log.close()
+        time.sleep(0.1)
+
+
+def test_a_running_scheduler_given_by_address_gives_the_local_result(tmp_path, monkeypatch, scheduler, shipped):
+    monkeypatch.setattr(distinct, "SPREAD_FROM", 300)
+    monkeypatch.setattr(match_model, "SPREAD_PAIRS", 2_000)
+    local = run_pipeline(demo_config(tmp_path / "local"))
+    remote = run_pipeline(demo_config(tmp_path / "remote"), cluster=scheduler)
+    assert remote["cluster"] == {"address": scheduler, "workers": 2, "components": "gather"}
+    assert frame(remote["run_dir"], "ledger.parquet").drop("run_id").equals(frame(local["run_dir"], "ledger.parquet").drop("run_id"))
+    assert frame(remote["run_dir"], "golden_customers.parquet").equals(frame(local["run_dir"], "golden_customers.parquet"))
+    assert shipped["_extract_one"] == 5 and shipped["_apply"] > 0 and shipped["_compare_group"] > 0
