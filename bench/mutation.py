@@ -72,6 +72,10 @@ VENV = ROOT / ".venv"
 
 # Module under test -> the tests that are about it. Edit freely; a module whose test files do not
 # exist yet is skipped with a note.
+SCALE_TESTS = ("test_demo_on_a_cluster_equals_the_local_run", "test_spread_components_give_the_local_labels",
+               "test_fan_out_keeps_chunk_order_and_carries_the_trade_vocabulary", "test_a_source_error_on_a_worker_keeps_its_file_and_hint",
+               "test_cluster_addresses_are_checked", "test_an_unreachable_scheduler_is_a_clear_transient_error",
+               "test_split_cuts_every_item_once_into_pieces_of_at_least_the_minimum", "test_spread_over_sets_the_mapper_for_its_block_only")
 MODULES: dict[str, list[str]] = {
     "transforms/credit_code.py": ["tests/test_credit_code.py", "tests/test_normalizers.py"],
     "transforms/resolve.py": ["tests/test_resolve.py", "tests/test_matching.py"],
@@ -109,6 +113,9 @@ MODULES: dict[str, list[str]] = {
     "reports/signoff.py": ["tests/test_signoff.py"],
     "crm_migrate/transient.py": ["tests/test_transient.py"],
     "transforms/deletions.py": ["tests/test_source_deletions.py"],
+    # the quick tests of run --cluster (the 100,000-company and Prefect ones take minutes)
+    "transforms/parallel.py": [f"tests/test_scale.py::{t}" for t in SCALE_TESTS],
+    "pipelines/compute.py": [f"tests/test_scale.py::{t}" for t in SCALE_TESTS],
 }
 
 DATABASE_ENV_VARS = ("CRM_TEST_PG_URL", "CRM_TEST_MYSQL_URL")  # removed (those tests skip) unless --databases
@@ -399,7 +406,7 @@ def mutate_module(rel: str, tests: list[str], copies: list[Path], work: Path, ar
     """Returns the module's summary, or why it was skipped."""
     started = time.perf_counter()
     base = copies[0]
-    missing = [p for p in [rel, *tests] if not (base / p).is_file()]
+    missing = [p for p in [rel, *tests] if not (base / p.split("::")[0]).is_file()]  # a test may be a node id (file::test)
     if missing:
         return "missing: " + ", ".join(missing)
     problem = smoke_test(base, rel)

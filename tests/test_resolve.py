@@ -365,3 +365,26 @@ def test_a_deal_named_by_a_short_name_finds_the_customer_that_fits_best_or_none(
     assert got[:3] == [ids["1"], ids["3"], ids["7"]]
     assert got[3] is None and "fits 2 customers" in linked["__link_reason"][3]  # 凯中 in two cities: no guess
     assert got[4] == ids["4"]  # the only exact brand
+
+
+def test_of_two_customers_that_fit_equally_the_one_on_the_deals_own_workbook_is_meant():
+    """凯中 fits 凯中科技 of 无锡 and 凯中供应链 of 杭州 equally. With the deal sheet next to the
+    customer sheet of one of them (same_file_sources), that one is meant; without, none is."""
+    from transforms.resolve import resolve_customers
+
+    cust = customers([("crm", "8", "无锡市凯中科技有限公司", None, 10, None, None),
+                      ("xl", "9", "杭州市凯中供应链管理有限公司", None, 10, None, None),
+                      ("crm", "10", "苏州市凯中化工有限公司", None, 10, None, None)])
+    members = resolve_customers(cust).clustered
+    ids = dict(members.select("_source_key", "target_id").rows())
+    opps = pl.DataFrame({"_rid": [0, 1], "_source": ["xl_o", "xl_o"], "_source_key": ["0", "1"], "_priority": [30, 30],
+                         "customer_source_key": [None, None], "customer_name": ["凯中", "苏州凯中化工"],
+                         "customer_name_key": [parse_name("凯中")[1], parse_name("苏州凯中化工")[1]], "name": ["单", "单"], "amount": [1, 1],
+                         "_flags": [[], []]}, schema_overrides={"customer_source_key": pl.String})
+    keys = members.select("_source", "_source_key", "target_id").with_columns(pl.lit(None, dtype=pl.String).alias("reject_reason"))
+    alone = link_opportunities(opps, keys, members, {"xl_o": None})
+    assert alone["customer_target_id"].to_list() == [None, ids["10"]] and "fits 3 customers" in alone["__link_reason"][0]
+    beside = link_opportunities(opps, keys, members, {"xl_o": None}, {"xl_o": ["xl"]})
+    assert beside["customer_target_id"].to_list() == [ids["9"], ids["10"]]  # the city and trade a name states still decide first
+    elsewhere = link_opportunities(opps, keys, members, {"xl_o": None}, {"xl_o": ["crm"]})
+    assert elsewhere["customer_target_id"].to_list() == [None, ids["10"]]  # two customers on that sheet: still no guess

@@ -3,6 +3,7 @@
 workers (pipelines/compute.py, transforms/parallel.py)."""
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -198,17 +199,25 @@ def test_split_cuts_every_item_once_into_pieces_of_at_least_the_minimum(n, parts
 
     pieces = split(n, parts, minimum)
     assert [i for a, b in pieces for i in range(a, b)] == list(range(n))
-    assert len(pieces) <= parts and all(b - a >= min(minimum, n) for a, b in pieces)
+    assert len(pieces) <= parts and all(b - a >= max(1, min(minimum, n)) for a, b in pieces)  # no empty piece
     if n >= parts * minimum:
         assert len(pieces) == parts  # as many as asked when there is enough
 
 
 def test_spread_over_sets_the_mapper_for_its_block_only(mapper):
-    from transforms.parallel import current, workers
+    from distributed import Future
+
+    from transforms.parallel import current, place, workers
 
     assert current() is None and workers() == 1
+    assert place([1, 2]) == [1, 2]  # no cluster: the chunks are their own handles
     with spread_over(mapper):
         assert current() is mapper and workers() == 2
+        assert all(isinstance(h, Future) for h in place([1, 2])) and place([1]) == [1]  # one chunk stays here
+        # separate processes of one thread each: the spread work is Python, which threads of one process would take in turns
+        workers_info = mapper.client.scheduler_info(n_workers=-1)["workers"].values()
+        assert [w["nthreads"] for w in workers_info] == [1, 1]
+        assert os.getpid() not in mapper.client.run(os.getpid).values()
         with spread_over(None):
             assert workers() == 1
         assert workers() == 2
@@ -251,7 +260,9 @@ def test_a_running_scheduler_given_by_address_gives_the_local_result(tmp_path, m
     monkeypatch.setattr(distinct, "SPREAD_FROM", 300)
     monkeypatch.setattr(match_model, "SPREAD_PAIRS", 2_000)
     local = run_pipeline(demo_config(tmp_path / "local"))
-    remote = run_pipeline(demo_config(tmp_path / "remote"), cluster=scheduler)
+    lines = []
+    remote = run_pipeline(demo_config(tmp_path / "remote"), cluster=scheduler, progress=lambda stage, line: lines.append((stage, line)))
+    assert ("cluster", f"cluster {scheduler}: 2 workers") in lines
     assert remote["cluster"] == {"address": scheduler, "workers": 2, "components": "gather"}
     assert frame(remote["run_dir"], "ledger.parquet").drop("run_id").equals(frame(local["run_dir"], "ledger.parquet").drop("run_id"))
     assert frame(remote["run_dir"], "golden_customers.parquet").equals(frame(local["run_dir"], "golden_customers.parquet"))

@@ -59,6 +59,11 @@ def _parsed_customer_name(raw: str | None) -> tuple:
     return p.brand, region_levels(p.region)[0], p.trade_key, p.branch or ""
 
 
+def _said(records: pl.DataFrame, column: str, asked: str, name: str) -> pl.DataFrame:
+    """(target_id, value, True) for each value some record of the customer holds in `column`."""
+    return records.select("target_id", pl.col(column).alias(asked)).drop_nulls().unique().with_columns(pl.lit(True).alias(name))
+
+
 def match_by_brand(opps: pl.DataFrame, members: pl.DataFrame, neighbours: dict[str, list[str]] | None = None) -> pl.DataFrame:
     """For opportunities named by a customer name: (RID, __by_brand, __n_brand, __brand_candidates).
 
@@ -83,29 +88,33 @@ def match_by_brand(opps: pl.DataFrame, members: pl.DataFrame, neighbours: dict[s
     by_brand = named.join(keys, left_on="q_brand", right_on="m_brand", how="inner").select(RID, "target_id", pl.lit(True).alias("__exact"))
     by_pinyin = named.join(keys, left_on="q_pinyin", right_on="m_pinyin", how="inner").select(RID, "target_id", pl.lit(False).alias("__exact"))
     pairs = pl.concat([by_brand, by_pinyin]).group_by(RID, "target_id").agg(pl.col("__exact").any())
-    # What each candidate customer's records say, all of them (not only the record that matched).
-    near_of = [(o, c) for o, cs in (neighbours or {}).items() for c in cs]
-    near = pl.DataFrame(near_of, schema={"q_source": pl.String, "m_source": pl.String}, orient="row")
-    said = records.filter(pl.col("target_id").is_in(pairs["target_id"].unique().implode())).group_by("target_id").agg(
-        pl.col("m_city").drop_nulls().unique().alias("__cities"), pl.col("m_trade").drop_nulls().unique().alias("__trades"),
-        pl.col("m_branch").unique().alias("__branches"), pl.col("m_source").unique().alias("__sources"))
-    pairs = pairs.join(named.select(RID, "q_city", "q_trade", "q_branch", "q_source"), on=RID).join(said, on="target_id")
-    exploded = pairs.select(RID, "target_id", "q_trade", pl.col("__trades").alias("__t")).explode("__t").filter(pl.col("__t").is_not_null())
-    compatible = exploded.filter(pl.col("q_trade").is_not_null() & (pl.col("q_trade").str.contains(pl.col("__t"), literal=True)
-                                                                    | pl.col("__t").str.contains(pl.col("q_trade"), literal=True)))
+    # What each candidate customer's records say, all of them (not only the record that matched), as
+    # (customer, value) tables joined on the pair: a brand shared by hundreds of customers makes
+    # millions of pairs, and a list of cities, trades and sources on each would take gigabytes.
+    pairs = pairs.join(named.select(RID, "q_city", "q_trade", "q_branch", "q_source"), on=RID)
+    known = records.group_by("target_id").agg(pl.col("m_city").is_not_null().any().alias("__city_known"),
+                                              pl.col("m_trade").is_not_null().any().alias("__trade_known"))
+    pairs = pairs.join(known, on="target_id")
+    pairs = pairs.join(_said(records, "m_city", "q_city", "__city_said"), on=["target_id", "q_city"], how="left")
+    pairs = pairs.join(_said(records, "m_branch", "q_branch", "__branch_said"), on=["target_id", "q_branch"], how="left")
+    trades = records.select("target_id", pl.col("m_trade").alias("__t")).drop_nulls().unique()
+    exploded = pairs.select(RID, "target_id", "q_trade").filter(pl.col("q_trade").is_not_null()).join(trades, on="target_id")
+    compatible = exploded.filter(pl.col("q_trade").str.contains(pl.col("__t"), literal=True) | pl.col("__t").str.contains(pl.col("q_trade"), literal=True))
     compatible = compatible.select(RID, "target_id").unique().with_columns(pl.lit(True).alias("__trade_ok"))
-    pairs = pairs.join(compatible, on=[RID, "target_id"], how="left").with_columns(pl.col("__trade_ok").fill_null(False))
-    city_known = pl.col("__cities").list.len() > 0
-    city_said = pl.col("q_city").is_not_null() & pl.col("__cities").list.contains(pl.col("q_city"))
-    trade_known = pl.col("__trades").list.len() > 0
-    fits = ((pl.col("q_city").is_null() | ~city_known | city_said)
-            & (pl.col("q_trade").is_null() | ~trade_known | pl.col("__trade_ok"))
-            & pl.col("__branches").list.contains(pl.col("q_branch")))
+    pairs = pairs.join(compatible, on=[RID, "target_id"], how="left")
+    pairs = pairs.with_columns(pl.col("__trade_ok", "__city_said", "__branch_said").fill_null(False))
+    city_said = pl.col("__city_said")
+    fits = ((pl.col("q_city").is_null() | ~pl.col("__city_known") | city_said)
+            & (pl.col("q_trade").is_null() | ~pl.col("__trade_known") | pl.col("__trade_ok"))
+            & pl.col("__branch_said"))
     score = (pl.col("__exact").cast(pl.Int32) * 2 + city_said.cast(pl.Int32) + (pl.col("q_trade").is_not_null() & pl.col("__trade_ok")).cast(pl.Int32))
     fitting = pairs.filter(fits).with_columns(score.alias("__score"))
-    if near.height:
-        fitting = fitting.join(near.group_by("q_source").agg(pl.col("m_source").alias("__near_sources")), on="q_source", how="left")
-        is_near = pl.col("__sources").list.set_intersection(pl.col("__near_sources").fill_null([])).list.len() > 0
+    near_of = [(o, c) for o, cs in (neighbours or {}).items() for c in cs]
+    if near_of:  # a customer with a record in a source read from the opportunity's file
+        near = pl.DataFrame(near_of, schema={"q_source": pl.String, "m_source": pl.String}, orient="row")
+        near = records.select("target_id", "m_source").unique().join(near, on="m_source").select("target_id", "q_source").unique()
+        fitting = fitting.join(near.with_columns(pl.lit(True).alias("__near")), on=["target_id", "q_source"], how="left")
+        is_near = pl.col("__near").fill_null(False)
     else:
         is_near = pl.lit(False)
     fitting = fitting.with_columns(is_near.alias("__near"), (pl.col("__score") == pl.col("__score").max().over(RID)).alias("__top"))
