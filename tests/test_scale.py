@@ -267,3 +267,21 @@ def test_a_running_scheduler_given_by_address_gives_the_local_result(tmp_path, m
     assert frame(remote["run_dir"], "ledger.parquet").drop("run_id").equals(frame(local["run_dir"], "ledger.parquet").drop("run_id"))
     assert frame(remote["run_dir"], "golden_customers.parquet").equals(frame(local["run_dir"], "golden_customers.parquet"))
     assert shipped["_extract_one"] == 5 and shipped["_apply"] > 0 and shipped["_compare_group"] > 0
+
+
+def test_database_sources_read_on_workers_equal_the_local_read(any_db_url, mapper):
+    """A table and a query of each engine, each read by a worker (its own connection, ADBC or the
+    DBAPI driver as without a cluster): the same frame, watermark and physical count."""
+    from datetime import datetime
+
+    from tests.test_sql_sources import make_table, source
+
+    make_table(any_db_url, [{"id": i, "name": f"公司{i}", "updated": datetime(2024, 1, 1 + i % 28, i % 24)} for i in range(1, 400)])
+    jobs = [(source(any_db_url, watermark="updated"), ["name"], None),
+            (source(any_db_url, name="q", table=None, query="SELECT id, name, updated FROM t_customer WHERE id > 100", watermark="id"), ["name"], "150")]
+    here = fan_out(stages._extract_one, jobs)
+    with spread_over(mapper):
+        there = fan_out(stages._extract_one, jobs)
+    for a, b in zip(here, there):
+        assert b.frame.equals(a.frame) and (b.watermark, b.physical, b.notes) == (a.watermark, a.physical, a.notes)
+    assert [x.frame.height for x in there] == [399, 249]
