@@ -43,6 +43,12 @@ def parse_cluster(address: str, components: str = "gather") -> ClusterSpec:
                          hint="use local:N to start N local worker processes (local:2), or tcp://HOST:8786 for a running Dask scheduler")
 
 
+def for_run(address: str | None, components: str) -> ClusterSpec | None:
+    """The run's cluster: `run --cluster` else `operations.cluster` (the caller passes the first
+    given), with operations.cluster_components; None without either."""
+    return parse_cluster(address, components) if address else None
+
+
 def _components(value: str) -> str:
     if value not in COMPONENTS:
         raise MigrationError(f"operations.cluster_components {value!r} is not one of {', '.join(COMPONENTS)}",
@@ -110,8 +116,14 @@ def cluster(spec: ClusterSpec | None, progress: Callable[[str], None] = lambda _
     try:
         if spec.local_workers is not None:
             # Processes, one thread each: the spread work is Python per value, which threads would serialise.
-            local = LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
-                                 dashboard_address="127.0.0.1:0", silence_logs=50)  # its HTTP server on a free port: two runs never collide
+            try:
+                local = LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
+                                     dashboard_address="127.0.0.1:0", silence_logs=50)  # its HTTP server on a free port: two runs never collide
+            except RuntimeError:
+                raise MigrationError(f"the local Dask workers of {spec.address} did not start",
+                                     hint="a Python script that runs a migration with a local cluster must start it under "
+                                          "`if __name__ == \"__main__\":` (the workers are new processes that import the script); "
+                                          "the crm-migrate command does") from None
             client = Client(local)
         else:
             client = Client(spec.address, timeout="20s")

@@ -8,7 +8,6 @@ from typing import Callable
 
 from crm_migrate.errors import AccountingError, GateFailed
 from pipelines import compute, stages
-from pipelines.compute import parse_cluster
 from pipelines.context import Progress, start_run
 from transforms.parallel import spread_over
 from transforms.sample import SampleSpec
@@ -38,8 +37,7 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
 
     try:
         ctx.current_stage = "cluster"
-        address = cluster if cluster is not None else ctx.config.operations.cluster
-        spec = parse_cluster(address, ctx.config.operations.cluster_components) if address else None
+        spec = compute.for_run(cluster or ctx.config.operations.cluster, ctx.config.operations.cluster_components)
         mapper = scope.enter_context(compute.cluster(spec, lambda line: ctx.progress("cluster", line)))
         scope.enter_context(spread_over(mapper))
         if mapper is not None:

@@ -285,3 +285,22 @@ def test_database_sources_read_on_workers_equal_the_local_read(any_db_url, mappe
     for a, b in zip(here, there):
         assert b.frame.equals(a.frame) and (b.watermark, b.physical, b.notes) == (a.watermark, a.physical, a.notes)
     assert [x.frame.height for x in there] == [399, 249]
+
+
+def test_a_script_without_a_main_guard_gets_a_clear_error(tmp_path):
+    """Local workers are new processes that import the script that started them: unguarded, it
+    cannot start them, and says how to fix it."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "migrate.py"
+    script.write_text("from crm_migrate.errors import MigrationError\n"
+                      "from pipelines.compute import cluster, parse_cluster\n"
+                      "try:\n"
+                      "    with cluster(parse_cluster('local:1')):\n"
+                      "        print('started')\n"
+                      "except MigrationError as exc:\n"
+                      "    print('refused:', exc.message, '|', exc.hint)\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert "refused: the local Dask workers of local:1 did not start" in done.stdout, done.stdout + done.stderr[-2000:]
+    assert 'if __name__ == "__main__":' in done.stdout

@@ -21,26 +21,7 @@ TRADE = "m_trade"
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected component label (the smallest member index) of each of n nodes."""
-    labels = np.arange(n, dtype=np.int64)
-    if a.size == 0:
-        return labels
-    while True:
-        low = np.minimum(labels[a], labels[b])
-        before = labels.copy()
-        np.minimum.at(labels, a, low)
-        np.minimum.at(labels, b, low)
-        while True:  # pointer jumping: every node to its root
-            jumped = labels[labels]
-            if np.array_equal(jumped, labels):
-                break
-            labels = jumped
-        if np.array_equal(before, labels):
-            return labels
-
-
-def _lowest(edges: tuple[np.ndarray, np.ndarray], labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    a, b = edges
-    return a, b, np.minimum(labels[a], labels[b])
+    return _propagate(n, a.size, lambda labels: [_lowest((a, b), labels)])
 
 
 def spread_components(n: int, a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
@@ -48,16 +29,27 @@ def spread_components(n: int, a: np.ndarray, b: np.ndarray, groups: int) -> np.n
     labels go out, every group proposes the lower label of its edges' ends, and the proposals are
     folded in here, then pointer jumping. Round for round the same steps as `components`, so the
     same labels (the smallest member index of each component)."""
-    labels = np.arange(n, dtype=np.int64)
-    if a.size == 0:
-        return labels
     held = place([(a[x:y], b[x:y]) for x, y in split(a.size, groups, 1)])
+    return _propagate(n, a.size, lambda labels: fan_out(_lowest, held, labels))
+
+
+def _lowest(edges: tuple[np.ndarray, np.ndarray], labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a, b = edges
+    return a, b, np.minimum(labels[a], labels[b])
+
+
+def _propagate(n: int, edges: int, proposals) -> np.ndarray:
+    """Label propagation: each round every edge proposes the lower label of its ends (from the labels
+    at the round's start) to both, then every node jumps to its root; until nothing changes."""
+    labels = np.arange(n, dtype=np.int64)
+    if edges == 0:
+        return labels
     while True:
         before = labels.copy()
-        for ends_a, ends_b, low in fan_out(_lowest, held, before):
+        for ends_a, ends_b, low in proposals(before):
             np.minimum.at(labels, ends_a, low)
             np.minimum.at(labels, ends_b, low)
-        while True:
+        while True:  # pointer jumping: every node to its root
             jumped = labels[labels]
             if np.array_equal(jumped, labels):
                 break
