@@ -9,6 +9,7 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Iterable
 
 import polars as pl
@@ -33,6 +34,7 @@ class Extracted:
     non_records: list[NonRecord] = field(default_factory=list)  # each with its row and content, for the report
     physical: PhysicalCount | None = None  # how the physical input divides; the ledger must hold `records`
     warnings: list[str] = field(default_factory=list)  # worth saying on the console (never customer data)
+    set_aside: Path | None = None  # the frame written to Parquet and dropped from memory after the profile (pipelines/stages.set_aside)
 
 
 def as_text(value: Any) -> str | None:

@@ -48,6 +48,7 @@ def run_pipeline(config: str | Path, dry_run: bool = False, out: str | Path | No
         done["canonical"] = canonical = step("standardize", stages.standardize, extracted)
         done["canonical"] = canonical = step("mask", stages.mask, canonical)  # a masked sandbox load: nothing after sees the real values
         quality = step("profile", stages.profile, extracted, canonical)
+        done["extracted"] = extracted = stages.set_aside(ctx, extracted)  # the records as read leave memory: only report.xlsx's rejects need them
         done["validated"] = validated = step("validate", stages.validate, canonical)
         done["resolution"] = resolution = step("resolve", stages.resolve, validated)
         done["resolution"] = resolution = step("sample", stages.sample, resolution)  # a rehearsal on a subset, when asked

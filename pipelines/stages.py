@@ -10,7 +10,7 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
-from crm_migrate.contracts import (CANONICAL, CRITICAL, CUSTOMER, FLAGS, GOLDEN_COLUMNS, LINEAGE, LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION,
+from crm_migrate.contracts import (REJECTED, CANONICAL, CRITICAL, CUSTOMER, FLAGS, GOLDEN_COLUMNS, LINEAGE, LEGACY_ORG_CODE, LEGACY_REG_NUMBER, LEGACY_TAX_NUMBER, MATCHED_WITHOUT_REGION,
                                    OPPORTUNITY, QUARANTINE, REJECT, RID, ROW, SOURCE, SOURCE_KEY)
 from crm_migrate import progress
 from crm_migrate.errors import MigrationError
@@ -29,7 +29,7 @@ from loaders.target import Abandon, make_engine, new_sqlite_file, remove_if_empt
 from loaders.upsert import UpsertResult, append, read_table, upsert_all
 from pipelines.context import RunContext
 from reports.data_docs import build_data_docs
-from reports.run_folder import write_loaded
+from reports.run_folder import remove_set_aside, rows_set_aside, write_loaded
 from reports.reconciliation import SCHEMA_VERSION as RECONCILIATION_SCHEMA_VERSION, reconcile as reconcile_frames, verdict as reconciliation_verdict
 from transforms.archive import ARCHIVE_REASON, mark_stale
 from crm_migrate.flags import flags_text
@@ -205,6 +205,18 @@ def profile(ctx: RunContext, extracted: dict[str, Extracted], canonical: Canonic
             out.append(source_profile(src.name, src.entity, raw, mine, ctx.loaded.source_mappings[src.name].columns,
                                       quality_as_of(ctx), ctx.config.validation.stale_after_years))
     return out
+
+
+def set_aside(ctx: RunContext, extracted: dict[str, Extracted]) -> dict[str, Extracted]:
+    """After the profile, the sources' records as read are needed only for the rejects of
+    report.xlsx: they go to Parquet in the run folder and leave memory, which they would otherwise
+    hold through resolution, the run's peak (about 0.8 GB per million records; docs/scale.md). A
+    masked load shows masked canonical values instead, so it keeps none of them."""
+    from reports.run_folder import set_aside as write_aside
+
+    masked = bool(ctx.config.target.masking)
+    return {name: replace(x, frame=x.frame.clear(), set_aside=None if masked else write_aside(ctx.run_dir, name, x.frame))
+            for name, x in extracted.items()}
 
 
 # ---- validate (canonical) ---------------------------------------------------------------------
@@ -685,8 +697,9 @@ def report(ctx: RunContext, extracted: dict[str, Extracted], canonical: Canonica
         render.write_html(d / "report.html", manifest, reconciliation, ledger, flags, canonical.rule_stats, suites,
                           loaded.results, gate, options, quality, docs.relative_to(d).as_posix() if docs else None, str(quality_as_of(ctx)))
         review = write_resolution_files(d, resolution, ledger, secrets)
-        write_report_xlsx(d / "report.xlsx", manifest, reconciliation, ledger, originals_for_report(ctx, extracted, canonical), resolution.golden,
+        write_report_xlsx(d / "report.xlsx", manifest, reconciliation, ledger, originals_for_report(ctx, extracted, canonical, ledger), resolution.golden,
                           resolution.golden_members(), review, flags, canonical.rule_stats, suites, quality or [], render.SAFE_CELLS)
+        remove_set_aside(d)
     manifest["timings_seconds"] = ctx.timings
     run_folder.write_json(d / "manifest.json", manifest, secrets)
     return manifest
@@ -773,14 +786,17 @@ def vars_of(outcome) -> dict:
             "checked": outcome.element_count, "success": outcome.success}
 
 
-def originals_for_report(ctx: RunContext, extracted: dict[str, Extracted], canonical: Canonical) -> dict[str, pl.DataFrame]:
-    """Each source's records as read, for the rejects of report.xlsx. A masked load shows the masked
-    canonical values instead: the run folder of a sandbox load holds no real value of a masked field."""
+def originals_for_report(ctx: RunContext, extracted: dict[str, Extracted], canonical: Canonical, ledger: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Each source's rejected records as read, for the rejects of report.xlsx (read back from where
+    set_aside put them). A masked load shows the masked canonical values instead: the run folder of a
+    sandbox load holds no real value of a masked field."""
     if ctx.config.target.masking:
         keep = lambda frame: [c for c in frame.columns if c in LINEAGE or not c.startswith("_")]  # noqa: E731
         return {src: frame.filter(pl.col(SOURCE) == src).select(keep(frame))
                 for frame in canonical.frames.values() for src in frame.get_column(SOURCE).unique()}
-    return {name: e.frame for name, e in extracted.items()}
+    rejected = ledger.filter(pl.col("disposition") == REJECTED)
+    return {name: rows_set_aside(x.set_aside, rejected.filter(pl.col("source") == name).get_column("source_row")) if x.set_aside else x.frame
+            for name, x in extracted.items()}
 
 
 def write_resolution_files(d, resolution: Resolution, ledger: pl.DataFrame, secrets: list[str]) -> pl.DataFrame:
@@ -838,6 +854,7 @@ def report_failure(ctx: RunContext, exc: BaseException, done: dict) -> None:
     the error), the planned ledger so far, and report.html. Never hides the original error."""
     from reports import render, run_folder
 
+    remove_set_aside(ctx.run_dir)  # no report.xlsx will want them
     try:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         known = isinstance(exc, MigrationError)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
@@ -13,6 +14,7 @@ from typing import Any
 import polars as pl
 
 import crm_migrate
+from crm_migrate.contracts import ROW
 from crm_migrate.secrets import scrub
 
 LIBRARIES = ["polars", "pandas", "pyarrow", "rapidfuzz", "sqlalchemy", "great-expectations", "prefect", "openpyxl",
@@ -50,6 +52,27 @@ def write_json(path: Path, data: Any, secrets: list[str]) -> None:
 def write_ledger(run_dir: Path, ledger: pl.DataFrame, name: str = "ledger") -> None:
     ledger.write_csv(run_dir / f"{name}.csv")
     ledger.write_parquet(run_dir / f"{name}.parquet")
+
+
+AS_READ_DIR = "as_read"  # the sources' records as read, set aside during a run for report.xlsx's Rejects; removed after the report
+
+
+def set_aside(run_dir: Path, source: str, frame: pl.DataFrame) -> Path:
+    """Write a source's frame as read to the run folder (it leaves memory; only its rejected records come back)."""
+    folder = run_dir / AS_READ_DIR
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{len(list(folder.iterdir())):03d}.parquet"  # by position: a source's name may not be a file name
+    frame.write_parquet(path)
+    return path
+
+
+def rows_set_aside(path: Path, rows: pl.Series) -> pl.DataFrame:
+    """The records of a set-aside frame at these source rows."""
+    return pl.scan_parquet(path).filter(pl.col(ROW).is_in(rows.implode())).collect()
+
+
+def remove_set_aside(run_dir: Path) -> None:
+    shutil.rmtree(run_dir / AS_READ_DIR, ignore_errors=True)
 
 
 LOADED_DIR = "loaded"  # the rows a run wrote per target table, for `crm-migrate reconcile` later

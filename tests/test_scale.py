@@ -61,6 +61,7 @@ def test_demo_on_a_cluster_equals_the_local_run(tmp_path, monkeypatch, shipped):
         runs[name] = (m, load_config(config).config.target.url)
     local, url = runs["local"]
     assert local["cluster"] is None
+    assert not (Path(local["run_dir"]) / "as_read").exists()  # the records set aside during the run are gone
     for name in ("gather", "distributed"):
         m, other_url = runs[name]
         assert m["cluster"] == {"address": "local:2", "workers": 2, "components": name}
