@@ -157,11 +157,18 @@ def run(
         "are kept, the rest is written, under the same run id. Give the same options as that run.")),
     cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ADDRESS", help=(
         "Spread extraction (per source), normalization (per distinct value) and pair comparison over a Dask cluster: "
-        "local:N starts N worker processes, tcp://HOST:8786 uses a running scheduler (overrides operations.cluster). "
+        "local:N starts N worker processes (local: 2), tcp://HOST:8786 uses a running scheduler (overrides operations.cluster). "
         "The result is the same as without it; see docs/scale.md.")),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Run a migration: extract, standardize, validate, resolve, map, gate, plan, load, reconcile, report."""
+    if cluster is not None:  # a mistyped address is refused before a run starts (exit 2, no run folder)
+        from pipelines.compute import parse_cluster
+
+        try:
+            parse_cluster(cluster)
+        except MigrationError as exc:
+            _fail(exc, debug)
     if phase and all_phases:
         _fail(MigrationError("give --phase NAME for one phase or --all-phases for every phase, not both",
                              hint="--all-phases runs them all in order; --phase runs one"), debug)

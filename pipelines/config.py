@@ -364,7 +364,7 @@ class OperationsConfig(Strict):
     def _cluster_address(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                parse_cluster(value)
+                parse_cluster(value, given_as="operations.cluster")
             except MigrationError as exc:
                 raise ValueError(f"{exc.message}; {exc.hint}") from None
         return value

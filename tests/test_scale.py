@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -125,13 +126,13 @@ def test_cluster_addresses_are_checked(tmp_path):
     assert compute.parse_cluster("local:4").local_workers == 4
     assert compute.parse_cluster("local").local_workers == 2
     assert compute.parse_cluster("tcp://scheduler:8786").local_workers is None
-    for bad in ("local:0", "local:x", "scheduler:8786", "tcp://scheduler", "http://scheduler:8786"):
+    for bad in ("local:0", "local:x", "scheduler:8786", "tcp://scheduler", "http://scheduler:8786", "tcp://scheduler:99999", ""):
         with pytest.raises(MigrationError, match="not a cluster address") as exc:
             compute.parse_cluster(bad)
         assert "local:N" in exc.value.hint
     with pytest.raises(MigrationError, match="not one of gather, distributed"):
         compute.parse_cluster("local:2", "scatter")
-    with pytest.raises(ConfigError, match="not a cluster address"):
+    with pytest.raises(ConfigError, match="operations.cluster 'locl:2' is not a cluster address"):
         load_config(demo_config(tmp_path, operations={"cluster": "locl:2"}))
 
 
@@ -189,8 +190,9 @@ def test_the_command_line_refuses_a_bad_cluster_address(tmp_path):
     config = demo_config(tmp_path)
     for command in (["run", str(config), "--cluster", "locl:2"], ["deploy", str(config), "--cluster", "locl:2"]):
         result = CliRunner().invoke(app, command, env={"COLUMNS": "200"})
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == 2, result.output  # a usage error, before any run folder
         assert "--cluster 'locl:2' is not a cluster address" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
     assert "--cluster" in CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output
 
 
@@ -225,14 +227,13 @@ def test_spread_over_sets_the_mapper_for_its_block_only(mapper):
     assert current() is None
 
 
-@pytest.fixture
-def scheduler(tmp_path):
-    """A Dask scheduler and a worker process of two single-threaded workers, started as an
-    operator would start them (`dask scheduler`, `dask worker`); its address."""
+@contextmanager
+def dask_processes(log_path: Path, workers: int):
+    """A Dask scheduler and (unless 0) a worker process of `workers` single-threaded workers, started
+    as an operator would start them (`dask scheduler`, `dask worker`); yields the address."""
     import socket
     import subprocess
     import sys
-    import time
 
     from distributed import Client
 
@@ -241,20 +242,27 @@ def scheduler(tmp_path):
         port = s.getsockname()[1]
     address = f"tcp://127.0.0.1:{port}"
     dask = str(Path(sys.executable).parent / "dask")
-    log = open(tmp_path / "dask.log", "w")
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", "127.0.0.1:0"],
-                              stdout=log, stderr=log)]
-    procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"], stdout=log, stderr=log))
-    try:
-        with Client(address, timeout="60s") as client:
-            client.wait_for_workers(2, timeout=60)
+    with open(log_path, "w") as log:
+        procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", "127.0.0.1:0"],
+                                  stdout=log, stderr=log)]
+        if workers:
+            procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard"],
+                                          stdout=log, stderr=log))
+        try:
+            with Client(address, timeout="60s") as client:
+                if workers:
+                    client.wait_for_workers(workers, timeout=60)
+            yield address
+        finally:
+            for p in reversed(procs):
+                p.terminate()
+                p.wait(30)
+
+
+@pytest.fixture
+def scheduler(tmp_path):
+    with dask_processes(tmp_path / "dask.log", 2) as address:
         yield address
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-            p.wait(30)
-        log.close()
-        time.sleep(0.1)
 
 
 def test_a_running_scheduler_given_by_address_gives_the_local_result(tmp_path, monkeypatch, scheduler, shipped):
@@ -305,3 +313,43 @@ def test_a_script_without_a_main_guard_gets_a_clear_error(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert "refused: the local Dask workers of local:1 did not start" in done.stdout, done.stdout + done.stderr[-2000:]
     assert 'if __name__ == "__main__":' in done.stdout
+
+
+def test_a_scheduler_without_workers_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(compute, "WAIT_FOR_WORKERS_SECONDS", 3)
+    with dask_processes(tmp_path / "dask.log", 0) as address:
+        with pytest.raises(MigrationError, match=f"the Dask scheduler at {address} has no workers") as exc:
+            with compute.cluster(compute.parse_cluster(address)):
+                pass
+    assert exc.value.transient and "dask worker" in exc.value.hint
+
+
+def _dies_twice(chunk, folder):
+    """Kills its worker process the first two times it runs (each run anywhere counts once)."""
+    for n in range(2):
+        try:
+            (Path(folder) / f"died-{n}").touch(exist_ok=False)
+        except FileExistsError:
+            continue
+        os._exit(1)
+    return [v * 2 for v in chunk]
+
+
+def test_workers_lost_under_a_fan_out_are_replaced_and_the_work_is_done_again(tmp_path):
+    """Both workers of local:2 killed by the work (their nannies start new ones): the shared argument
+    and the chunks are rebuilt on the new workers, and the result is whole and in order."""
+    with compute.cluster(compute.parse_cluster("local:2")) as m, spread_over(m):
+        chunks = [list(range(k, k + 5)) for k in range(0, 40, 5)]
+        assert fan_out(_dies_twice, chunks, str(tmp_path)) == [[v * 2 for v in c] for c in chunks]
+    assert (tmp_path / "died-1").exists()
+
+
+def _always_dies(chunk, _):
+    os._exit(1)
+
+
+def test_work_that_kills_every_worker_it_meets_is_a_clear_transient_error():
+    with compute.cluster(compute.parse_cluster("local:2")) as m, spread_over(m):
+        with pytest.raises(MigrationError, match=r"the Dask cluster failed under the run \(KilledWorker\)") as exc:
+            fan_out(_always_dies, [[1], [2]])
+    assert exc.value.transient and "memory" in exc.value.hint
