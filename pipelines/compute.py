@@ -97,15 +97,15 @@ class DaskMapper:
 def _lost_workers_said() -> Iterator[None]:
     """Dask's own errors when the cluster fails under a fan-out (a chunk that killed its worker again
     and again, out of memory most often; every worker gone for longer than the scheduler waits; the
-    scheduler gone) as a MigrationError that says so; transient: a retry on
-    a healthy cluster may pass. Errors of the spread work itself pass unchanged."""
+    scheduler gone) as a MigrationError that says so; transient: a retry on a healthy cluster may
+    pass. Errors of the spread work itself (an unreadable file: an OSError too) pass unchanged."""
     from distributed.client import FutureCancelledError
     from distributed.comm.core import CommClosedError
     from distributed.scheduler import KilledWorker
 
     try:
         yield
-    except (FutureCancelledError, CommClosedError, KilledWorker, TimeoutError, OSError) as exc:
+    except (FutureCancelledError, CommClosedError, KilledWorker) as exc:  # dask's own only: the work's errors come back as raised
         raise MigrationError(f"the Dask cluster failed under the run ({type(exc).__name__}): its workers or its scheduler were lost",
                              hint="see the workers' logs (memory: each needs about 0.8 GB per million records, docs/scale.md); "
                                   "run again when the cluster is up, or without --cluster", transient=True) from None

@@ -353,3 +353,12 @@ def test_work_that_kills_every_worker_it_meets_is_a_clear_transient_error():
         with pytest.raises(MigrationError, match=r"the Dask cluster failed under the run \(KilledWorker\)") as exc:
             fan_out(_always_dies, [[1], [2]])
     assert exc.value.transient and "memory" in exc.value.hint
+
+
+def _unreadable(chunk, _):
+    raise FileNotFoundError(2, "No such file or directory", "/nowhere/export.csv")
+
+
+def test_an_error_of_the_work_itself_is_not_taken_for_a_lost_cluster(mapper):
+    with spread_over(mapper), pytest.raises(FileNotFoundError):
+        fan_out(_unreadable, [[1], [2]])
