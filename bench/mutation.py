@@ -75,7 +75,11 @@ VENV = ROOT / ".venv"
 SCALE_TESTS = ("test_demo_on_a_cluster_equals_the_local_run", "test_spread_components_give_the_local_labels",
                "test_fan_out_keeps_chunk_order_and_carries_the_trade_vocabulary", "test_a_source_error_on_a_worker_keeps_its_file_and_hint",
                "test_cluster_addresses_are_checked", "test_an_unreachable_scheduler_is_a_clear_transient_error",
-               "test_split_cuts_every_item_once_into_pieces_of_at_least_the_minimum", "test_spread_over_sets_the_mapper_for_its_block_only")
+               "test_split_cuts_every_item_once_into_pieces_of_at_least_the_minimum", "test_spread_over_sets_the_mapper_for_its_block_only",
+               "test_workers_lost_under_a_fan_out_are_replaced_and_the_work_is_done_again",
+               "test_work_that_kills_every_worker_it_meets_is_a_clear_transient_error",
+               "test_an_error_of_the_work_itself_is_not_taken_for_a_lost_cluster", "test_a_scheduler_without_workers_is_refused",
+               "test_the_command_line_refuses_a_bad_cluster_address")
 MODULES: dict[str, list[str]] = {
     "transforms/credit_code.py": ["tests/test_credit_code.py", "tests/test_normalizers.py"],
     "transforms/resolve.py": ["tests/test_resolve.py", "tests/test_matching.py"],
