@@ -126,7 +126,10 @@ def test_cluster_addresses_are_checked(tmp_path):
     assert compute.parse_cluster("local:4").local_workers == 4
     assert compute.parse_cluster("local").local_workers == 2
     assert compute.parse_cluster("tcp://scheduler:8786").local_workers is None
-    for bad in ("local:0", "local:x", "scheduler:8786", "tcp://scheduler", "http://scheduler:8786", "tcp://scheduler:99999", ""):
+    assert compute.parse_cluster("tcp://scheduler:1").address == "tcp://scheduler:1"  # the ports' ends
+    assert compute.parse_cluster("tls://scheduler:65535").address == "tls://scheduler:65535"
+    for bad in ("local:0", "local:x", "scheduler:8786", "tcp://scheduler", "http://scheduler:8786", "tcp://scheduler:99999",
+                "tcp://scheduler:65536", "tcp://scheduler:0", ""):
         with pytest.raises(MigrationError, match="not a cluster address") as exc:
             compute.parse_cluster(bad)
         assert "local:N" in exc.value.hint
