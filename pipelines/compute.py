@@ -148,15 +148,38 @@ def cluster(spec: ClusterSpec | None, progress: Callable[[str], None] = lambda _
     if spec is None:
         yield None
         return
+    with _dask_logs_quiet(), _connected(spec) as client:
+        try:  # a scheduler without workers would take every fan-out and fail it later
+            client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_SECONDS)
+        except TimeoutError:
+            raise MigrationError(f"the Dask scheduler at {spec.address} has no workers",
+                                 hint="start them: dask worker " + spec.address + " --nthreads 1 (docs/scale.md)", transient=True) from None
+        mapper = DaskMapper(client, spec.components == "distributed")
+        progress(f"cluster {spec.address}: {mapper.workers} worker{'s' if mapper.workers != 1 else ''}")
+        yield mapper
+
+
+@contextmanager
+def _dask_logs_quiet() -> Iterator[None]:
+    """distributed's INFO lines (scheduler, nannies) are not the run's news; its warnings are."""
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        quiet.setLevel(level)
+
+
+@contextmanager
+def _connected(spec: ClusterSpec) -> Iterator[Any]:
+    """A client of the started LocalCluster or of the running scheduler; both closed after."""
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise MigrationError("--cluster needs dask.distributed, which is not installed",
                              hint="pip install 'crm-migrate[scale]' (dask and distributed)") from None
     local = None
-    quiet = logging.getLogger("distributed")  # its INFO lines (scheduler, nannies) are not the run's news
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)
     try:
         if spec.local_workers is not None:
             # Processes, one thread each: the spread work is Python per value, which threads would serialise.
@@ -174,21 +197,12 @@ def cluster(spec: ClusterSpec | None, progress: Callable[[str], None] = lambda _
     except (OSError, TimeoutError) as exc:
         if local is not None:
             local.close()
-        quiet.setLevel(level)
         raise MigrationError(f"cannot reach the Dask scheduler at {spec.address}: {type(exc).__name__}",
                              hint="start it (dask scheduler; dask worker tcp://HOST:8786 on each machine) or check the address and firewall",
                              transient=True) from None
     try:
-        try:  # a scheduler without workers would take every fan-out and fail it later
-            client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_SECONDS)
-        except TimeoutError:
-            raise MigrationError(f"the Dask scheduler at {spec.address} has no workers",
-                                 hint="start them: dask worker " + spec.address + " --nthreads 1 (docs/scale.md)", transient=True) from None
-        mapper = DaskMapper(client, spec.components == "distributed")
-        progress(f"cluster {spec.address}: {mapper.workers} worker{'s' if mapper.workers != 1 else ''}")
-        yield mapper
+        yield client
     finally:
         client.close()
         if local is not None:
             local.close()
-        quiet.setLevel(level)

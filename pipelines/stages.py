@@ -29,7 +29,7 @@ from loaders.target import Abandon, make_engine, new_sqlite_file, remove_if_empt
 from loaders.upsert import UpsertResult, append, read_table, upsert_all
 from pipelines.context import RunContext
 from reports.data_docs import build_data_docs
-from reports.run_folder import remove_set_aside, rows_set_aside, write_loaded
+from reports.run_folder import remove_set_aside, rows_set_aside, set_aside as write_aside, write_loaded
 from reports.reconciliation import SCHEMA_VERSION as RECONCILIATION_SCHEMA_VERSION, reconcile as reconcile_frames, verdict as reconciliation_verdict
 from transforms.archive import ARCHIVE_REASON, mark_stale
 from crm_migrate.flags import flags_text
@@ -212,11 +212,9 @@ def set_aside(ctx: RunContext, extracted: dict[str, Extracted]) -> dict[str, Ext
     report.xlsx: they go to Parquet in the run folder and leave memory, which they would otherwise
     hold through resolution, the run's peak (about 0.8 GB per million records; docs/scale.md). A
     masked load shows masked canonical values instead, so it keeps none of them."""
-    from reports.run_folder import set_aside as write_aside
-
     masked = bool(ctx.config.target.masking)
-    return {name: replace(x, frame=x.frame.clear(), set_aside=None if masked else write_aside(ctx.run_dir, name, x.frame))
-            for name, x in extracted.items()}
+    return {name: replace(x, frame=x.frame.clear(), set_aside=None if masked else write_aside(ctx.run_dir, position, x.frame))
+            for position, (name, x) in enumerate(extracted.items())}
 
 
 # ---- validate (canonical) ---------------------------------------------------------------------

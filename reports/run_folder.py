@@ -57,11 +57,12 @@ def write_ledger(run_dir: Path, ledger: pl.DataFrame, name: str = "ledger") -> N
 AS_READ_DIR = "as_read"  # the sources' records as read, set aside during a run for report.xlsx's Rejects; removed after the report
 
 
-def set_aside(run_dir: Path, source: str, frame: pl.DataFrame) -> Path:
-    """Write a source's frame as read to the run folder (it leaves memory; only its rejected records come back)."""
+def set_aside(run_dir: Path, position: int, frame: pl.DataFrame) -> Path:
+    """Write the frame as read of the config's `position`-th source to the run folder (it leaves
+    memory; only its rejected records come back). Named by position: a source's name may not be a file name."""
     folder = run_dir / AS_READ_DIR
     folder.mkdir(exist_ok=True)
-    path = folder / f"{len(list(folder.iterdir())):03d}.parquet"  # by position: a source's name may not be a file name
+    path = folder / f"{position:03d}.parquet"
     frame.write_parquet(path)
     return path
 

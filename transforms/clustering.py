@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from transforms.parallel import current, fan_out, place, split
+from transforms.parallel import CHUNKS_PER_WORKER, current, fan_out, place, split
 
 IDENTIFIERS = ("m_code", "m_org", "m_reg")
 CITIES = ("m_name_city", "m_addr_city", "m_city")
@@ -130,7 +130,7 @@ def cluster(features: pl.DataFrame, edges: pl.DataFrame, different: set[tuple[in
     a, b = edges.get_column("i").to_numpy().astype(np.int64), edges.get_column("j").to_numpy().astype(np.int64)
     mapper = current()
     # Components from the edges gathered here (as without a cluster), or by a pass on the workers: the same labels.
-    labels = spread_components(n, a, b, 4 * mapper.workers) if mapper is not None and mapper.spread_components else components(n, a, b)
+    labels = spread_components(n, a, b, CHUNKS_PER_WORKER * mapper.workers) if mapper is not None and mapper.spread_components else components(n, a, b)
     bad = _inconsistent(features, labels, different)
     if not bad:
         return labels, 0

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import polars as pl
 
-from transforms.parallel import fan_out, split, workers
+from transforms.parallel import fan_out, pieces
 
 # Below this many distinct values a column is normalized here: shipping them costs more than it saves.
 SPREAD_FROM = 20_000
@@ -39,9 +39,7 @@ def _apply(values: list, fn: Callable[[Any], tuple]) -> list[tuple]:
 def apply_distinct(fn: Callable[[Any], tuple], distinct: list) -> list[tuple]:
     """fn of each distinct value, in order. With `run --cluster`, a long list is cut into a few
     chunks per worker (transforms/parallel.py): each value is still normalized once, wherever it goes."""
-    if workers() < 2 or len(distinct) < SPREAD_FROM:
-        return _apply(distinct, fn)
-    chunks = [distinct[a:b] for a, b in split(len(distinct), 4 * workers(), SPREAD_FROM // 4)]
+    chunks = [distinct[a:b] for a, b in pieces(len(distinct), SPREAD_FROM)]
     return [r for part in fan_out(_apply, chunks, fn) for r in part]
 
 

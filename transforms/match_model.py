@@ -28,7 +28,7 @@ from rapidfuzz.distance import Hamming, Prefix
 from crm_migrate import progress
 
 from transforms.names import INDUSTRY_GENERIC
-from transforms.parallel import fan_out, split, workers
+from transforms.parallel import fan_out, pieces
 
 # Comparison name -> number of levels (0 = strongest agreement). The order is the column order of
 # the level matrix.
@@ -321,10 +321,10 @@ def compare_pairs(spec: ModelSpec, enc: Encoded, i: np.ndarray, j: np.ndarray) -
     """spec.compare over the pairs; with `run --cluster` in groups on the workers, each holding the
     encoded features (sent once), and put back together in pair order: the same levels either way.
     A comparison depends on its pair alone, so where a pair is compared changes nothing."""
-    if workers() < 2 or i.shape[0] < SPREAD_PAIRS:
+    groups = pieces(i.shape[0], SPREAD_PAIRS)
+    if len(groups) < 2:
         return spec.compare(enc, i, j)
-    groups = [(i[a:b], j[a:b]) for a, b in split(i.shape[0], 4 * workers(), SPREAD_PAIRS // 4)]
-    parts = fan_out(_compare_group, groups, (spec, enc))
+    parts = fan_out(_compare_group, [(i[a:b], j[a:b]) for a, b in groups], (spec, enc))
     return np.concatenate([p[0] for p in parts]), {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
 
 

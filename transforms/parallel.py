@@ -86,6 +86,17 @@ def place(chunks: Sequence[Any]) -> list[Any]:
     return list(chunks) if mapper is None or len(chunks) < 2 else mapper.place(chunks)
 
 
+CHUNKS_PER_WORKER = 4  # a few chunks per worker: a slow chunk does not hold the others up
+
+
+def pieces(n: int, spread_from: int) -> list[tuple[int, int]]:
+    """The [start, end) ranges n items are spread over the cluster in: a few per worker, each of at
+    least a quarter of `spread_from`; one range (do it here) without a cluster or below `spread_from`."""
+    if workers() < 2 or n < spread_from:
+        return [(0, n)]
+    return split(n, CHUNKS_PER_WORKER * workers(), spread_from // 4)
+
+
 def split(n: int, parts: int, minimum: int) -> list[tuple[int, int]]:
     """[start, end) ranges cutting n items into up to `parts` pieces of at least `minimum` items."""
     parts = max(1, min(parts, n // max(minimum, 1)))
